@@ -1,0 +1,1 @@
+"""Benchmarks against peer libraries; run with ``nox -s bench`` or ``python3 dev.py bench``."""

@@ -1,0 +1,1 @@
+"""The RelayPoint reference application."""

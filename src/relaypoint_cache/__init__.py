@@ -1,0 +1,5 @@
+"""relaypoint_cache (under construction: its public API lands with its issue)."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

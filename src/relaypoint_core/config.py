@@ -1,0 +1,121 @@
+"""Settings read from the environment variables named in the RelayPoint documentation.
+
+``RelayPointSettings()`` reads ``SECRET_KEY``, ``REDIS_URL``, ``DATABASE_URL``, ``ENABLE_*``,
+``ALLOWED_HOSTS``, ``CORS_ORIGINS`` ... from the environment (or a ``.env`` file you pass). A
+missing or weak ``SECRET_KEY`` outside development fails at start-up with a message that says how
+to generate a good one, instead of silently signing tokens with a guessable key.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from typing import Annotated
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from relaypoint_core.errors import ConfigurationError
+
+__all__ = ["DEVELOPMENT_ENVIRONMENTS", "RelayPointSettings", "load_settings"]
+
+DEVELOPMENT_ENVIRONMENTS = frozenset({"development", "dev", "local", "test"})
+MIN_SECRET_KEY_LENGTH = 32
+MIN_SECRET_KEY_ENTROPY_BITS = 128.0
+_PLACEHOLDER_MARKERS = ("change", "secret-key", "your-", "example", "placeholder", "changeme")
+
+
+def _entropy_bits(value: str) -> float:
+    """Shannon entropy of the string times its length: a cheap estimate of guessability."""
+    counts = Counter(value)
+    total = len(value)
+    per_char = -sum(c / total * math.log2(c / total) for c in counts.values())
+    return per_char * total
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class RelayPointSettings(BaseSettings):
+    """Process-wide configuration; every field maps to the environment variable of the same name."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", env_file=None)
+
+    PROJECT_NAME: str = "RelayPoint Enterprise"
+    API_V1_STR: str = "/api/v1"
+    DEBUG: bool = False
+    ENVIRONMENT: str = "production"
+
+    DATABASE_URL: str = "sqlite+aiosqlite:///./relaypoint.sqlite3"
+    REDIS_URL: str | None = None
+
+    SECRET_KEY: str | None = None
+    ACCESS_TOKEN_EXPIRE_MINUTES: int = Field(default=30, ge=1, le=24 * 60)
+    REFRESH_TOKEN_EXPIRE_DAYS: int = Field(default=14, ge=1, le=365)
+    JWT_ISSUER: str = "relaypoint"
+    JWT_AUDIENCE: str = "relaypoint-api"
+    ALLOWED_HOSTS: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["*"])
+    CORS_ORIGINS: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    SENTRY_DSN: str | None = None
+    PROMETHEUS_ENABLED: bool = True
+
+    ENABLE_RATE_LIMITING: bool = True
+    ENABLE_CACHING: bool = True
+    ENABLE_MULTI_TENANCY: bool = True
+
+    @field_validator("ALLOWED_HOSTS", "CORS_ORIGINS", mode="before")
+    @classmethod
+    def _parse_csv(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("ENVIRONMENT")
+    @classmethod
+    def _normalise_environment(cls, value: str) -> str:
+        return value.strip().lower()
+
+    @property
+    def is_development(self) -> bool:
+        return self.ENVIRONMENT in DEVELOPMENT_ENVIRONMENTS or self.DEBUG
+
+    @model_validator(mode="after")
+    def _require_strong_secret(self) -> RelayPointSettings:
+        if self.is_development:
+            return self
+        problem = secret_key_problem(self.SECRET_KEY)
+        if problem is not None:
+            raise ValueError(
+                f"SECRET_KEY {problem} (ENVIRONMENT={self.ENVIRONMENT!r}). Generate one with "
+                '`python -c "import secrets; print(secrets.token_urlsafe(48))"` and set it in '
+                "the environment, or set ENVIRONMENT=development for local work."
+            )
+        return self
+
+
+def secret_key_problem(secret: str | None) -> str | None:
+    """Why ``secret`` is unfit to sign tokens in production, or ``None`` when it is fine."""
+    if not secret:
+        return "is not set"
+    if len(secret) < MIN_SECRET_KEY_LENGTH:
+        return f"is too short ({len(secret)} characters; at least {MIN_SECRET_KEY_LENGTH} needed)"
+    lowered = secret.lower()
+    if any(marker in lowered for marker in _PLACEHOLDER_MARKERS):
+        return "looks like a placeholder from documentation"
+    if _entropy_bits(secret) < MIN_SECRET_KEY_ENTROPY_BITS:
+        return "is too predictable (too few distinct characters)"
+    return None
+
+
+def load_settings(**overrides: object) -> RelayPointSettings:
+    """Read settings from the environment, turning validation errors into :class:`ConfigurationError`."""
+    try:
+        return RelayPointSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        details = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigurationError(f"invalid RelayPoint configuration: {details}") from exc
