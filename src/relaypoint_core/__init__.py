@@ -26,6 +26,14 @@ from relaypoint_core.errors import (
     TokenRevokedError,
 )
 from relaypoint_core.keys import DEFAULT_KEY_PREFIX, KeyScheme, escape_glob, escape_key_part
+from relaypoint_core.request_state import (
+    Principal,
+    ResolvedTenant,
+    get_scope_principal,
+    get_scope_tenant,
+    set_scope_principal,
+    set_scope_tenant,
+)
 from relaypoint_core.tenant_context import (
     current_tenant,
     get_current_tenant,
@@ -49,8 +57,10 @@ __all__ = [
     "KeyScheme",
     "MissingExtraError",
     "NoTenantError",
+    "Principal",
     "RelayPointError",
     "RelayPointSettings",
+    "ResolvedTenant",
     "SystemClock",
     "TokenExpiredError",
     "TokenInvalidError",
@@ -60,10 +70,14 @@ __all__ = [
     "escape_glob",
     "escape_key_part",
     "get_current_tenant",
+    "get_scope_principal",
+    "get_scope_tenant",
     "load_settings",
     "parse_backend_url",
     "reset_current_tenant",
     "set_current_tenant",
+    "set_scope_principal",
+    "set_scope_tenant",
     "system_clock",
     "tenant_scope",
     "validate_tenant_id",

@@ -1,0 +1,73 @@
+"""Where RelayPoint middlewares leave what they learned about a request, in the ASGI scope.
+
+The auth middleware stores the authenticated :class:`Principal`; the tenancy middleware stores the
+:class:`ResolvedTenant`. Other middlewares (rate limiting, metrics) read them without importing the
+package that wrote them: this module is the contract between siblings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "PRINCIPAL_STATE_KEY",
+    "TENANT_STATE_KEY",
+    "Principal",
+    "ResolvedTenant",
+    "get_scope_principal",
+    "get_scope_tenant",
+    "set_scope_principal",
+    "set_scope_tenant",
+]
+
+PRINCIPAL_STATE_KEY = "relaypoint.principal"
+TENANT_STATE_KEY = "relaypoint.tenant"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """An authenticated caller: who, in which tenant, with which roles (from a verified token)."""
+
+    user_id: str
+    tenant_id: str | None
+    roles: tuple[str, ...] = ()
+    token_id: str | None = None
+    claims: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedTenant:
+    """The tenant a request was resolved to, with the plan tier that bounds it."""
+
+    tenant_id: str
+    plan_tier: str | None = None
+    status: str = "active"
+
+
+def _state(scope: MutableMapping[str, Any]) -> dict[str, Any]:
+    state = scope.get("state")
+    if state is None:
+        state = scope["state"] = {}
+    return state  # type: ignore[no-any-return]
+
+
+def set_scope_principal(scope: MutableMapping[str, Any], principal: Principal | None) -> None:
+    _state(scope)[PRINCIPAL_STATE_KEY] = principal
+
+
+def get_scope_principal(scope: MutableMapping[str, Any]) -> Principal | None:
+    state = scope.get("state") or {}
+    value = state.get(PRINCIPAL_STATE_KEY)
+    return value if isinstance(value, Principal) else None
+
+
+def set_scope_tenant(scope: MutableMapping[str, Any], tenant: ResolvedTenant | None) -> None:
+    _state(scope)[TENANT_STATE_KEY] = tenant
+
+
+def get_scope_tenant(scope: MutableMapping[str, Any]) -> ResolvedTenant | None:
+    state = scope.get("state") or {}
+    value = state.get(TENANT_STATE_KEY)
+    return value if isinstance(value, ResolvedTenant) else None
