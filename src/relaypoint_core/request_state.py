@@ -50,7 +50,7 @@ def _state(scope: MutableMapping[str, Any]) -> dict[str, Any]:
     state = scope.get("state")
     if state is None:
         state = scope["state"] = {}
-    return state  # type: ignore[no-any-return]
+    return state  # type: ignore[no-any-return,unused-ignore]
 
 
 def set_scope_principal(scope: MutableMapping[str, Any], principal: Principal | None) -> None:
