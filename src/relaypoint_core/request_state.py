@@ -47,10 +47,11 @@ class ResolvedTenant:
 
 
 def _state(scope: MutableMapping[str, Any]) -> dict[str, Any]:
-    state = scope.get("state")
+    state: dict[str, Any] | None = scope.get("state")
     if state is None:
-        state = scope["state"] = {}
-    return state  # type: ignore[no-any-return,unused-ignore]
+        state = {}
+        scope["state"] = state
+    return state
 
 
 def set_scope_principal(scope: MutableMapping[str, Any], principal: Principal | None) -> None:
