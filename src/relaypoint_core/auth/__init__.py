@@ -3,5 +3,13 @@
 from __future__ import annotations
 
 from relaypoint_core.auth.passwords import hash_password, needs_rehash, verify_password
+from relaypoint_core.auth.users import InMemoryUserDirectory, UserDirectory, UserRecord
 
-__all__ = ["hash_password", "needs_rehash", "verify_password"]
+__all__ = [
+    "InMemoryUserDirectory",
+    "UserDirectory",
+    "UserRecord",
+    "hash_password",
+    "needs_rehash",
+    "verify_password",
+]
