@@ -1,0 +1,56 @@
+"""Pure ASGI middleware that authenticates Bearer tokens and leaves the caller in the scope.
+
+It never answers a request itself: a missing or invalid token leaves the request anonymous (the
+reason is kept in the scope for the 401 that a protected endpoint will send), so public routes
+keep working and sibling middlewares (rate limiting, tenancy) can read the principal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from relaypoint_core.auth.service import AuthService
+from relaypoint_core.errors import AuthenticationError, BackendUnavailableError
+from relaypoint_core.request_state import set_scope_principal
+
+__all__ = ["AUTH_ERROR_STATE_KEY", "AuthenticationMiddleware", "bearer_token"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+AUTH_ERROR_STATE_KEY = "relaypoint.auth_error"
+
+
+def bearer_token(headers: Any) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header in raw ASGI headers, if any."""
+    for name, value in headers:
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").strip().partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                return str(token.strip())
+            return None
+    return None
+
+
+class AuthenticationMiddleware:
+    """Verifies ``Authorization: Bearer`` access tokens on HTTP and WebSocket requests."""
+
+    def __init__(self, app: ASGIApp, *, auth_service: AuthService) -> None:
+        self.app = app
+        self.auth_service = auth_service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            token = bearer_token(scope.get("headers", ()))
+            principal = None
+            if token is not None:
+                try:
+                    principal = await self.auth_service.verify_access_token(token)
+                except (AuthenticationError, BackendUnavailableError) as exc:
+                    scope.setdefault("state", {})[AUTH_ERROR_STATE_KEY] = exc
+            set_scope_principal(scope, principal)
+        await self.app(scope, receive, send)

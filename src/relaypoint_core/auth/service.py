@@ -1,0 +1,379 @@
+"""``AuthService``: login, refresh with rotation and reuse detection, logout, token verification.
+
+Access tokens are short-lived (30 minutes by default) and verified without a store round trip
+unless ``check_access_revocation=True``. Refresh tokens belong to a family; each refresh rotates
+the family's current token, and presenting an already-rotated token revokes the whole family
+(someone else holds a copy) and is recorded as a security event.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from relaypoint_core.audit import AuditAction, AuditLog, AuditOutcome, LoggingAuditLog, make_event
+from relaypoint_core.auth.errors import (
+    AuthorizationError,
+    InvalidCredentialsError,
+    TokenInvalidError,
+    TokenReuseError,
+    TokenRevokedError,
+)
+from relaypoint_core.auth.keys import KeyRing
+from relaypoint_core.auth.passwords import hash_password, needs_rehash, verify_password
+from relaypoint_core.auth.store import RotationOutcome, TokenStore
+from relaypoint_core.auth.stores import create_token_store
+from relaypoint_core.auth.tokens import ACCESS, REFRESH, TokenCodec, new_token_id
+from relaypoint_core.auth.users import UserDirectory, UserRecord
+from relaypoint_core.clock import Clock, system_clock
+from relaypoint_core.config import RelayPointSettings
+from relaypoint_core.errors import ConfigurationError
+from relaypoint_core.keys import DEFAULT_KEY_PREFIX
+from relaypoint_core.rbac.checker import Decision, PermissionChecker, grants_of
+from relaypoint_core.request_state import Principal
+
+__all__ = ["AuthService", "TokenPair"]
+
+logger = logging.getLogger("relaypoint.auth")
+
+DEFAULT_ACCESS_TTL = 30 * 60
+DEFAULT_REFRESH_TTL = 14 * 24 * 3600
+
+_default_checker = PermissionChecker()
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPair:
+    """What login and refresh return; :meth:`to_response` is the documented JSON shape."""
+
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    refresh_expires_in: int
+    token_type: str = "bearer"  # noqa: S105 - the OAuth token type, not a secret
+
+    def to_response(self) -> dict[str, Any]:
+        return {
+            "access_token": self.access_token,
+            "refresh_token": self.refresh_token,
+            "token_type": self.token_type,
+            "expires_in": self.expires_in,
+        }
+
+
+class AuthService:
+    """Issues and verifies tokens for users found through a :class:`UserDirectory`."""
+
+    def __init__(
+        self,
+        *,
+        keys: KeyRing,
+        users: UserDirectory | None = None,
+        store: TokenStore | None = None,
+        audit: AuditLog | None = None,
+        clock: Clock = system_clock,
+        issuer: str = "relaypoint",
+        audience: str = "relaypoint-api",
+        access_ttl: float = DEFAULT_ACCESS_TTL,
+        refresh_ttl: float = DEFAULT_REFRESH_TTL,
+        leeway: float = 10.0,
+        check_access_revocation: bool = False,
+        checker: PermissionChecker | None = None,
+    ) -> None:
+        if not 0 < access_ttl <= 24 * 3600:
+            raise ConfigurationError("access_ttl must be between 1 second and 24 hours")
+        if not access_ttl < refresh_ttl <= 366 * 24 * 3600:
+            raise ConfigurationError("refresh_ttl must be longer than access_ttl and <= 1 year")
+        self.codec = TokenCodec(keys, issuer=issuer, audience=audience, leeway=leeway, clock=clock)
+        self.users = users
+        self.store: TokenStore = store if store is not None else create_token_store(clock=clock)
+        self.audit: AuditLog = audit if audit is not None else LoggingAuditLog()
+        self.clock = clock
+        self.access_ttl = int(access_ttl)
+        self.refresh_ttl = int(refresh_ttl)
+        self.check_access_revocation = check_access_revocation
+        self.checker = checker or _default_checker
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: RelayPointSettings,
+        *,
+        users: UserDirectory | None = None,
+        keys: KeyRing | None = None,
+        store_url: str | None = None,
+        key_prefix: str = DEFAULT_KEY_PREFIX,
+        **options: Any,
+    ) -> AuthService:
+        """Build from ``SECRET_KEY``, ``ACCESS_TOKEN_EXPIRE_MINUTES``, ``REFRESH_TOKEN_EXPIRE_DAYS``,
+        ``JWT_ISSUER``, ``JWT_AUDIENCE`` and ``REDIS_URL`` (memory when unset)."""
+        if keys is None:
+            if not settings.SECRET_KEY:
+                raise ConfigurationError(
+                    "AuthService needs SECRET_KEY (or an explicit KeyRing) to sign tokens"
+                )
+            keys = KeyRing.from_secret(settings.SECRET_KEY)
+        clock: Clock = options.pop("clock", system_clock)
+        return cls(
+            keys=keys,
+            users=users,
+            store=create_token_store(
+                store_url if store_url is not None else settings.REDIS_URL,
+                key_prefix=key_prefix,
+                clock=clock,
+            ),
+            clock=clock,
+            issuer=settings.JWT_ISSUER,
+            audience=settings.JWT_AUDIENCE,
+            access_ttl=settings.ACCESS_TOKEN_EXPIRE_MINUTES * 60,
+            refresh_ttl=settings.REFRESH_TOKEN_EXPIRE_DAYS * 24 * 3600,
+            **options,
+        )
+
+    @property
+    def keys(self) -> KeyRing:
+        return self.codec.keys
+
+    def rotate_keys(self, ring: KeyRing) -> None:
+        """Switch to a new key ring at run time (see :meth:`KeyRing.rotated`)."""
+        self.codec.keys = ring
+
+    # --- passwords --------------------------------------------------------------------------------
+
+    @staticmethod
+    def hash_password(password: str) -> str:
+        return hash_password(password)
+
+    @staticmethod
+    def verify_password(password_hash: str | None, password: str) -> bool:
+        return verify_password(password_hash, password)
+
+    # --- permissions ------------------------------------------------------------------------------
+
+    @staticmethod
+    def validate_permissions(user_roles: Iterable[str], required_permission: str) -> bool:
+        """Whether any of ``user_roles`` (granted in the context at hand) holds the permission."""
+        return _default_checker.has_permission(tuple(user_roles), required_permission)
+
+    async def authorize(
+        self,
+        principal: Principal,
+        permission: str,
+        *,
+        tenant_id: str | None = None,
+        target: str | None = None,
+    ) -> Decision:
+        """Allow ``principal`` to do ``permission`` in ``tenant_id`` (default: its own tenant),
+        or record the denial in the audit log and raise :class:`AuthorizationError`."""
+        where = principal.tenant_id if tenant_id is None else tenant_id
+        decision = self.checker.explain(grants_of(principal), permission, tenant_id=where)
+        if decision.allowed:
+            return decision
+        await self._record(
+            AuditAction.PERMISSION_DENIED,
+            AuditOutcome.DENIED,
+            actor=principal.user_id,
+            tenant_id=where,
+            target=target,
+            permission=str(permission),
+            reason=decision.reason,
+        )
+        raise AuthorizationError(f"permission {str(permission)!r} required")
+
+    # --- tokens ---------------------------------------------------------------------------------
+
+    async def _record(
+        self,
+        action: str,
+        outcome: str,
+        *,
+        actor: str | None,
+        tenant_id: str | None,
+        target: str | None = None,
+        **details: Any,
+    ) -> None:
+        event = make_event(
+            action,
+            outcome,
+            actor=actor,
+            tenant_id=tenant_id,
+            target=target,
+            clock=self.clock,
+            **details,
+        )
+        try:
+            await self.audit.record(event)
+        except Exception:  # an audit sink failing must not turn a login into a 500
+            logger.exception("audit sink failed to record %s", action)
+
+    async def issue_tokens(self, user: UserRecord) -> TokenPair:
+        """A new token pair starting a new refresh family (after any successful authentication)."""
+        family_id = new_token_id()
+        refresh_id = new_token_id()
+        await self.store.create_family(
+            user.tenant_id, family_id, token_id=refresh_id, ttl=self.refresh_ttl + 60
+        )
+        return self._pair(user.user_id, user.tenant_id, user.roles, family_id, refresh_id)
+
+    def _pair(
+        self,
+        user_id: str,
+        tenant_id: str | None,
+        roles: Iterable[str],
+        family_id: str,
+        refresh_id: str,
+    ) -> TokenPair:
+        base = {"sub": user_id, "tid": tenant_id, "roles": list(roles), "fam": family_id}
+        access, _ = self.codec.encode(base, token_type=ACCESS, ttl=self.access_ttl)
+        refresh, _ = self.codec.encode(
+            {**base, "jti": refresh_id}, token_type=REFRESH, ttl=self.refresh_ttl
+        )
+        return TokenPair(access, refresh, self.access_ttl, self.refresh_ttl)
+
+    async def login(self, email: str, password: str, *, tenant_id: str | None = None) -> TokenPair:
+        """Check credentials against the user directory and start a session.
+
+        Unknown email, wrong password and inactive user all raise the same
+        :class:`InvalidCredentialsError` and cost one password verification each.
+        """
+        if self.users is None:
+            raise ConfigurationError("AuthService.login needs a UserDirectory (users=...)")
+        user = await self.users.get_by_email(email, tenant_id=tenant_id)
+        password_ok = verify_password(user.password_hash if user else None, password)
+        if user is None or not password_ok or not user.is_active:
+            reason = (
+                "unknown_user"
+                if user is None
+                else ("bad_password" if not password_ok else "inactive_user")
+            )
+            await self._record(
+                AuditAction.LOGIN,
+                AuditOutcome.FAILURE,
+                actor=user.user_id if user else None,
+                tenant_id=tenant_id,
+                target=email,
+                reason=reason,
+            )
+            raise InvalidCredentialsError()
+        pair = await self.issue_tokens(user)
+        await self._record(
+            AuditAction.LOGIN,
+            AuditOutcome.SUCCESS,
+            actor=user.user_id,
+            tenant_id=user.tenant_id,
+            target=email,
+            password_needs_rehash=bool(user.password_hash and needs_rehash(user.password_hash)),
+        )
+        return pair
+
+    async def refresh(self, refresh_token: str) -> TokenPair:
+        """Rotate ``refresh_token`` into a new pair (same family)."""
+        claims = self.codec.decode(refresh_token, token_type=REFRESH)
+        user_id: str = claims["sub"]
+        tenant_id: str | None = claims.get("tid")
+        family_id = claims.get("fam")
+        if not isinstance(family_id, str):
+            raise TokenInvalidError("refresh token has no family")
+        roles: Iterable[str] = _roles(claims)
+        if self.users is not None:
+            user = await self.users.get_by_id(user_id)
+            if user is None or not user.is_active or user.tenant_id != tenant_id:
+                await self.store.revoke_family(tenant_id, family_id)
+                await self._record(
+                    AuditAction.REFRESH,
+                    AuditOutcome.FAILURE,
+                    actor=user_id,
+                    tenant_id=tenant_id,
+                    family=family_id,
+                    reason="user_gone_or_inactive",
+                )
+                raise TokenRevokedError("the user of this session no longer exists or is inactive")
+            roles = user.roles  # role changes take effect at the next refresh
+        new_refresh_id = new_token_id()
+        outcome = await self.store.rotate(
+            tenant_id,
+            family_id,
+            presented_token_id=claims["jti"],
+            new_token_id=new_refresh_id,
+            ttl=self.refresh_ttl + 60,
+        )
+        if outcome is RotationOutcome.REUSED:
+            logger.warning(
+                "refresh token reuse detected: family %s of user %s in tenant %s revoked",
+                family_id,
+                user_id,
+                tenant_id,
+            )
+            await self._record(
+                AuditAction.REFRESH_REUSE,
+                AuditOutcome.SECURITY_EVENT,
+                actor=user_id,
+                tenant_id=tenant_id,
+                family=family_id,
+                token_id=claims["jti"],
+            )
+            raise TokenReuseError(
+                "this refresh token was already used; the session is revoked, sign in again"
+            )
+        if outcome is not RotationOutcome.ROTATED:
+            raise TokenRevokedError("this session was signed out or has expired; sign in again")
+        return self._pair(user_id, tenant_id, roles, family_id, new_refresh_id)
+
+    async def logout(self, refresh_token: str, *, access_token: str | None = None) -> None:
+        """End the session: revoke the refresh family (and deny ``access_token`` if given)."""
+        claims = self.codec.decode(refresh_token, token_type=REFRESH)
+        tenant_id: str | None = claims.get("tid")
+        family_id = claims.get("fam")
+        if isinstance(family_id, str):
+            await self.store.revoke_family(tenant_id, family_id)
+        if access_token is not None:
+            try:
+                access = self.codec.decode(access_token, token_type=ACCESS)
+            except TokenInvalidError:
+                access = None
+            if access is not None and access["sub"] == claims["sub"]:
+                remaining = float(access["exp"]) - self.clock.time() + self.codec.leeway
+                await self.store.revoke_token(tenant_id, access["jti"], ttl=remaining)
+        await self._record(
+            AuditAction.LOGOUT,
+            AuditOutcome.SUCCESS,
+            actor=claims["sub"],
+            tenant_id=tenant_id,
+            family=family_id,
+        )
+
+    def decode_access_token(self, token: str) -> Principal:
+        """Verify signature and claims (no store round trip) and return the caller."""
+        claims = self.codec.decode(token, token_type=ACCESS)
+        return Principal(
+            user_id=claims["sub"],
+            tenant_id=claims.get("tid"),
+            roles=_roles(claims),
+            token_id=claims["jti"],
+            claims=claims,
+        )
+
+    async def verify_access_token(self, token: str) -> Principal:
+        """:meth:`decode_access_token`, plus a revocation check when configured."""
+        principal = self.decode_access_token(token)
+        if self.check_access_revocation:
+            family = principal.claims.get("fam")
+            if await self.store.is_revoked(
+                principal.tenant_id,
+                principal.claims["jti"],
+                family if isinstance(family, str) else None,
+            ):
+                raise TokenRevokedError("this access token was revoked")
+        return principal
+
+    async def aclose(self) -> None:
+        await self.store.aclose()
+
+
+def _roles(claims: Mapping[str, Any]) -> tuple[str, ...]:
+    roles = claims.get("roles", ())
+    if not isinstance(roles, list | tuple) or not all(isinstance(r, str) for r in roles):
+        raise TokenInvalidError("token roles claim is not a list of strings")
+    return tuple(roles)

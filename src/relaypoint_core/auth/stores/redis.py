@@ -1,0 +1,143 @@
+"""Redis token store: families and revocations shared by every instance and kept across restarts.
+
+Keys (all under ``KeyScheme("auth")``, hash-tagged by tenant):
+``rp:auth:{t==acme}:fam:<family>`` is a hash ``{cur: <token id>, rev: 0|1}`` with a TTL that is
+renewed on each rotation; ``rp:auth:{t==acme}:rev:<token id>`` marks one revoked access token
+until it expires. Rotation is one Lua script, so two concurrent refreshes cannot both succeed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from relaypoint_core.auth.store import RotationOutcome
+from relaypoint_core.errors import BackendUnavailableError
+from relaypoint_core.keys import DEFAULT_KEY_PREFIX, KeyScheme
+from relaypoint_core.optional import require_module
+from relaypoint_core.redis_client import create_redis_client
+
+__all__ = ["RedisTokenStore"]
+
+_ROTATE = """
+local state = redis.call('HMGET', KEYS[1], 'cur', 'rev')
+if not state[1] then return 0 end
+if state[2] == '1' then return 2 end
+if state[1] ~= ARGV[1] then
+  redis.call('HSET', KEYS[1], 'rev', '1')
+  return 3
+end
+redis.call('HSET', KEYS[1], 'cur', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+
+_REVOKE_FAMILY = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'rev', '1')
+return 1
+"""
+
+_IS_REVOKED = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 1 end
+if KEYS[2] and redis.call('HGET', KEYS[2], 'rev') == '1' then return 1 end
+return 0
+"""
+
+_OUTCOMES = {
+    0: RotationOutcome.UNKNOWN,
+    1: RotationOutcome.ROTATED,
+    2: RotationOutcome.REVOKED,
+    3: RotationOutcome.REUSED,
+}
+
+
+def _ms(seconds: float) -> int:
+    return max(1, int(seconds * 1000))
+
+
+class RedisTokenStore:
+    """A :class:`~relaypoint_core.auth.store.TokenStore` on Redis or Redis Cluster."""
+
+    def __init__(self, client: Any, *, key_prefix: str = DEFAULT_KEY_PREFIX) -> None:
+        self._client = client
+        self._keys = KeyScheme("auth", key_prefix)
+        self._rotate = client.register_script(_ROTATE)
+        self._revoke_family = client.register_script(_REVOKE_FAMILY)
+        self._is_revoked = client.register_script(_IS_REVOKED)
+        self._redis_errors: tuple[type[BaseException], ...] = (
+            require_module("redis.exceptions", extra="redis", feature="auth on Redis").RedisError,
+            OSError,
+        )
+
+    @classmethod
+    def from_url(cls, url: str, *, key_prefix: str = DEFAULT_KEY_PREFIX) -> RedisTokenStore:
+        return cls(create_redis_client(url, component="auth"), key_prefix=key_prefix)
+
+    def _family_key(self, tenant_id: str | None, family_id: str) -> str:
+        return self._keys.key(tenant_id, "fam", family_id)
+
+    def _revoked_key(self, tenant_id: str | None, token_id: str) -> str:
+        return self._keys.key(tenant_id, "rev", token_id)
+
+    def _unavailable(self, exc: BaseException) -> BackendUnavailableError:
+        return BackendUnavailableError(
+            f"auth token store on Redis is unavailable ({type(exc).__name__}: {exc}); "
+            "refresh and logout cannot be honoured until it is back"
+        )
+
+    async def create_family(
+        self, tenant_id: str | None, family_id: str, *, token_id: str, ttl: float
+    ) -> None:
+        key = self._family_key(tenant_id, family_id)
+        try:
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.hset(key, mapping={"cur": token_id, "rev": "0"})
+                pipe.pexpire(key, _ms(ttl))
+                await pipe.execute()
+        except self._redis_errors as exc:
+            raise self._unavailable(exc) from exc
+
+    async def rotate(
+        self,
+        tenant_id: str | None,
+        family_id: str,
+        *,
+        presented_token_id: str,
+        new_token_id: str,
+        ttl: float,
+    ) -> RotationOutcome:
+        try:
+            code = await self._rotate(
+                keys=[self._family_key(tenant_id, family_id)],
+                args=[presented_token_id, new_token_id, _ms(ttl)],
+            )
+        except self._redis_errors as exc:
+            raise self._unavailable(exc) from exc
+        return _OUTCOMES[int(code)]
+
+    async def revoke_family(self, tenant_id: str | None, family_id: str) -> bool:
+        try:
+            code = await self._revoke_family(keys=[self._family_key(tenant_id, family_id)])
+        except self._redis_errors as exc:
+            raise self._unavailable(exc) from exc
+        return int(code) == 1
+
+    async def revoke_token(self, tenant_id: str | None, token_id: str, *, ttl: float) -> None:
+        if ttl <= 0:
+            return
+        try:
+            await self._client.set(self._revoked_key(tenant_id, token_id), b"1", px=_ms(ttl))
+        except self._redis_errors as exc:
+            raise self._unavailable(exc) from exc
+
+    async def is_revoked(self, tenant_id: str | None, token_id: str, family_id: str | None) -> bool:
+        keys = [self._revoked_key(tenant_id, token_id)]
+        if family_id is not None:
+            keys.append(self._family_key(tenant_id, family_id))
+        try:
+            return int(await self._is_revoked(keys=keys)) == 1
+        except self._redis_errors as exc:
+            raise self._unavailable(exc) from exc
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
