@@ -1,0 +1,287 @@
+"""FastAPI adapter for auth and RBAC; the only core module that imports FastAPI.
+
+::
+
+    app = FastAPI()
+    install_auth(app, auth_service)
+
+    @app.post("/workflows")
+    async def create_workflow(current_user: Principal = Depends(RequireWorkflowCreate)): ...
+
+Missing or invalid tokens answer 401 with ``WWW-Authenticate: Bearer``; a missing permission
+answers 403; both as ``application/problem+json``. Permission denials are audited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from relaypoint_core.auth.asgi import AUTH_ERROR_STATE_KEY, AuthenticationMiddleware, bearer_token
+from relaypoint_core.auth.service import AuthService
+from relaypoint_core.errors import (
+    AuthenticationError,
+    AuthorizationError,
+    BackendUnavailableError,
+    ConfigurationError,
+    TokenExpiredError,
+    TokenReuseError,
+    TokenRevokedError,
+)
+from relaypoint_core.rbac.permissions import Permission, is_valid_permission
+from relaypoint_core.request_state import (
+    Principal,
+    get_scope_principal,
+    get_scope_tenant,
+    set_scope_principal,
+)
+
+__all__ = [
+    "AUTH_SERVICE_STATE_ATTR",
+    "ProblemHTTPException",
+    "RequireAdminAccess",
+    "RequireWorkflowCreate",
+    "create_auth_router",
+    "get_auth_service",
+    "get_current_principal",
+    "install_auth",
+    "require",
+]
+
+AUTH_SERVICE_STATE_ATTR = "relaypoint_auth"
+PROBLEM_JSON = "application/problem+json"
+
+
+class ProblemHTTPException(HTTPException):
+    """An HTTPException rendered as RFC 9457 problem+json once :func:`install_auth` ran."""
+
+    def __init__(
+        self,
+        status_code: int,
+        title: str,
+        detail: str,
+        *,
+        code: str,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(status_code=status_code, detail=detail, headers=headers)
+        self.title = title
+        self.code = code
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "type": "about:blank",
+            "title": self.title,
+            "status": self.status_code,
+            "detail": self.detail,
+            "code": self.code,
+        }
+
+
+def _problem_response(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ProblemHTTPException)
+    return JSONResponse(
+        exc.body(), status_code=exc.status_code, headers=exc.headers, media_type=PROBLEM_JSON
+    )
+
+
+def _quote(text: str) -> str:
+    return text.replace("\\", "").replace('"', "'")
+
+
+def unauthorized(exc: AuthenticationError | None) -> ProblemHTTPException:
+    """The 401 for a missing (``exc=None``) or rejected credential (RFC 6750 challenge)."""
+    if exc is None:
+        return ProblemHTTPException(
+            401,
+            "Unauthorized",
+            "a bearer token is required",
+            code="missing_token",
+            headers={"WWW-Authenticate": 'Bearer realm="relaypoint"'},
+        )
+    code = (
+        "token_expired"
+        if isinstance(exc, TokenExpiredError)
+        else "token_reused"
+        if isinstance(exc, TokenReuseError)
+        else "token_revoked"
+        if isinstance(exc, TokenRevokedError)
+        else "invalid_token"
+    )
+    challenge = (
+        f'Bearer realm="relaypoint", error="invalid_token", error_description="{_quote(str(exc))}"'
+    )
+    return ProblemHTTPException(
+        401, "Unauthorized", str(exc), code=code, headers={"WWW-Authenticate": challenge}
+    )
+
+
+def _unavailable(exc: BackendUnavailableError) -> ProblemHTTPException:
+    return ProblemHTTPException(
+        503,
+        "Service Unavailable",
+        "authentication is temporarily unavailable",
+        code="auth_backend_unavailable",
+        headers={"Retry-After": "5"},
+    )
+
+
+async def _auth_error_response(request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, AuthorizationError):
+        problem = ProblemHTTPException(403, "Forbidden", str(exc), code="forbidden")
+    else:
+        assert isinstance(exc, AuthenticationError)
+        problem = unauthorized(exc)
+    return _problem_response(request, problem)
+
+
+def install_auth(app: FastAPI, service: AuthService, *, middleware: bool = True) -> None:
+    """Make ``service`` available to the dependencies, render auth errors as problem+json and
+    (by default) add :class:`AuthenticationMiddleware`. Call before the app starts."""
+    setattr(app.state, AUTH_SERVICE_STATE_ATTR, service)
+    app.add_exception_handler(ProblemHTTPException, _problem_response)
+    app.add_exception_handler(AuthenticationError, _auth_error_response)
+    app.add_exception_handler(AuthorizationError, _auth_error_response)
+    if middleware:
+        app.add_middleware(AuthenticationMiddleware, auth_service=service)
+
+
+def get_auth_service(request: Request) -> AuthService:
+    service = getattr(request.app.state, AUTH_SERVICE_STATE_ATTR, None)
+    if not isinstance(service, AuthService):
+        raise ConfigurationError(
+            "no AuthService installed on this app: call relaypoint_core.fastapi.install_auth(app, "
+            "service) at start-up"
+        )
+    return service
+
+
+async def get_current_principal(request: Request) -> Principal:
+    """The authenticated caller, or 401. Works with and without the middleware installed."""
+    state = request.scope.get("state") or {}
+    principal = get_scope_principal(request.scope)
+    if principal is not None:
+        return principal
+    error = state.get(AUTH_ERROR_STATE_KEY)
+    if isinstance(error, BackendUnavailableError):
+        raise _unavailable(error)
+    if isinstance(error, AuthenticationError):
+        raise unauthorized(error)
+    token = bearer_token(request.scope.get("headers", ()))
+    if token is None:
+        raise unauthorized(None)
+    try:
+        principal = await get_auth_service(request).verify_access_token(token)
+    except AuthenticationError as exc:
+        raise unauthorized(exc) from exc
+    except BackendUnavailableError as exc:
+        raise _unavailable(exc) from exc
+    set_scope_principal(request.scope, principal)
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_current_principal)]
+
+
+def _target(request: Request) -> str:
+    route = request.scope.get("route")
+    path = getattr(route, "path", None) or request.url.path
+    return f"{request.method} {path}"
+
+
+def require(*permissions: Permission | str) -> Callable[..., Awaitable[Principal]]:
+    """A dependency that returns the caller if they hold every one of ``permissions`` in the
+    request's tenant (the tenancy middleware's resolved tenant, else the token's tenant)."""
+    if not permissions:
+        raise ValueError("require() needs at least one permission")
+    needed = tuple(str(p) for p in permissions)
+    for permission in needed:
+        if not is_valid_permission(permission):
+            raise ValueError(f"{permission!r} is not a 'resource:action' permission")
+
+    async def dependency(request: Request, principal: CurrentPrincipal) -> Principal:
+        service = get_auth_service(request)
+        resolved = get_scope_tenant(request.scope)
+        tenant_id = resolved.tenant_id if resolved is not None else principal.tenant_id
+        for permission in needed:
+            try:
+                await service.authorize(
+                    principal, permission, tenant_id=tenant_id, target=_target(request)
+                )
+            except AuthorizationError as exc:
+                raise ProblemHTTPException(403, "Forbidden", str(exc), code="forbidden") from exc
+        return principal
+
+    dependency.__name__ = "require_" + "_and_".join(p.replace(":", "_") for p in needed)
+    return dependency
+
+
+RequireWorkflowCreate = require(Permission.WORKFLOW_CREATE)
+RequireAdminAccess = require(Permission.ADMIN_ACCESS)
+
+
+# --- ready-made login / refresh / logout endpoints ----------------------------------------------
+
+
+class LoginRequest(BaseModel):
+    email: str = Field(min_length=3, max_length=320)
+    password: str = Field(min_length=1, max_length=1024)
+    tenant_id: str | None = Field(default=None, max_length=128)
+
+
+class RefreshRequest(BaseModel):
+    refresh_token: str = Field(min_length=1, max_length=8192)
+
+
+class LogoutRequest(RefreshRequest):
+    pass
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: str = "bearer"  # noqa: S105 - the OAuth token type, not a secret
+    expires_in: int
+
+
+def create_auth_router(prefix: str = "/auth") -> APIRouter:
+    """``POST {prefix}/login``, ``/refresh`` and ``/logout`` backed by the installed service.
+
+    Login uses the tenant from the body, else the tenant the tenancy middleware resolved.
+    """
+    router = APIRouter(prefix=prefix, tags=["auth"])
+
+    @router.post("/login", response_model=TokenResponse)
+    async def login(body: LoginRequest, request: Request) -> dict[str, Any]:
+        resolved = get_scope_tenant(request.scope)
+        tenant_id = body.tenant_id or (resolved.tenant_id if resolved else None)
+        try:
+            pair = await get_auth_service(request).login(
+                body.email, body.password, tenant_id=tenant_id
+            )
+        except BackendUnavailableError as exc:
+            raise _unavailable(exc) from exc
+        return pair.to_response()
+
+    @router.post("/refresh", response_model=TokenResponse)
+    async def refresh(body: RefreshRequest, request: Request) -> dict[str, Any]:
+        try:
+            pair = await get_auth_service(request).refresh(body.refresh_token)
+        except BackendUnavailableError as exc:
+            raise _unavailable(exc) from exc
+        return pair.to_response()
+
+    @router.post("/logout", status_code=204)
+    async def logout(body: LogoutRequest, request: Request) -> None:
+        try:
+            await get_auth_service(request).logout(
+                body.refresh_token, access_token=bearer_token(request.scope.get("headers", ()))
+            )
+        except BackendUnavailableError as exc:
+            raise _unavailable(exc) from exc
+
+    return router
