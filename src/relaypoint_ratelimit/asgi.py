@@ -1,0 +1,207 @@
+"""``EnterpriseRateLimiter``: pure ASGI middleware around the framework-free :class:`RateLimiter`.
+
+HTTP requests are resolved to an :class:`~relaypoint_ratelimit.identity.Identity`, checked in one
+backend call (user tier + tenant plan tier + the first matching route policy) and either passed on
+with rate-limit headers added to the response, or answered with 429 (``application/problem+json``)
+or, under the fail-closed policy while the backend is down, 503. ``websocket`` and ``lifespan``
+scopes, exempt paths and requests the resolver declines pass through untouched.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
+from typing import Any
+
+from relaypoint_core.clock import Clock, system_clock
+from relaypoint_core.keys import DEFAULT_KEY_PREFIX
+from relaypoint_ratelimit.backends import RateLimitBackend
+from relaypoint_ratelimit.decision import Decision
+from relaypoint_ratelimit.engine import RateLimiter, UsageStats
+from relaypoint_ratelimit.errors import RateLimitConfigurationError
+from relaypoint_ratelimit.faults import FaultPolicy
+from relaypoint_ratelimit.headers import (
+    PROBLEM_CONTENT_TYPE,
+    problem_body,
+    rate_limit_headers,
+    retry_after_seconds,
+)
+from relaypoint_ratelimit.identity import Identity, IdentityResolver, ScopeIdentityResolver
+from relaypoint_ratelimit.metrics import RateLimitMetrics
+from relaypoint_ratelimit.policies import DEFAULT_TIERS, RoutePolicy, TierSet
+
+__all__ = ["EnterpriseRateLimiter"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+DECISION_STATE_KEY = "relaypoint.ratelimit.decision"
+
+
+class EnterpriseRateLimiter:
+    """Tiered rate limiting for any ASGI app (FastAPI, Starlette, ...).
+
+    ``EnterpriseRateLimiter(app)`` limits on the in-process memory backend; pass ``redis_url``
+    (``redis://``, ``rediss://``, ``redis+cluster://``) to share limits between processes, or a
+    ready :class:`RateLimiter` as ``limiter``. Works both as ``app = EnterpriseRateLimiter(app, ...)``
+    and as ``app.add_middleware(EnterpriseRateLimiter, ...)``.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        redis_url: str | None = None,
+        *,
+        limiter: RateLimiter | None = None,
+        backend: str | RateLimitBackend | None = None,
+        tiers: TierSet = DEFAULT_TIERS,
+        default_tier: str = "FREE",
+        anonymous_tier: str | None = None,
+        default_tenant_tier: str | None = None,
+        route_policies: Sequence[RoutePolicy] = (),
+        identity_resolver: IdentityResolver | None = None,
+        trusted_proxies: Iterable[str] = (),
+        cost: Callable[[Scope], int] | None = None,
+        exempt_paths: Iterable[str] = (),
+        fault_policy: str | FaultPolicy = FaultPolicy.OPEN,
+        timeout: float = 0.1,
+        key_prefix: str = DEFAULT_KEY_PREFIX,
+        metrics: RateLimitMetrics | None = None,
+        clock: Clock = system_clock,
+        legacy_headers: bool = True,
+        draft_headers: bool = True,
+        enabled: bool = True,
+    ) -> None:
+        self.app = app
+        if limiter is not None and (redis_url is not None or backend is not None):
+            raise RateLimitConfigurationError(
+                "pass either limiter= or redis_url=/backend=, not both"
+            )
+        if redis_url is not None and backend is not None:
+            raise RateLimitConfigurationError("pass either redis_url= or backend=, not both")
+        self.limiter = limiter or RateLimiter(
+            backend if backend is not None else redis_url,
+            tiers=tiers,
+            default_tier=default_tier,
+            anonymous_tier=anonymous_tier,
+            default_tenant_tier=default_tenant_tier,
+            fault_policy=fault_policy,
+            timeout=timeout,
+            key_prefix=key_prefix,
+            clock=clock,
+            metrics=metrics,
+        )
+        self.route_policies = tuple(route_policies)
+        if any(not r.path_prefixes for r in self.route_policies):
+            raise RateLimitConfigurationError(
+                "route policies given to the middleware need path_prefixes; attach prefix-less "
+                "policies to routes with relaypoint_ratelimit.fastapi.rate_limit"
+            )
+        self.limiter.register_routes(self.route_policies)
+        self.resolver: IdentityResolver = identity_resolver or ScopeIdentityResolver(
+            trusted_proxies=trusted_proxies
+        )
+        self.cost = cost
+        self.exempt_paths = frozenset(exempt_paths)
+        self.legacy_headers = legacy_headers
+        self.draft_headers = draft_headers
+        self.enabled = enabled
+
+    # --- the seed's API ---------------------------------------------------------------------------
+
+    async def startup(self) -> None:
+        """Connect to the backend and load the script (also done lazily by the first request)."""
+        await self.limiter.startup()
+
+    async def shutdown(self) -> None:
+        await self.limiter.aclose()
+
+    async def set_user_tier(
+        self, user_id: str, tier: str | None, *, tenant_id: str | None = None
+    ) -> None:
+        await self.limiter.set_user_tier(user_id, tier, tenant_id=tenant_id)
+
+    async def get_user_tier(self, user_id: str, *, tenant_id: str | None = None) -> str:
+        return await self.limiter.get_user_tier(user_id, tenant_id=tenant_id)
+
+    async def get_usage_stats(self, user_id: str, *, tenant_id: str | None = None) -> UsageStats:
+        return await self.limiter.get_usage_stats(user_id, tenant_id=tenant_id)
+
+    async def reset(self, user_id: str | Identity, *, tenant_id: str | None = None) -> None:
+        await self.limiter.reset(user_id, tenant_id=tenant_id)
+
+    # --- ASGI ---------------------------------------------------------------------------------------
+
+    async def _identity(self, scope: Scope) -> Identity | None:
+        result = self.resolver(scope)
+        if inspect.isawaitable(result):
+            return await result
+        return result
+
+    def _route(self, scope: Scope) -> RoutePolicy | None:
+        if not self.route_policies:
+            return None
+        method = scope.get("method", "GET")
+        path = scope.get("path", "")
+        for route in self.route_policies:
+            if route.matches(method, path):
+                return route
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self.enabled or scope.get("path") in self.exempt_paths:
+            await self.app(scope, receive, send)
+            return
+        identity = await self._identity(scope)
+        if identity is None:
+            await self.app(scope, receive, send)
+            return
+        route = self._route(scope)
+        cost = (
+            route.cost if route is not None else (self.cost(scope) if self.cost is not None else 1)
+        )
+        decision = await self.limiter.check(identity, cost=cost, route=route)
+        state = scope.get("state")
+        if state is None:
+            scope["state"] = state = {}
+        state[DECISION_STATE_KEY] = decision
+        if not decision.allowed:
+            await self._refuse(decision, scope, send)
+            return
+        headers = rate_limit_headers(decision, legacy=self.legacy_headers, draft=self.draft_headers)
+        if not headers:
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = dict(message)
+                message["headers"] = [*message.get("headers", ()), *headers]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    async def _refuse(self, decision: Decision, scope: Scope, send: Send) -> None:
+        body = problem_body(decision, self.limiter.tiers, instance=scope.get("path"))
+        headers = rate_limit_headers(decision, legacy=self.legacy_headers, draft=self.draft_headers)
+        if not any(name == b"retry-after" for name, _ in headers):
+            headers.append((b"retry-after", str(retry_after_seconds(decision)).encode()))
+        headers += [
+            (b"content-type", PROBLEM_CONTENT_TYPE.encode()),
+            (b"content-length", str(len(body)).encode()),
+            (b"cache-control", b"no-store"),
+        ]
+        await send(
+            {"type": "http.response.start", "status": decision.status_code, "headers": headers}
+        )
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+def decision_of(scope: Scope) -> Decision | None:
+    """The decision the middleware made for this request (for handlers that want to show it)."""
+    state = scope.get("state") or {}
+    value = state.get(DECISION_STATE_KEY)
+    return value if isinstance(value, Decision) else None

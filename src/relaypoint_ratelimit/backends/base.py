@@ -1,0 +1,91 @@
+"""The narrow storage Protocol every rate-limit backend implements, and its request/result types."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+__all__ = [
+    "ADMITTED",
+    "REFUSED",
+    "TIER_CHANGED",
+    "BackendRequest",
+    "BackendResult",
+    "CounterSpec",
+    "RateLimitBackend",
+]
+
+ADMITTED = 0
+REFUSED = 1
+TIER_CHANGED = 2
+
+
+@dataclass(frozen=True, slots=True)
+class CounterSpec:
+    """One sliding-window counter a request touches."""
+
+    key: str
+    window_us: int
+    bucket_us: int
+    limit: int
+    cost: int
+
+
+@dataclass(frozen=True, slots=True)
+class BackendRequest:
+    """Check (and with ``consume``, count) every counter of one request, all or nothing.
+
+    When ``expected_tier`` is not ``None`` the backend first compares the tier stored under
+    ``tier_key`` (``""`` when none is stored) with it and answers :data:`TIER_CHANGED` without
+    touching anything if they differ, so the limits the caller chose are never stale.
+    """
+
+    counters: tuple[CounterSpec, ...]
+    consume: bool = True
+    tier_key: str | None = None
+    expected_tier: str | None = None
+    script_keys: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    script_args: tuple[str | int, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        check = self.expected_tier is not None and self.tier_key is not None
+        first = self.tier_key if check and self.tier_key else self.counters[0].key
+        expected = self.expected_tier if check and self.expected_tier is not None else "?"
+        args: list[str | int] = ["c" if self.consume else "p", expected]
+        for spec in self.counters:
+            args += (spec.window_us, spec.bucket_us, spec.limit, spec.cost)
+        object.__setattr__(self, "script_keys", (first, *(c.key for c in self.counters)))
+        object.__setattr__(self, "script_args", tuple(args))
+
+
+@dataclass(frozen=True, slots=True)
+class BackendResult:
+    """``status`` is ADMITTED, REFUSED or TIER_CHANGED; ``values`` holds per counter, in order,
+    ``used`` (after counting when admitted), the oldest live bucket index (-1 if none) and the
+    earliest time in µs at which the request's cost fits (0: it fits now; -1: never)."""
+
+    status: int
+    now_us: int
+    values: Sequence[int]
+    stored_tier: str | None = None
+
+
+@runtime_checkable
+class RateLimitBackend(Protocol):
+    """Where counters and stored user tiers live."""
+
+    name: str
+    remote: bool
+
+    async def startup(self) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+    async def apply(self, request: BackendRequest) -> BackendResult: ...
+
+    async def get_tier(self, tier_key: str) -> str | None: ...
+
+    async def set_tier(self, tier_key: str, tier: str | None) -> None: ...
+
+    async def delete(self, keys: Sequence[str]) -> None: ...

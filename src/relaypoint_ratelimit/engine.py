@@ -1,0 +1,606 @@
+"""The framework-free rate limiter: ``check``, ``peek``, ``reset``, stored tiers, usage stats.
+
+One :meth:`RateLimiter.check` builds the request's counters (the user's tier windows, the
+tenant's plan-tier windows and an optional route policy's windows), sends them to the backend as
+one atomic call and turns the answer into a :class:`~relaypoint_ratelimit.decision.Decision`.
+
+Around that call sit the fault handling (per-call timeout, circuit breaker, fault policy), a memo
+of refusals (a client refused until T is refused locally until T, at no backend cost) and a cache
+of the per-identity plan (keys and script arguments), so the hot path builds no strings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from relaypoint_core.circuit import CircuitBreaker, CircuitState
+from relaypoint_core.clock import Clock, system_clock
+from relaypoint_core.keys import DEFAULT_KEY_PREFIX
+from relaypoint_core.tenant_context import current_tenant
+from relaypoint_ratelimit.backends import (
+    REFUSED,
+    TIER_CHANGED,
+    BackendRequest,
+    BackendResult,
+    CounterSpec,
+    MemoryBackend,
+    RateLimitBackend,
+    create_backend,
+)
+from relaypoint_ratelimit.decision import Decision, DecisionSource, PolicyScope, PolicyState
+from relaypoint_ratelimit.errors import (
+    RateLimitBackendError,
+    RateLimitConfigurationError,
+    RateLimitError,
+    RateLimitExceeded,
+)
+from relaypoint_ratelimit.faults import FaultPolicy, parse_fault_policy
+from relaypoint_ratelimit.identity import Identity
+from relaypoint_ratelimit.keys import RateLimitKeys
+from relaypoint_ratelimit.metrics import RateLimitMetrics, default_metrics
+from relaypoint_ratelimit.policies import DEFAULT_TIERS, RoutePolicy, Tier, TierSet, Window
+
+__all__ = ["RateLimiter", "UsageStats", "WindowUsage"]
+
+logger = logging.getLogger("relaypoint.ratelimit")
+
+_MAX_CACHED_PLANS = 50_000
+_MAX_MEMO = 50_000
+_MAX_TIER_HINTS = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class _Counter:
+    name: str
+    scope: PolicyScope
+    tier: str | None
+    window: Window
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    counters: tuple[_Counter, ...]
+    consume: BackendRequest
+    peek: BackendRequest
+    tier: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class WindowUsage:
+    """Usage of one window: what ``get_usage_stats`` reports per window."""
+
+    name: str
+    scope: PolicyScope
+    window_seconds: float
+    limit: int
+    used: int
+    remaining: int
+    reset_after: float
+
+
+@dataclass(frozen=True, slots=True)
+class UsageStats:
+    """A subject's usage per window, read without consuming anything."""
+
+    user_id: str
+    tenant_id: str | None
+    tier: str | None
+    windows: tuple[WindowUsage, ...]
+    degraded: bool = False
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "user_id": self.user_id,
+            "tenant_id": self.tenant_id,
+            "tier": self.tier,
+            "degraded": self.degraded,
+            "windows": [
+                {
+                    "name": w.name,
+                    "scope": w.scope,
+                    "window_seconds": w.window_seconds,
+                    "limit": w.limit,
+                    "used": w.used,
+                    "remaining": w.remaining,
+                    "reset": w.reset_after,
+                }
+                for w in self.windows
+            ],
+        }
+
+
+def _ceil_seconds(us: int) -> float:
+    return max(0.0, us / 1_000_000)
+
+
+class RateLimiter:
+    """Tiered sliding-window limits per user, per tenant and per route, on any backend.
+
+    ``backend`` is a URL (``memory://`` by default, ``redis://``, ``rediss://``,
+    ``redis+cluster://``) or a :class:`~relaypoint_ratelimit.backends.RateLimitBackend`.
+    """
+
+    def __init__(
+        self,
+        backend: str | RateLimitBackend | None = None,
+        *,
+        tiers: TierSet = DEFAULT_TIERS,
+        default_tier: str = "FREE",
+        anonymous_tier: str | None = None,
+        default_tenant_tier: str | None = None,
+        fault_policy: str | FaultPolicy = FaultPolicy.OPEN,
+        timeout: float = 0.1,
+        circuit_failure_threshold: int = 3,
+        circuit_reset_timeout: float = 2.0,
+        key_prefix: str = DEFAULT_KEY_PREFIX,
+        clock: Clock = system_clock,
+        metrics: RateLimitMetrics | None = None,
+        memo_refusals: bool = True,
+        on_decision: Callable[[Identity, Decision], None] | None = None,
+    ) -> None:
+        if not isinstance(tiers, TierSet):
+            raise RateLimitConfigurationError("tiers must be a TierSet (see TierSet.from_mapping)")
+        if not (isinstance(timeout, int | float) and 0 < timeout <= 60):
+            raise RateLimitConfigurationError(
+                f"timeout must be between 0 and 60 seconds, not {timeout!r}"
+            )
+        self.tiers = tiers
+        self.default_tier = tiers.normalise(default_tier)
+        self.anonymous_tier = tiers.normalise(anonymous_tier or default_tier)
+        self.default_tenant_tier = (
+            tiers.normalise(default_tenant_tier) if default_tenant_tier is not None else None
+        )
+        self.fault_policy = parse_fault_policy(fault_policy)
+        self.timeout = float(timeout)
+        self._clock = clock
+        if backend is None or isinstance(backend, str):
+            backend = create_backend(
+                backend, clock=clock, socket_timeout=timeout * 2, connect_timeout=timeout * 2
+            )
+        if not isinstance(backend, RateLimitBackend):
+            raise RateLimitConfigurationError(
+                f"backend must be a URL or a RateLimitBackend, not {backend!r}"
+            )
+        self.backend: RateLimitBackend = backend
+        self._remote = backend.remote
+        self._fallback = (
+            MemoryBackend(clock=clock) if self.fault_policy is FaultPolicy.LOCAL else None
+        )
+        self.keys = RateLimitKeys(key_prefix)
+        self.metrics = metrics if metrics is not None else default_metrics()
+        self.circuit = CircuitBreaker(
+            f"ratelimit:{backend.name}",
+            failure_threshold=circuit_failure_threshold,
+            reset_timeout=circuit_reset_timeout,
+            clock=clock,
+            on_state_change=self._circuit_changed,
+        )
+        self._memo_enabled = memo_refusals
+        self._memo: dict[object, tuple[float, Decision]] = {}
+        self._plans: dict[object, _Plan] = {}
+        self._tier_hints: dict[str, str] = {}
+        self._on_decision = on_decision
+        self._started = False
+        self._unknown_tiers_logged: set[str] = set()
+        self._routes: tuple[RoutePolicy, ...] = ()
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    async def startup(self) -> None:
+        """Connect and load scripts. An unreachable backend is logged, not raised: the fault
+        policy covers it, and the first successful call loads the script if needed."""
+        self._started = True
+        try:
+            await asyncio.wait_for(self.backend.startup(), timeout=max(self.timeout * 10, 1.0))
+        except (RateLimitBackendError, TimeoutError) as exc:
+            logger.warning(
+                "relaypoint ratelimit: backend %s not ready at startup (%s); fault policy %r applies "
+                "until it is",
+                self.backend.name,
+                exc,
+                self.fault_policy.value,
+            )
+
+    async def aclose(self) -> None:
+        await self.backend.aclose()
+
+    # --- the checks ---------------------------------------------------------------------------
+
+    async def check(
+        self,
+        identity: Identity,
+        *,
+        cost: int = 1,
+        route: RoutePolicy | None = None,
+        include_tiers: bool = True,
+    ) -> Decision:
+        """Count one request of ``cost`` against every policy that applies, if all admit it."""
+        return await self._run(identity, cost, route, include_tiers, consume=True)
+
+    async def peek(
+        self,
+        identity: Identity,
+        *,
+        cost: int = 1,
+        route: RoutePolicy | None = None,
+        include_tiers: bool = True,
+    ) -> Decision:
+        """What :meth:`check` would decide, without counting anything."""
+        return await self._run(identity, cost, route, include_tiers, consume=False)
+
+    async def enforce(
+        self, identity: Identity, *, cost: int = 1, route: RoutePolicy | None = None
+    ) -> Decision:
+        """:meth:`check`, raising :class:`RateLimitExceeded` when the request is refused."""
+        decision = await self.check(identity, cost=cost, route=route)
+        if not decision.allowed:
+            raise RateLimitExceeded(decision)
+        return decision
+
+    async def _run(
+        self,
+        identity: Identity,
+        cost: int,
+        route: RoutePolicy | None,
+        include_tiers: bool,
+        *,
+        consume: bool,
+    ) -> Decision:
+        if not self._started:
+            await self.startup()
+        if isinstance(cost, bool) or not isinstance(cost, int) or cost < (1 if consume else 0):
+            raise RateLimitConfigurationError(
+                f"request cost must be a positive integer, not {cost!r}"
+            )
+        for _attempt in range(4):
+            tier_key = None if identity.anonymous else self.keys.user_tier(identity)
+            stored = self._tier_hints.get(tier_key, "") if tier_key is not None else ""
+            plan_key = (identity, route, include_tiers, cost, stored)
+            if consume and self._memo:
+                memo = self._memo_lookup(plan_key)
+                if memo is not None:
+                    return self._finish(identity, memo)
+            plan = self._plans.get(plan_key)
+            if plan is None:
+                plan = self._build_plan(identity, route, include_tiers, cost, tier_key, stored)
+                if len(self._plans) >= _MAX_CACHED_PLANS:
+                    self._plans.clear()
+                self._plans[plan_key] = plan
+            if not plan.counters:
+                return self._finish(identity, Decision(True, (), plan.tier))
+            request = plan.consume if consume else plan.peek
+            result = await self._call(request)
+            if result is None:
+                return self._finish(identity, await self._degraded(plan, request))
+            if result.status == TIER_CHANGED and tier_key is not None:
+                self._remember_tier(tier_key, result.stored_tier or "")
+                continue
+            decision = self._decide(plan, result, "backend")
+            if consume and not decision.allowed and self._memo_enabled:
+                self._memo_store(plan_key, decision)
+            return self._finish(identity, decision)
+        raise RateLimitError("the user's stored tier kept changing during the check; try again")
+
+    def _finish(self, identity: Identity, decision: Decision) -> Decision:
+        if decision.allowed:
+            outcome = "failed_open" if decision.source == "fail_open" else "allowed"
+        else:
+            outcome = "failed_closed" if decision.source == "fail_closed" else "limited"
+        tier = decision.tier if decision.tier in self.tiers else "other"
+        self.metrics.decision(tier or "other", outcome, decision.source)
+        if self._on_decision is not None:
+            self._on_decision(identity, decision)
+        return decision
+
+    # --- plans: which counters a request touches ------------------------------------------------
+
+    def _tier_of(self, name: str | None) -> Tier | None:
+        if name is None:
+            return None
+        if name in self.tiers:
+            return self.tiers.get(name)
+        if name not in self._unknown_tiers_logged:
+            self._unknown_tiers_logged.add(name)
+            logger.warning(
+                "relaypoint ratelimit: unknown tier %r ignored (known: %s)", name, self.tiers.names
+            )
+        return None
+
+    def effective_user_tier(self, identity: Identity, stored: str) -> Tier:
+        if identity.anonymous:
+            return self.tiers.get(self.anonymous_tier)
+        return (
+            self._tier_of(stored or None)
+            or self._tier_of(identity.user_tier)
+            or self.tiers.get(self.default_tier)
+        )
+
+    def _build_plan(
+        self,
+        identity: Identity,
+        route: RoutePolicy | None,
+        include_tiers: bool,
+        cost: int,
+        tier_key: str | None,
+        stored: str,
+    ) -> _Plan:
+        counters: list[_Counter] = []
+        specs: list[CounterSpec] = []
+        user_tier = self.effective_user_tier(identity, stored)
+        if include_tiers:
+            for window in user_tier.windows:
+                counters.append(_Counter(f"user.{window.name}", "user", user_tier.name, window))
+                specs.append(self._spec(self.keys.user_window(identity, window), window, cost))
+            tenant_tier = None
+            if identity.tenant_id is not None:
+                tenant_tier = self._tier_of(identity.tenant_tier) or self._tier_of(
+                    self.default_tenant_tier
+                )
+            if tenant_tier is not None:
+                for window in tenant_tier.windows:
+                    counters.append(
+                        _Counter(f"tenant.{window.name}", "tenant", tenant_tier.name, window)
+                    )
+                    specs.append(
+                        self._spec(self.keys.tenant_window(identity, window), window, cost)
+                    )
+        if route is not None:
+            for window in route.windows:
+                counters.append(
+                    _Counter(f"route.{route.name}.{window.name}", "route", None, window)
+                )
+                key = self.keys.route_window(identity, route.name, route.per, window)
+                specs.append(self._spec(key, window, cost))
+        if not specs:
+            empty = BackendRequest((CounterSpec("-", 1, 1, 1, 0),))
+            return _Plan((), empty, empty, user_tier.name)
+        check_tier = tier_key is not None and include_tiers
+        expected = stored if check_tier else None
+        consume = BackendRequest(tuple(specs), True, tier_key, expected)
+        peek = BackendRequest(tuple(specs), False, tier_key, expected)
+        return _Plan(tuple(counters), consume, peek, user_tier.name)
+
+    @staticmethod
+    def _spec(key: str, window: Window, cost: int) -> CounterSpec:
+        return CounterSpec(key, window.window_us, window.bucket_us, window.limit, cost)
+
+    def _remember_tier(self, tier_key: str, tier: str) -> None:
+        if len(self._tier_hints) >= _MAX_TIER_HINTS:
+            self._tier_hints.clear()
+        self._tier_hints[tier_key] = tier
+
+    # --- backend call with timeout, circuit breaker and fault policy ---------------------------
+
+    async def _call(self, request: BackendRequest) -> BackendResult | None:
+        backend = self.backend
+        if not self._remote:
+            return await backend.apply(request)
+        circuit = self.circuit
+        if not circuit.allow():
+            return None
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(self.timeout):
+                result = await backend.apply(request)
+        except TimeoutError:
+            kind = "timeout"
+        except RateLimitBackendError:
+            kind = "unavailable"
+        except asyncio.CancelledError:
+            if circuit.state is not CircuitState.CLOSED:
+                circuit.record_failure()
+            raise
+        else:
+            circuit.record_success()
+            self.metrics.latency(backend.name, time.perf_counter() - started)
+            return result
+        circuit.record_failure()
+        self.metrics.backend_error(backend.name, kind)
+        return None
+
+    async def _degraded(self, plan: _Plan, request: BackendRequest) -> Decision:
+        policy = self.fault_policy
+        if policy is FaultPolicy.LOCAL and self._fallback is not None:
+            local = replace(request, expected_tier=None)
+            result = self._fallback.apply_now(local)
+            return self._decide(plan, result, "fallback")
+        if policy is FaultPolicy.CLOSED:
+            retry = max(1.0, float(self.circuit.reset_timeout))
+            return Decision(False, (), plan.tier, "fail_closed", 0, retry)
+        return Decision(True, (), plan.tier, "fail_open")
+
+    def _circuit_changed(self, old: CircuitState, new: CircuitState) -> None:
+        self.metrics.circuit(self.backend.name, new.value)
+
+    # --- turning a backend answer into a decision ----------------------------------------------
+
+    def _decide(self, plan: _Plan, result: BackendResult, source: DecisionSource) -> Decision:
+        now = result.now_us
+        values = result.values
+        allowed = result.status != REFUSED
+        states: list[PolicyState] = []
+        longest_retry: float | None = None
+        for i, counter in enumerate(plan.counters):
+            used = int(values[3 * i])
+            oldest = int(values[3 * i + 1])
+            at = int(values[3 * i + 2])
+            window = counter.window
+            reset = (
+                _ceil_seconds((oldest + 1) * window.bucket_us + window.window_us - now)
+                if oldest >= 0
+                else 0.0
+            )
+            retry: float | None = None
+            if at != 0:
+                retry = float(window.seconds) if at < 0 else _ceil_seconds(at - now)
+                if not allowed and (longest_retry is None or retry > longest_retry):
+                    longest_retry = retry
+            states.append(
+                PolicyState(
+                    counter.name,
+                    counter.scope,
+                    counter.tier,
+                    window.name,
+                    window.limit,
+                    window.seconds,
+                    used,
+                    max(0, window.limit - used),
+                    reset,
+                    retry,
+                )
+            )
+        return Decision(allowed, tuple(states), plan.tier, source, now, longest_retry)
+
+    # --- refusal memo ----------------------------------------------------------------------------
+
+    def _memo_store(self, plan_key: object, decision: Decision) -> None:
+        if decision.retry_after is None or decision.retry_after <= 0:
+            return
+        if len(self._memo) >= _MAX_MEMO:
+            now = self._clock.monotonic()
+            self._memo = {k: v for k, v in self._memo.items() if v[0] > now}
+            if len(self._memo) >= _MAX_MEMO:
+                self._memo.clear()
+        self._memo[plan_key] = (self._clock.monotonic(), decision)
+
+    def _memo_lookup(self, plan_key: object) -> Decision | None:
+        entry = self._memo.get(plan_key)
+        if entry is None:
+            return None
+        decided_at, decision = entry
+        elapsed = self._clock.monotonic() - decided_at
+        retry = decision.retry_after or 0.0
+        if elapsed >= retry or elapsed < 0:
+            del self._memo[plan_key]
+            return None
+        policies = tuple(
+            replace(
+                p,
+                reset_after=max(0.0, p.reset_after - elapsed),
+                retry_after=None if p.retry_after is None else max(0.0, p.retry_after - elapsed),
+            )
+            for p in decision.policies
+        )
+        return replace(
+            decision,
+            policies=policies,
+            source="memo",
+            clock_us=decision.clock_us + int(elapsed * 1_000_000),
+            retry_after=retry - elapsed,
+        )
+
+    def forget_refusals(self) -> None:
+        """Drop the local memo of refusals (done automatically by reset and tier changes)."""
+        self._memo.clear()
+
+    # --- stored tiers, usage and resets ----------------------------------------------------------
+
+    def _identity_for(self, user_id: str, tenant_id: str | None) -> Identity:
+        return Identity(
+            user_key=user_id, tenant_id=tenant_id if tenant_id is not None else current_tenant()
+        )
+
+    async def set_user_tier(
+        self, user_id: str, tier: str | None, *, tenant_id: str | None = None
+    ) -> None:
+        """Store ``user_id``'s tier in the backend (every process sees it on its next check).
+
+        ``tenant_id`` defaults to the tenant bound to the current context. ``None`` as the tier
+        removes the stored tier (the token's hint or the default tier applies again).
+        """
+        name = self.tiers.normalise(tier) if tier is not None else None
+        identity = self._identity_for(user_id, tenant_id)
+        key = self.keys.user_tier(identity)
+        await asyncio.wait_for(
+            self.backend.set_tier(key, name), timeout=max(self.timeout * 10, 1.0)
+        )
+        self._remember_tier(key, name or "")
+        self._memo.clear()
+
+    async def get_user_tier(self, user_id: str, *, tenant_id: str | None = None) -> str:
+        """The tier that bounds ``user_id`` now: stored tier, else the default tier."""
+        identity = self._identity_for(user_id, tenant_id)
+        key = self.keys.user_tier(identity)
+        stored = await asyncio.wait_for(
+            self.backend.get_tier(key), timeout=max(self.timeout * 10, 1.0)
+        )
+        self._remember_tier(key, stored or "")
+        return self.effective_user_tier(identity, stored or "").name
+
+    async def get_usage_stats(
+        self,
+        user_id: str | Identity,
+        *,
+        tenant_id: str | None = None,
+        route: RoutePolicy | None = None,
+    ) -> UsageStats:
+        """Used / remaining / reset per window for a user (and their tenant), counting nothing."""
+        identity = (
+            user_id if isinstance(user_id, Identity) else self._identity_for(user_id, tenant_id)
+        )
+        decision = await self.peek(identity, cost=0, route=route)
+        return UsageStats(
+            identity.user_key,
+            identity.tenant_id,
+            decision.tier,
+            tuple(
+                WindowUsage(
+                    p.name, p.scope, p.window_seconds, p.limit, p.used, p.remaining, p.reset_after
+                )
+                for p in decision.policies
+            ),
+            decision.degraded,
+        )
+
+    async def reset(self, identity: Identity | str, *, tenant_id: str | None = None) -> None:
+        """Forget every counter of one user (all tiers' windows and per-user route policies)."""
+        if isinstance(identity, str):
+            identity = self._identity_for(identity, tenant_id)
+        keys = [self.keys.user_window(identity, w) for w in self.tiers.all_windows()]
+        keys += self._route_keys(identity, "user")
+        await self._delete(keys)
+
+    async def reset_tenant(self, tenant_id: str, routes: Sequence[RoutePolicy] = ()) -> None:
+        """Forget the tenant-wide counters of ``tenant_id`` (its plan windows and per-tenant routes)."""
+        identity = Identity(user_key="-", tenant_id=tenant_id)
+        keys = [self.keys.tenant_window(identity, w) for w in self.tiers.all_windows()]
+        keys += [
+            self.keys.route_window(identity, r.name, "tenant", w)
+            for r in routes
+            if r.per == "tenant"
+            for w in r.windows
+        ]
+        await self._delete(keys)
+
+    def register_routes(self, routes: Sequence[RoutePolicy]) -> None:
+        """Tell :meth:`reset` about route policies whose per-user counters it must clear too."""
+        self._routes = tuple(dict.fromkeys((*self._routes, *routes)))
+
+    def _route_keys(self, identity: Identity, per: str) -> list[str]:
+        return [
+            self.keys.route_window(identity, r.name, per, w)
+            for r in self._routes
+            if r.per == per
+            for w in r.windows
+        ]
+
+    async def _delete(self, keys: list[str]) -> None:
+        await asyncio.wait_for(self.backend.delete(keys), timeout=max(self.timeout * 10, 1.0))
+        if self._fallback is not None:
+            await self._fallback.delete(keys)
+        self._memo.clear()
+
+    # --- introspection ------------------------------------------------------------------------------
+
+    def tier(self, name: str) -> Tier:
+        return self.tiers.get(name)
+
+    def upgrade_for(self, tier: str | None) -> Tier | None:
+        """The tier one step above ``tier`` (for upgrade prompts), ``None`` at the top."""
+        if tier is None or tier not in self.tiers:
+            return None
+        return self.tiers.next_above(tier)

@@ -1,0 +1,145 @@
+"""Response headers and the 429 problem body, all computed from one :class:`Decision`.
+
+* ``X-RateLimit-Limit`` / ``-Remaining`` / ``-Reset`` / ``-Tier``: the seed's headers, for the most
+  constraining policy (the one that refused longest, else the one with the least remaining).
+  ``Reset`` is in whole seconds (delta, rounded up).
+* ``RateLimit-Policy`` and ``RateLimit``: the IETF draft (draft-ietf-httpapi-ratelimit-headers)
+  structured-field lists, one item per policy: ``"user.minute";q=60;w=60`` and
+  ``"user.minute";r=59;t=1``.
+* ``Retry-After`` (whole seconds, rounded up) on 429 and 503.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+from relaypoint_ratelimit.decision import Decision, PolicyState
+from relaypoint_ratelimit.policies import Tier, TierSet
+
+__all__ = [
+    "PROBLEM_CONTENT_TYPE",
+    "PROBLEM_TYPE",
+    "problem_body",
+    "rate_limit_headers",
+    "retry_after_seconds",
+]
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+PROBLEM_TYPE = "https://docs.relaypoint.ai/ratelimit/#rate-limit-exceeded"
+UNAVAILABLE_TYPE = "https://docs.relaypoint.ai/ratelimit/#fault-policies"
+
+
+def _seconds(value: float) -> int:
+    return max(0, math.ceil(value - 1e-9))
+
+
+def retry_after_seconds(decision: Decision) -> int:
+    """``Retry-After`` in whole seconds (at least 1 for a refusal)."""
+    return max(1, _seconds(decision.retry_after or 0.0))
+
+
+def _sf_string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _policy_reset(policy: PolicyState) -> int:
+    return _seconds(policy.retry_after if policy.retry_after is not None else policy.reset_after)
+
+
+def rate_limit_headers(
+    decision: Decision, *, legacy: bool = True, draft: bool = True
+) -> list[tuple[bytes, bytes]]:
+    """Every rate-limit header for ``decision`` as ASGI header pairs."""
+    headers: list[tuple[bytes, bytes]] = []
+    top = decision.most_constraining
+    if legacy and top is not None:
+        headers += [
+            (b"x-ratelimit-limit", str(top.limit).encode()),
+            (b"x-ratelimit-remaining", str(top.remaining).encode()),
+            (b"x-ratelimit-reset", str(_policy_reset(top)).encode()),
+        ]
+    if legacy and (top is not None or decision.tier is not None):
+        tier = (top.tier if top is not None and top.tier is not None else decision.tier) or ""
+        if tier:
+            headers.append((b"x-ratelimit-tier", tier.encode("latin-1")))
+    if draft and decision.policies:
+        policy_items = []
+        state_items = []
+        for p in decision.policies:
+            name = _sf_string(p.name)
+            policy_items.append(f"{name};q={p.limit};w={max(1, _seconds(p.window_seconds))}")
+            state_items.append(f"{name};r={p.remaining};t={_policy_reset(p)}")
+        headers.append((b"ratelimit-policy", ", ".join(policy_items).encode("latin-1")))
+        headers.append((b"ratelimit", ", ".join(state_items).encode("latin-1")))
+    if not decision.allowed:
+        headers.append((b"retry-after", str(retry_after_seconds(decision)).encode()))
+    return headers
+
+
+def _upgrade(decision: Decision, tiers: TierSet | None) -> dict[str, object] | None:
+    if tiers is None:
+        return None
+    for policy in sorted(decision.violated, key=lambda p: -(p.retry_after or 0.0)):
+        if policy.tier is None or policy.tier not in tiers:
+            continue
+        above: Tier | None = tiers.next_above(policy.tier)
+        if above is None:
+            continue
+        who = "your organisation's plan" if policy.scope == "tenant" else "your plan"
+        return {
+            "tier": above.name,
+            "current_tier": policy.tier,
+            "scope": policy.scope,
+            "limits": [
+                {"window": w.name, "window_seconds": w.seconds, "limit": w.limit}
+                for w in above.windows
+            ],
+            "message": f"Upgrade {who} from {policy.tier} to {above.name} for {above.describe()}.",
+        }
+    return None
+
+
+def problem_body(
+    decision: Decision, tiers: TierSet | None = None, *, instance: str | None = None
+) -> bytes:
+    """The ``application/problem+json`` body (RFC 9457) of a 429, or of a fail-closed 503."""
+    retry = retry_after_seconds(decision)
+    if decision.source == "fail_closed":
+        body: dict[str, object] = {
+            "type": UNAVAILABLE_TYPE,
+            "title": "Service Unavailable",
+            "status": 503,
+            "detail": f"Rate limiting is temporarily unavailable; retry in {retry} seconds.",
+            "retry_after": retry,
+        }
+    else:
+        violated = decision.violated
+        names = (
+            ", ".join(f"{p.name} ({p.limit} per {p.window})" for p in violated) or "a rate limit"
+        )
+        body = {
+            "type": PROBLEM_TYPE,
+            "title": "Too Many Requests",
+            "status": 429,
+            "detail": f"Rate limit exceeded: {names}. Retry in {retry} seconds.",
+            "retry_after": retry,
+            "tier": decision.tier,
+            "violated_policies": [
+                {
+                    "name": p.name,
+                    "scope": p.scope,
+                    "tier": p.tier,
+                    "window": p.window,
+                    "window_seconds": p.window_seconds,
+                    "limit": p.limit,
+                    "used": p.used,
+                    "retry_after": _seconds(p.retry_after or 0.0),
+                }
+                for p in violated
+            ],
+            "upgrade": _upgrade(decision, tiers),
+        }
+    if instance is not None:
+        body["instance"] = instance
+    return json.dumps(body, separators=(",", ":")).encode("utf-8")

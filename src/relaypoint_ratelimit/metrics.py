@@ -1,0 +1,102 @@
+"""Prometheus metrics of the rate limiter, every name prefixed ``relaypoint_ratelimit_``.
+
+Labels are bounded: tier names come from the configured :class:`~relaypoint_ratelimit.policies.TierSet`
+(anything else is reported as ``other``), outcomes and sources are fixed sets, and the backend label
+is ``memory`` or ``redis``. No user id, tenant id or path ever becomes a label value.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+
+__all__ = ["RateLimitMetrics", "default_metrics"]
+
+_CIRCUIT_VALUES = {"closed": 0, "half_open": 1, "open": 2}
+_LATENCY_BUCKETS = (
+    0.0001,
+    0.00025,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+)
+
+
+class RateLimitMetrics:
+    """The limiter's collectors, registered on ``registry`` (a private one in tests)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        registry = registry if registry is not None else REGISTRY
+        self.decisions = Counter(
+            "relaypoint_ratelimit_decisions_total",
+            "Rate-limit decisions by tier, outcome (allowed/limited/failed_open/failed_closed) and source",
+            ["tier", "outcome", "source"],
+            registry=registry,
+        )
+        self.backend_latency = Histogram(
+            "relaypoint_ratelimit_backend_latency_seconds",
+            "Latency of one rate-limit backend call (one script call per request on Redis)",
+            ["backend"],
+            buckets=_LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.backend_errors = Counter(
+            "relaypoint_ratelimit_backend_errors_total",
+            "Rate-limit backend calls that failed or timed out",
+            ["backend", "kind"],
+            registry=registry,
+        )
+        self.circuit_state = Gauge(
+            "relaypoint_ratelimit_circuit_state",
+            "Circuit breaker state of the rate-limit backend: 0 closed, 1 half-open, 2 open",
+            ["backend"],
+            registry=registry,
+        )
+        self.circuit_transitions = Counter(
+            "relaypoint_ratelimit_circuit_transitions_total",
+            "Circuit breaker state changes of the rate-limit backend",
+            ["backend", "state"],
+            registry=registry,
+        )
+        self._children: dict[tuple[str, ...], Any] = {}
+
+    def decision(self, tier: str, outcome: str, source: str) -> None:
+        key = ("d", tier, outcome, source)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = self.decisions.labels(tier, outcome, source)
+        child.inc()
+
+    def latency(self, backend: str, seconds: float) -> None:
+        key = ("l", backend)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = self.backend_latency.labels(backend)
+        child.observe(seconds)
+
+    def backend_error(self, backend: str, kind: str) -> None:
+        self.backend_errors.labels(backend, kind).inc()
+
+    def circuit(self, backend: str, state: str) -> None:
+        self.circuit_state.labels(backend).set(_CIRCUIT_VALUES.get(state, -1))
+        self.circuit_transitions.labels(backend, state).inc()
+
+
+_default: RateLimitMetrics | None = None
+
+
+def default_metrics() -> RateLimitMetrics:
+    """The process-wide metrics on prometheus-client's default registry (created once)."""
+    global _default
+    if _default is None:
+        _default = RateLimitMetrics()
+    return _default
