@@ -55,7 +55,8 @@ class Oracle:
 
     def expect(self, names: list[str], now_us: int, cost: int) -> bool:
         return all(
-            self.counters[n].live_used(now_us) + cost <= self.counters[n].window.limit for n in names
+            self.counters[n].live_used(now_us) + cost <= self.counters[n].window.limit
+            for n in names
         )
 
     def record(self, names: list[str], now_us: int, cost: int, admitted: bool) -> None:
@@ -86,4 +87,3 @@ class Oracle:
                 > self.counters[n].window.limit
             ]
             assert justified, f"refusal at {now}us (cost {cost}) not justified by any of {names}"
-

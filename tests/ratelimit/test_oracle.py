@@ -66,7 +66,9 @@ def _check_against_oracle(
     else:
         for name, policy in zip(names, decision.policies, strict=True):
             assert policy.used == oracle.counters[name].live_used(now)
-        assert decision.violated and decision.retry_after is not None and decision.retry_after > 0
+        assert decision.violated
+        assert decision.retry_after is not None
+        assert decision.retry_after > 0
     oracle.record(names, now, cost, decision.allowed)
 
 
@@ -88,7 +90,9 @@ events = st.lists(
     steps=events,
 )
 def test_memory_never_overshoots_and_matches_the_model(
-    user_windows: list[Window], tenant_windows: list[Window] | None, steps: list[tuple[int, int, str]]
+    user_windows: list[Window],
+    tenant_windows: list[Window] | None,
+    steps: list[tuple[int, int, str]],
 ) -> None:
     clock = FakeClock()
     limiter = RateLimiter(
@@ -117,8 +121,14 @@ def test_memory_never_overshoots_and_matches_the_model(
 
 
 @settings(max_examples=60, deadline=None)
-@given(limit=st.integers(1, 5), buckets=st.integers(1, 4), steps=st.lists(st.integers(0, 3_000), max_size=40))
-def test_memory_with_refusal_memo_never_overshoots(limit: int, buckets: int, steps: list[int]) -> None:
+@given(
+    limit=st.integers(1, 5),
+    buckets=st.integers(1, 4),
+    steps=st.lists(st.integers(0, 3_000), max_size=40),
+)
+def test_memory_with_refusal_memo_never_overshoots(
+    limit: int, buckets: int, steps: list[int]
+) -> None:
     clock = FakeClock()
     window = Window(limit, 2, name="w", buckets=buckets)
     limiter = RateLimiter(
@@ -151,7 +161,9 @@ def test_memory_with_refusal_memo_never_overshoots(limit: int, buckets: int, ste
     user_windows=window_sets(15, 120, 6),
     tenant_windows=st.none() | window_sets(15, 120, 8),
     steps=st.lists(
-        st.tuples(st.sampled_from([0, 0, 1, 3, 8, 20]), st.integers(1, 3), st.sampled_from(["a", "b"])),
+        st.tuples(
+            st.sampled_from([0, 0, 1, 3, 8, 20]), st.integers(1, 3), st.sampled_from(["a", "b"])
+        ),
         min_size=5,
         max_size=30,
     ),
