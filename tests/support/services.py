@@ -21,10 +21,15 @@ POSTGRES_URL = os.environ.get(
 )
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def free_port(max_port: int = 65535) -> int:
+    """A free loopback port no higher than ``max_port``."""
+    for _ in range(200):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port <= max_port:
+            return port
+    raise RuntimeError(f"no free loopback port at or below {max_port}")
 
 
 def _tcp_answers(host: str, port: int, timeout: float = 0.5) -> bool:
@@ -76,7 +81,8 @@ class RedisServer:
     """A private ``redis-server`` on a free loopback port; can be killed and restarted in place."""
 
     def __init__(self, *, cluster: bool = False, port: int | None = None) -> None:
-        self.port = port or free_port()
+        # A cluster node also listens on port + 10000 (the cluster bus), so it must stay <= 55535.
+        self.port = port or free_port(55535 if cluster else 65535)
         self.cluster = cluster
         self._dir = Path(tempfile.mkdtemp(prefix=f"rp-redis-{self.port}-"))
         self._process: subprocess.Popen[bytes] | None = None
