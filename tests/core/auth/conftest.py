@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 
 import pytest
+from argon2 import PasswordHasher
 
 from relaypoint_core.audit import InMemoryAuditLog
 from relaypoint_core.auth import (
@@ -14,7 +15,6 @@ from relaypoint_core.auth import (
     SigningKey,
     UserRecord,
     create_token_store,
-    hash_password,
 )
 from relaypoint_core.testing import FakeClock
 from tests.conftest import BackendTarget
@@ -23,7 +23,8 @@ HMAC_SECRET = "k" * 16 + "0123456789abcdefghijklmnopqrstuv"
 PASSWORD = "correct horse battery staple"
 
 _ED25519 = SigningKey.generate_ed25519("ed-1")
-_PASSWORD_HASH = hash_password(PASSWORD)
+# Cheap Argon2 parameters keep the suite fast; verification reads them from the hash itself.
+_PASSWORD_HASH = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(PASSWORD)
 
 
 @pytest.fixture
@@ -70,10 +71,12 @@ async def make_service(
 
     def factory(**options: object) -> AuthService:
         options.setdefault("keys", KeyRing([hmac_key, ed_key], current="ed-1"))
-        store = create_token_store(backend.url, key_prefix=backend.key_prefix, clock=fake_clock)
+        options.setdefault(
+            "store",
+            create_token_store(backend.url, key_prefix=backend.key_prefix, clock=fake_clock),
+        )
         service = AuthService(
             users=users,
-            store=store,
             audit=audit,
             clock=fake_clock,
             **options,  # type: ignore[arg-type]
@@ -82,8 +85,11 @@ async def make_service(
         return service
 
     yield factory
+    closed: set[int] = set()
     for service in made:
-        await service.aclose()
+        if id(service.store) not in closed:
+            closed.add(id(service.store))
+            await service.aclose()
 
 
 @pytest.fixture
