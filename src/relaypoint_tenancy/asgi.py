@@ -1,0 +1,139 @@
+"""Pure ASGI middleware that resolves the tenant of each request and binds it.
+
+It runs after the auth middleware (which leaves the principal in the scope) and before the rate
+limiter (which reads the plan tier this middleware leaves there). Errors are answered as
+``application/problem+json``: unknown tenant 404, token for another tenant 403, suspended tenant 403.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from typing import Any
+
+from relaypoint_core.request_state import set_scope_tenant
+from relaypoint_core.tenant_context import reset_current_tenant, set_current_tenant
+from relaypoint_tenancy.errors import (
+    TenancyError,
+    TenantMismatchError,
+    TenantNotFoundError,
+    TenantSuspendedError,
+)
+from relaypoint_tenancy.resolution import TenantRecord, TenantResolver
+
+__all__ = ["TENANT_RECORD_STATE_KEY", "TenantResolutionMiddleware", "problem_for"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+TENANT_RECORD_STATE_KEY = "relaypoint.tenancy.record"
+_PROBLEM_BASE = "https://docs.relaypoint.ai/tenancy/errors#"
+
+
+def problem_for(error: TenancyError) -> tuple[int, dict[str, Any]]:
+    """HTTP status and problem+json body for a resolution error."""
+    if isinstance(error, TenantSuspendedError):
+        return 403, {
+            "type": _PROBLEM_BASE + "tenant-suspended",
+            "title": "Tenant suspended",
+            "status": 403,
+            "detail": f"Tenant '{error.tenant}' is suspended. Contact your administrator or "
+            "billing to reactivate it.",
+            "tenant": error.tenant,
+        }
+    if isinstance(error, TenantMismatchError):
+        return 403, {
+            "type": _PROBLEM_BASE + "tenant-mismatch",
+            "title": "Token not valid for this tenant",
+            "status": 403,
+            "detail": "The access token was issued for a different tenant than the one this "
+            "request addresses.",
+        }
+    if isinstance(error, TenantNotFoundError):
+        return 404, {
+            "type": _PROBLEM_BASE + "tenant-not-found",
+            "title": "Tenant not found",
+            "status": 404,
+            "detail": f"No tenant named '{error.tenant}' exists.",
+        }
+    return 400, {
+        "type": _PROBLEM_BASE + "tenant-required",
+        "title": "Tenant required",
+        "status": 400,
+        "detail": str(error),
+    }
+
+
+class TenantRequiredError(TenancyError):
+    """The request names no tenant, and this middleware is configured to require one."""
+
+
+class TenantResolutionMiddleware:
+    """Resolve, check and bind the tenant for ``http`` and ``websocket`` scopes."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        resolver: TenantResolver,
+        required: bool = False,
+        exempt_paths: Iterable[str] = ("/health", "/metrics", "/docs", "/openapi.json"),
+    ) -> None:
+        self.app = app
+        self.resolver = resolver
+        self.required = required
+        self.exempt_paths = tuple(exempt_paths)
+
+    def _exempt(self, path: str) -> bool:
+        return any(path == p or path.startswith(p.rstrip("/") + "/") for p in self.exempt_paths)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or self._exempt(scope.get("path", "")):
+            await self.app(scope, receive, send)
+            return
+        try:
+            record = await self.resolver.resolve(scope)
+            if record is None and self.required:
+                raise TenantRequiredError(
+                    "this endpoint needs a tenant: send X-Tenant-ID, use the tenant's host name, "
+                    "or call /api/v1/tenants/{tenant}/..."
+                )
+        except TenancyError as error:
+            await self._refuse(scope, send, error)
+            return
+        if record is None:
+            await self.app(scope, receive, send)
+            return
+        await self._call_bound(record, scope, receive, send)
+
+    async def _call_bound(
+        self, record: TenantRecord, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        set_scope_tenant(scope, record.resolved())
+        scope["state"][TENANT_RECORD_STATE_KEY] = record
+        token = set_current_tenant(record.slug)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            reset_current_tenant(token)
+
+    async def _refuse(self, scope: Scope, send: Send, error: TenancyError) -> None:
+        status, body = problem_for(error)
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 4000 + status, "reason": body["title"]})
+            return
+        payload = json.dumps(body).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/problem+json"),
+                    (b"content-length", str(len(payload)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})

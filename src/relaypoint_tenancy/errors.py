@@ -1,0 +1,102 @@
+"""Errors raised by relaypoint_tenancy; each message says what is wrong and what to do."""
+
+from __future__ import annotations
+
+from relaypoint_core.errors import ConfigurationError, InvalidTenantIdError, RelayPointError
+
+__all__ = [
+    "BrandingValidationError",
+    "DomainError",
+    "InvalidSlugError",
+    "MigrationError",
+    "QuotaExceeded",
+    "TenancyConfigurationError",
+    "TenancyError",
+    "TenantExistsError",
+    "TenantMismatchError",
+    "TenantNotFoundError",
+    "TenantSuspendedError",
+]
+
+
+class TenancyError(RelayPointError):
+    """Base class of every tenancy error."""
+
+
+class TenancyConfigurationError(TenancyError, ConfigurationError):
+    """The tenancy set-up (strategy, database URL, role) cannot work as configured."""
+
+
+class InvalidSlugError(TenancyError, InvalidTenantIdError):
+    """A tenant slug, schema name or database name failed validation; nothing reached SQL."""
+
+
+class TenantNotFoundError(TenancyError, LookupError):
+    """No tenant with this slug or id exists."""
+
+    def __init__(self, tenant: str) -> None:
+        self.tenant = tenant
+        super().__init__(f"tenant {tenant!r} does not exist")
+
+
+class TenantExistsError(TenancyError):
+    """A tenant with this slug already exists; slugs are unique and never reused while in use."""
+
+
+class TenantSuspendedError(TenancyError):
+    """The tenant is suspended: its requests are refused until it is reactivated."""
+
+    def __init__(self, tenant: str) -> None:
+        self.tenant = tenant
+        super().__init__(
+            f"tenant {tenant!r} is suspended; reactivate it (or upgrade its plan) to restore access"
+        )
+
+
+class DomainError(TenancyError):
+    """A custom domain is malformed, already claimed, unknown or failed verification."""
+
+
+class BrandingValidationError(TenancyError, ValueError):
+    """A branding configuration was refused; ``errors`` lists each field and why."""
+
+    def __init__(self, message: str, errors: list[str]) -> None:
+        self.errors = errors
+        super().__init__(message)
+
+
+class QuotaExceeded(TenancyError):
+    """Consuming ``requested`` more of ``resource`` would exceed the tenant's ``limit``."""
+
+    def __init__(
+        self, *, tenant: str, resource: str, limit: int, used: int, requested: int
+    ) -> None:
+        self.tenant = tenant
+        self.resource = resource
+        self.limit = limit
+        self.used = used
+        self.requested = requested
+        super().__init__(
+            f"quota exceeded for tenant {tenant!r}: {resource} is at {used} of {limit}, "
+            f"cannot add {requested}; upgrade the plan or raise the tenant's override"
+        )
+
+
+class MigrationError(TenancyError):
+    """Migrating one or more tenants failed; ``failed`` maps tenant slug to the error text."""
+
+    def __init__(self, message: str, failed: dict[str, str] | None = None) -> None:
+        self.failed = dict(failed or {})
+        super().__init__(message)
+
+
+class TenantMismatchError(TenancyError):
+    """The caller's token belongs to a different tenant than the one the request addresses."""
+
+    def __init__(self, token_tenant: str, resolved_tenant: str) -> None:
+        self.token_tenant = token_tenant
+        self.resolved_tenant = resolved_tenant
+        super().__init__(
+            f"the token was issued for tenant {token_tenant!r} but the request addresses tenant "
+            f"{resolved_tenant!r}"
+        )

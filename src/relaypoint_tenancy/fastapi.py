@@ -1,0 +1,70 @@
+"""FastAPI dependencies over what :class:`TenantResolutionMiddleware` leaves in the scope.
+
+The only module of the package that imports FastAPI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from relaypoint_core.request_state import ResolvedTenant, get_scope_tenant
+from relaypoint_tenancy.asgi import TENANT_RECORD_STATE_KEY, problem_for
+from relaypoint_tenancy.errors import TenancyError
+from relaypoint_tenancy.resolution import TenantRecord, TenantResolver
+from relaypoint_tenancy.strategies import IsolationStrategy
+
+__all__ = ["CurrentTenant", "get_resolved_tenant", "resolve_tenant", "tenant_session"]
+
+
+def get_resolved_tenant(request: Request) -> ResolvedTenant:
+    """The tenant the middleware resolved; 400 when the request named none."""
+    tenant = get_scope_tenant(request.scope)
+    if tenant is None:
+        raise HTTPException(
+            status_code=400,
+            detail="this endpoint needs a tenant: send X-Tenant-ID or use the tenant's host name",
+        )
+    return tenant
+
+
+CurrentTenant = Annotated[ResolvedTenant, Depends(get_resolved_tenant)]
+
+
+def resolve_tenant(resolver: TenantResolver) -> Callable[[Request], object]:
+    """A dependency that resolves the tenant itself (for apps that do not use the middleware)."""
+
+    async def dependency(request: Request) -> TenantRecord:
+        state = request.scope.get("state") or {}
+        record = state.get(TENANT_RECORD_STATE_KEY)
+        if isinstance(record, TenantRecord):
+            return record
+        try:
+            found = await resolver.resolve(request.scope)
+        except TenancyError as error:
+            status, body = problem_for(error)
+            raise HTTPException(status_code=status, detail=body) from None
+        if found is None:
+            raise HTTPException(status_code=400, detail="this endpoint needs a tenant")
+        return found
+
+    return dependency
+
+
+def tenant_session(
+    strategy: IsolationStrategy,
+) -> Callable[[Request], AsyncIterator[AsyncSession]]:
+    """A dependency yielding an ORM session bound to the request's tenant."""
+
+    async def dependency(request: Request) -> AsyncIterator[AsyncSession]:
+        state = request.scope.get("state") or {}
+        record = state.get(TENANT_RECORD_STATE_KEY)
+        if not isinstance(record, TenantRecord):
+            raise HTTPException(status_code=400, detail="this endpoint needs a tenant")
+        async with strategy.session(record.ref) as session:
+            yield session
+
+    return dependency

@@ -1,0 +1,5 @@
+"""Alembic environment of the control stream (see relaypoint_tenancy.migrations.env_common)."""
+
+from relaypoint_tenancy.migrations.env_common import run
+
+run("control")

@@ -1,0 +1,125 @@
+"""Atomic usage counting against plan limits.
+
+One ``UPDATE ... SET used = used + n WHERE ... AND used + n <= limit RETURNING used`` decides each
+increment: the row lock serialises concurrent writers and the condition is re-checked after the
+wait, so no increment is lost and none slips past the limit.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import cast
+
+from sqlalchemy import Table, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from relaypoint_core.clock import Clock, system_clock
+from relaypoint_tenancy.errors import QuotaExceeded
+from relaypoint_tenancy.models import Tenant, UsageCounter
+from relaypoint_tenancy.plans import DEFAULT_PLAN_CATALOG, PlanCatalog, PlanTier, QuotaPeriod
+from relaypoint_tenancy.records import UsageInfo
+
+__all__ = ["QuotaService"]
+
+_counters = cast(Table, UsageCounter.__table__)
+
+
+class QuotaService:
+    """Counts usage for tenants on ``session``; the caller owns the transaction."""
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        *,
+        catalog: PlanCatalog = DEFAULT_PLAN_CATALOG,
+        clock: Clock = system_clock,
+    ) -> None:
+        self._session = session
+        self._catalog = catalog
+        self._clock = clock
+
+    def period_key(self, resource: str) -> str:
+        if self._catalog.period(resource) is QuotaPeriod.MONTH:
+            return datetime.fromtimestamp(self._clock.time(), UTC).strftime("%Y-%m")
+        return QuotaPeriod.TOTAL.value
+
+    def limit(self, tenant: Tenant, resource: str) -> int | None:
+        return self._catalog.quota(PlanTier(tenant.plan_tier), resource, tenant.quota_overrides)
+
+    async def _ensure_row(self, tenant_id: str, resource: str, period: str) -> None:
+        values = {"tenant_id": tenant_id, "resource": resource, "period": period, "used": 0}
+        conn = await self._session.connection()
+        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+        await self._session.execute(
+            insert(_counters)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=["tenant_id", "resource", "period"])
+        )
+
+    async def consume(self, tenant: Tenant, resource: str, amount: int = 1) -> int:
+        """Add ``amount`` to the tenant's usage or raise :class:`QuotaExceeded`; returns new usage."""
+        if amount < 1:
+            raise ValueError("amount must be a positive integer")
+        period = self.period_key(resource)
+        limit = self.limit(tenant, resource)
+        await self._ensure_row(tenant.id, resource, period)
+        key = (
+            (_counters.c.tenant_id == tenant.id)
+            & (_counters.c.resource == resource)
+            & (_counters.c.period == period)
+        )
+        statement = update(_counters).where(key).values(used=_counters.c.used + amount)
+        if limit is not None:
+            statement = statement.where(_counters.c.used + amount <= limit)
+        row = (await self._session.execute(statement.returning(_counters.c.used))).first()
+        if row is not None:
+            return int(row[0])
+        used = (await self._session.execute(select(_counters.c.used).where(key))).scalar_one()
+        raise QuotaExceeded(
+            tenant=tenant.slug,
+            resource=resource,
+            limit=limit if limit is not None else 0,
+            used=int(used),
+            requested=amount,
+        )
+
+    async def release(self, tenant: Tenant, resource: str, amount: int = 1) -> None:
+        """Give back ``amount`` (never below zero), e.g. when a user is removed."""
+        period = self.period_key(resource)
+        key = (
+            (_counters.c.tenant_id == tenant.id)
+            & (_counters.c.resource == resource)
+            & (_counters.c.period == period)
+        )
+        result = await self._session.execute(
+            update(_counters)
+            .where(key & (_counters.c.used >= amount))
+            .values(used=_counters.c.used - amount)
+        )
+        if getattr(result, "rowcount", 1) == 0:
+            await self._session.execute(update(_counters).where(key).values(used=0))
+
+    async def usage(self, tenant: Tenant) -> dict[str, UsageInfo]:
+        """Current usage and limit of every resource the plan or the tenant's counters know."""
+        resources = set(self._catalog.limits(PlanTier(tenant.plan_tier)).quotas)
+        resources |= set(tenant.quota_overrides or {})
+        rows = (
+            await self._session.execute(
+                select(_counters.c.resource, _counters.c.period, _counters.c.used).where(
+                    _counters.c.tenant_id == tenant.id
+                )
+            )
+        ).all()
+        counted = {(r.resource, r.period): int(r.used) for r in rows}
+        resources |= {resource for resource, _ in counted}
+        report = {}
+        for resource in sorted(resources):
+            period = self.period_key(resource)
+            report[resource] = UsageInfo(
+                resource=resource,
+                period=period,
+                used=counted.get((resource, period), 0),
+                limit=self.limit(tenant, resource),
+            )
+        return report

@@ -1,0 +1,274 @@
+"""Which tenant a request addresses: the framework-free resolver behind the middleware.
+
+Sources (order configurable): ``path`` (``/api/v1/tenants/{tenant}/...``), ``header``
+(``X-Tenant-ID``), ``subdomain`` (``acme.relaypoint.ai``), ``custom_domain`` (a verified domain)
+and ``token`` (the authenticated principal's tenant). The first source that names a tenant decides;
+a token naming another tenant is refused. Path, header and token values may be the tenant's slug
+or its id. Lookups are cached for ``cache_ttl`` seconds (negative answers for ``negative_ttl``),
+so a steady stream of requests costs no query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, MutableMapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from cachetools import TTLCache
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from relaypoint_core.clock import Clock, system_clock
+from relaypoint_core.request_state import ResolvedTenant, get_scope_principal
+from relaypoint_tenancy.errors import (
+    TenancyConfigurationError,
+    TenantMismatchError,
+    TenantNotFoundError,
+    TenantSuspendedError,
+)
+from relaypoint_tenancy.models import Tenant, TenantDomain
+from relaypoint_tenancy.plans import TenantStatus
+from relaypoint_tenancy.strategies.base import TenantRef
+from relaypoint_tenancy.validation import RESERVED_NAMES
+
+__all__ = [
+    "DEFAULT_SOURCES",
+    "Source",
+    "SqlTenantLookup",
+    "TenantLookup",
+    "TenantRecord",
+    "TenantResolver",
+]
+
+Source = Literal["path", "header", "subdomain", "custom_domain", "token"]
+DEFAULT_SOURCES: tuple[Source, ...] = ("path", "header", "subdomain", "custom_domain", "token")
+_KNOWN_SOURCES = set(DEFAULT_SOURCES)
+_MAX_KEY = 128
+
+
+@dataclass(frozen=True, slots=True)
+class TenantRecord:
+    """What resolution needs about a tenant (cached)."""
+
+    id: str
+    slug: str
+    plan_tier: str
+    status: str
+    data_location: str | None = None
+
+    @property
+    def ref(self) -> TenantRef:
+        return TenantRef(self.id, self.slug, self.data_location)
+
+    def resolved(self) -> ResolvedTenant:
+        return ResolvedTenant(tenant_id=self.slug, plan_tier=self.plan_tier, status=self.status)
+
+    def matches(self, key: str) -> bool:
+        return key in (self.slug, self.id)
+
+
+class TenantLookup(Protocol):
+    async def by_key(self, key: str) -> TenantRecord | None:
+        """The tenant whose slug or id is ``key``."""
+        ...
+
+    async def by_domain(self, domain: str) -> TenantRecord | None:
+        """The tenant owning the *verified* custom ``domain``."""
+        ...
+
+
+_COLUMNS = (Tenant.id, Tenant.slug, Tenant.plan_tier, Tenant.status, Tenant.data_location)
+
+
+class SqlTenantLookup:
+    """:class:`TenantLookup` over the control-plane tables."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def by_key(self, key: str) -> TenantRecord | None:
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(*_COLUMNS).where(or_(Tenant.slug == key, Tenant.id == key))
+                )
+            ).first()
+        return None if row is None else TenantRecord(*row)
+
+    async def by_domain(self, domain: str) -> TenantRecord | None:
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(*_COLUMNS)
+                    .join(TenantDomain, TenantDomain.tenant_id == Tenant.id)
+                    .where(TenantDomain.domain == domain, TenantDomain.verified.is_(True))
+                )
+            ).first()
+        return None if row is None else TenantRecord(*row)
+
+
+def _header(scope: MutableMapping[str, Any], name: bytes) -> str | None:
+    for key, value in scope.get("headers") or ():
+        if key.lower() == name:
+            try:
+                return bytes(value).decode("latin-1").strip()
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
+def _host(scope: MutableMapping[str, Any]) -> str | None:
+    host = _header(scope, b"host")
+    if not host:
+        server = scope.get("server")
+        host = server[0] if server else None
+    if not host:
+        return None
+    host = host.strip().lower().rstrip(".")
+    if host.startswith("["):  # IPv6 literal: never a tenant
+        return None
+    return host.rsplit(":", 1)[0] if ":" in host else host
+
+
+class TenantResolver:
+    """Resolves a request scope to a :class:`TenantRecord` (or ``None`` when nothing names one)."""
+
+    def __init__(
+        self,
+        lookup: TenantLookup,
+        *,
+        sources: Sequence[Source] = DEFAULT_SOURCES,
+        base_domain: str | None = None,
+        header_name: str = "X-Tenant-ID",
+        path_prefix: str = "/api/v1/tenants/",
+        cache_ttl: float = 30.0,
+        negative_ttl: float = 5.0,
+        cache_size: int = 10_000,
+        clock: Clock = system_clock,
+    ) -> None:
+        unknown = [s for s in sources if s not in _KNOWN_SOURCES]
+        if unknown or not sources:
+            raise TenancyConfigurationError(
+                f"tenant resolution sources must be a non-empty subset of {sorted(_KNOWN_SOURCES)}"
+                f", got unknown {unknown}"
+            )
+        if "subdomain" in sources and not base_domain:
+            raise TenancyConfigurationError(
+                "resolving tenants by subdomain needs base_domain (e.g. 'relaypoint.ai')"
+            )
+        self.lookup = lookup
+        self.sources = tuple(sources)
+        self.base_domain = base_domain.lower().strip(".") if base_domain else None
+        self.header_name = header_name.lower().encode("latin-1")
+        self.path_prefix = "/" + path_prefix.strip("/") + "/"
+        self._hits: TTLCache[tuple[str, str], TenantRecord] = TTLCache(
+            cache_size, cache_ttl, timer=clock.monotonic
+        )
+        self._misses: TTLCache[tuple[str, str], bool] = TTLCache(
+            cache_size, negative_ttl, timer=clock.monotonic
+        )
+        self.lookups = 0
+
+    def invalidate(self) -> None:
+        """Forget every cached answer (call after suspending or deleting a tenant)."""
+        self._hits.clear()
+        self._misses.clear()
+
+    async def _cached(self, kind: str, value: str) -> TenantRecord | None:
+        key = (kind, value)
+        hit = self._hits.get(key)
+        if hit is not None:
+            return hit
+        if key in self._misses:
+            return None
+        self.lookups += 1
+        if kind == "domain":
+            record = await self.lookup.by_domain(value)
+        else:
+            record = await self.lookup.by_key(value)
+        if record is None:
+            self._misses[key] = True
+        else:
+            self._hits[key] = record
+        return record
+
+    def _candidate(self, source: Source, scope: MutableMapping[str, Any]) -> tuple[str, str] | None:
+        if source == "path":
+            path: str = scope.get("path") or ""
+            if path.startswith(self.path_prefix):
+                segment = path[len(self.path_prefix) :].split("/", 1)[0]
+                return ("key", segment) if segment else None
+            return None
+        if source == "header":
+            value = _header(scope, self.header_name)
+            return ("key", value) if value else None
+        host = _host(scope)
+        if host is None:
+            return None
+        under_base = self.base_domain is not None and (
+            host == self.base_domain or host.endswith("." + self.base_domain)
+        )
+        if source == "subdomain":
+            if not under_base or self.base_domain is None or host == self.base_domain:
+                return None
+            label = host[: -len(self.base_domain) - 1]
+            if "." in label or label in RESERVED_NAMES:
+                return None
+            return ("key", label)
+        if source == "custom_domain" and not under_base:
+            return ("domain", host)
+        return None
+
+    async def resolve(self, scope: MutableMapping[str, Any]) -> TenantRecord | None:
+        """The tenant ``scope`` addresses; raises not-found, mismatch or suspended errors."""
+        principal = get_scope_principal(scope)
+        token_tenant = principal.tenant_id if principal is not None else None
+        record: TenantRecord | None = None
+        for source in self.sources:
+            if source == "token":
+                if token_tenant:
+                    record = await self._resolve_key(token_tenant)
+                    break
+                continue
+            candidate = self._candidate(source, scope)
+            if candidate is None:
+                continue
+            kind, value = candidate
+            if kind == "domain":
+                record = await self._cached("domain", value)
+                if record is None:
+                    continue  # an unknown host is not a tenant (localhost, the bare API host)
+                break
+            record = await self._resolve_key(value)
+            break
+        if record is None:
+            return None
+        if token_tenant and not record.matches(token_tenant):
+            raise TenantMismatchError(token_tenant, record.slug)
+        if record.status == TenantStatus.SUSPENDED.value:
+            raise TenantSuspendedError(record.slug)
+        return record
+
+    async def _resolve_key(self, value: str) -> TenantRecord:
+        if len(value) > _MAX_KEY or not value.isprintable():
+            raise TenantNotFoundError(value[:_MAX_KEY])
+        record = await self._cached("key", value)
+        if record is None:
+            raise TenantNotFoundError(value)
+        return record
+
+    @classmethod
+    def from_options(cls, lookup: TenantLookup, **options: Any) -> TenantResolver:
+        return cls(lookup, **options)
+
+
+def parse_sources(value: str | Iterable[str]) -> tuple[Source, ...]:
+    """``"path,header,token"`` -> a sources tuple (for settings read from the environment)."""
+    parts = value.split(",") if isinstance(value, str) else list(value)
+    names = tuple(part.strip() for part in parts if part.strip())
+    unknown = [n for n in names if n not in _KNOWN_SOURCES]
+    if unknown:
+        raise TenancyConfigurationError(
+            f"unknown tenant resolution source(s) {unknown}; use {sorted(_KNOWN_SOURCES)}"
+        )
+    return names  # type: ignore[return-value]

@@ -1,0 +1,88 @@
+"""``SqlUserDirectory``: the auth service's :class:`~relaypoint_core.auth.users.UserDirectory`
+backed by the tenancy tables, so users created by :class:`TenantManager` can log in.
+
+Returned records carry the tenant's **slug** as ``tenant_id`` (the identifier tokens, the tenant
+context and the resolution middleware all use). A suspended tenant's users are inactive.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from sqlalchemy import Table, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from relaypoint_core.auth.users import UserRecord
+from relaypoint_tenancy.models import RoleAssignment, Tenant, User, UserIndex
+from relaypoint_tenancy.plans import TenantStatus
+from relaypoint_tenancy.strategies import IsolationStrategy, TenantRef
+
+__all__ = ["SqlUserDirectory"]
+
+_users = cast(Table, User.__table__)
+_roles = cast(Table, RoleAssignment.__table__)
+
+
+class SqlUserDirectory:
+    """Looks users up in their tenant's tables through the configured isolation strategy."""
+
+    def __init__(self, strategy: IsolationStrategy) -> None:
+        self._strategy = strategy
+
+    async def _user(self, conn: AsyncConnection, tenant: Any, condition: Any) -> UserRecord | None:
+        ref = TenantRef(tenant.id, tenant.slug, tenant.data_location)
+        async with self._strategy.tenant_plane(conn, ref) as plane:
+            user = (
+                await plane.execute(
+                    select(_users.c.id, _users.c.email, _users.c.password_hash, _users.c.status)
+                    .where(_users.c.tenant_id == tenant.id)
+                    .where(condition)
+                )
+            ).first()
+            if user is None:
+                return None
+            roles = (
+                await plane.execute(
+                    select(_roles.c.role)
+                    .where(_roles.c.user_id == user.id, _roles.c.tenant_id == tenant.id)
+                    .order_by(_roles.c.role)
+                )
+            ).scalars()
+            role_names = tuple(roles)
+        return UserRecord(
+            user_id=user.id,
+            email=user.email,
+            password_hash=user.password_hash,
+            tenant_id=tenant.slug,
+            roles=role_names,
+            is_active=user.status == "active" and tenant.status != TenantStatus.SUSPENDED.value,
+        )
+
+    async def get_by_email(self, email: str, *, tenant_id: str | None) -> UserRecord | None:
+        """The user with ``email`` in tenant ``tenant_id`` (slug or id); tenancy has no platform users."""
+        if tenant_id is None:
+            return None
+        columns = (Tenant.id, Tenant.slug, Tenant.data_location, Tenant.status)
+        async with self._strategy.engine.connect() as conn:
+            tenant = (
+                await conn.execute(
+                    select(*columns).where(or_(Tenant.slug == tenant_id, Tenant.id == tenant_id))
+                )
+            ).first()
+            if tenant is None:
+                return None
+            return await self._user(conn, tenant, _users.c.email == email.strip().lower())
+
+    async def get_by_id(self, user_id: str) -> UserRecord | None:
+        columns = (Tenant.id, Tenant.slug, Tenant.data_location, Tenant.status)
+        async with self._strategy.engine.connect() as conn:
+            tenant = (
+                await conn.execute(
+                    select(*columns)
+                    .join(UserIndex, UserIndex.tenant_id == Tenant.id)
+                    .where(UserIndex.user_id == user_id)
+                )
+            ).first()
+            if tenant is None:
+                return None
+            return await self._user(conn, tenant, _users.c.id == user_id)
