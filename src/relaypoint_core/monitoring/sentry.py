@@ -3,7 +3,8 @@
 ``sentry_sdk`` is imported only when a DSN is configured, so the bare install neither needs nor
 loads it; with a DSN but without the package, start-up fails with a message naming
 ``relaypoint[sentry]``. Events are tagged with the current tenant (from
-:mod:`relaypoint_core.tenant_context`) and personal data is not sent unless you opt in.
+:mod:`relaypoint_core.tenant_context`) and Sentry's own defaults decide what personal data is sent (none, unless you opt in
+through its options).
 """
 
 from __future__ import annotations
@@ -44,7 +45,6 @@ def init_sentry(
     environment: str | None = None,
     release: str | None = None,
     traces_sample_rate: float = 0.0,
-    send_default_pii: bool = False,
     **options: Any,
 ) -> bool:
     """Initialise Sentry when ``dsn`` (or ``SENTRY_DSN``) is set; ``False`` when it is not.
@@ -64,7 +64,6 @@ def init_sentry(
         environment=environment or os.environ.get("ENVIRONMENT") or None,
         release=release,
         traces_sample_rate=traces_sample_rate,
-        send_default_pii=send_default_pii,
         **options,
     )
     return True
