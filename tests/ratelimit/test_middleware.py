@@ -145,7 +145,9 @@ async def test_tenant_plan_tier_bounds_the_whole_tenant() -> None:
             ).status_code
             for i in range(4)
         ]
-        last = await http.get("/hello", headers={"x-user": "u9", "x-tenant": "acme", "x-plan": "team"})
+        last = await http.get(
+            "/hello", headers={"x-user": "u9", "x-tenant": "acme", "x-plan": "team"}
+        )
     assert codes == [200, 200, 200, 429]
     body = last.json()
     assert [p["name"] for p in body["violated_policies"]] == ["tenant.minute"]
@@ -197,7 +199,9 @@ async def test_websocket_and_lifespan_scopes_pass_through_untouched() -> None:
         seen.append((scope, receive, send))
 
     limiter = EnterpriseRateLimiter(
-        inner, tiers=TierSet.from_mapping({"FREE": "1/hour"}), metrics=RateLimitMetrics(CollectorRegistry())
+        inner,
+        tiers=TierSet.from_mapping({"FREE": "1/hour"}),
+        metrics=RateLimitMetrics(CollectorRegistry()),
     )
 
     async def receive() -> dict[str, Any]:
@@ -251,7 +255,9 @@ async def test_fastapi_dependency_limits_one_route() -> None:
         return {"ok": True}
 
     async with client(FakeAuth(limiter)) as http:
-        codes = [(await http.post("/export", headers={"x-user": "d"})).status_code for _ in range(3)]
+        codes = [
+            (await http.post("/export", headers={"x-user": "d"})).status_code for _ in range(3)
+        ]
         ok = await http.post("/export", headers={"x-user": "e"})
         refused = await http.post("/export", headers={"x-user": "d"})
         free_response = await http.get("/free", headers={"x-user": "d"})
@@ -289,7 +295,9 @@ async def test_custom_async_resolver_and_opting_out() -> None:
 
     app, _ = fastapi_app(tiers=SMALL, identity_resolver=resolver)
     async with client(app) as http:
-        codes = [(await http.get("/hello", headers={"x-api-key": "k"})).status_code for _ in range(3)]
+        codes = [
+            (await http.get("/hello", headers={"x-api-key": "k"})).status_code for _ in range(3)
+        ]
         untracked = await http.get("/nothing")
     assert codes == [200, 200, 429]
     assert "x-ratelimit-limit" not in untracked.headers
