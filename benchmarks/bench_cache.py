@@ -1,0 +1,265 @@
+"""Cache: L1 and L2 hits and 1,000-caller stampedes, relaypoint_cache vs cashews and aiocache.
+
+Goals (issue 4): ``get`` L1 hit at least 3x faster than cashews' memory get; ``@cached`` hit at
+most 3 us and at least 10x faster than cashews' decorator; an L2 hit within 1.3x of a raw redis-py
+GET; exactly one factory call under a stampede. Redis keys live under a unique prefix and are
+deleted at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import cachetools
+
+from benchmarks._harness import Row, print_table, time_async, time_sync
+
+REDIS_URL = os.environ.get("RELAYPOINT_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+VALUE = {"id": 42, "name": "Ada Lovelace", "email": "ada@example.com", "roles": ["admin", "dev"]}
+STAMPEDE = 1_000
+
+
+def _redis_host_port() -> tuple[str, int]:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(REDIS_URL)
+    return parts.hostname or "127.0.0.1", parts.port or 6379
+
+
+async def bench_l1() -> None:
+    from aiocache import SimpleMemoryCache
+    from aiocache import cached as aiocache_cached
+    from cashews import Cache as CashewsCache
+
+    from relaypoint_cache import Cache, cached
+
+    rp = Cache("memory://", report_to_monitor=False)
+    await rp.set("user:42", VALUE, ttl=3600, tenant_id="acme")
+
+    @cached(ttl=3600, namespace="users", cache=rp)
+    async def rp_user(user_id: int, tenant_id: str) -> dict[str, Any]:
+        return VALUE
+
+    await rp_user(42, "acme")
+
+    # Opt-in: also feed relaypoint_core.monitoring's performance report on every lookup.
+    rp_monitored = Cache("memory://", report_to_monitor=True)
+    await rp_monitored.set("user:42", VALUE, ttl=3600, tenant_id="acme")
+
+    cashews = CashewsCache()
+    cashews.setup("mem://")
+    await cashews.set("user:42", VALUE, expire=3600)
+
+    @cashews(ttl="1h", key="user:{user_id}:{tenant_id}")
+    async def cashews_user(user_id: int, tenant_id: str) -> dict[str, Any]:
+        return VALUE
+
+    await cashews_user(42, "acme")
+
+    aio = SimpleMemoryCache()
+    await aio.set("user:42", VALUE, ttl=3600)
+
+    @aiocache_cached(ttl=3600)
+    async def aio_user(user_id: int, tenant_id: str) -> dict[str, Any]:
+        return VALUE
+
+    await aio_user(42, "acme")
+
+    plain: dict[str, Any] = {"user:42": VALUE}
+    ttl_cache: cachetools.TTLCache[str, Any] = cachetools.TTLCache(maxsize=10_000, ttl=3600)
+    ttl_cache["user:42"] = VALUE
+    lru_cache: cachetools.LRUCache[str, Any] = cachetools.LRUCache(maxsize=10_000)
+    lru_cache["user:42"] = VALUE
+
+    async def dict_async() -> Any:
+        return plain.get("user:42")
+
+    ops = 20_000
+    rows = [
+        Row(
+            "relaypoint get", await time_async(lambda: rp.get("user:42", tenant_id="acme"), ops=ops)
+        ),
+        Row(
+            "relaypoint get +monitor",
+            await time_async(lambda: rp_monitored.get("user:42", tenant_id="acme"), ops=ops),
+        ),
+        Row("relaypoint @cached", await time_async(lambda: rp_user(42, "acme"), ops=ops)),
+        Row("cashews get", await time_async(lambda: cashews.get("user:42"), ops=ops)),
+        Row("cashews @cache", await time_async(lambda: cashews_user(42, "acme"), ops=ops)),
+        Row("aiocache get", await time_async(lambda: aio.get("user:42"), ops=ops)),
+        Row("aiocache @cached", await time_async(lambda: aio_user(42, "acme"), ops=ops)),
+        Row("async dict lookup", await time_async(dict_async, ops=ops)),
+        Row("dict lookup (sync)", time_sync(lambda: plain.get("user:42"), ops=ops * 5)),
+        Row("cachetools TTLCache (sync)", time_sync(lambda: ttl_cache.get("user:42"), ops=ops * 5)),
+        Row("cachetools LRUCache (sync)", time_sync(lambda: lru_cache.get("user:42"), ops=ops * 5)),
+    ]
+    print_table("L1 hit (in-process memory)", rows, baseline="cashews get")
+    print_table("L1 hit through decorators", rows[2:7:2], baseline="cashews @cache")
+    await rp.close()
+    await rp_monitored.close()
+    await cashews.close()
+
+
+async def bench_l2(prefix: str) -> None:
+    import redis.asyncio as redis_asyncio
+    from aiocache import RedisCache
+    from cashews import Cache as CashewsCache
+
+    from relaypoint_cache import Cache
+
+    host, port = _redis_host_port()
+    raw = redis_asyncio.Redis.from_url(REDIS_URL)
+    await raw.set(f"{prefix}raw", b'{"id":42,"name":"Ada Lovelace","email":"ada@example.com"}')
+
+    # L1 disabled (0 entries) so every get is an L2 round trip.
+    rp = Cache(REDIS_URL, key_prefix=prefix, l1_max_entries=0, report_to_monitor=False)
+    await rp.wait_ready()
+    await rp.set("user:42", VALUE, ttl=3600, tenant_id="acme")
+
+    cashews = CashewsCache()
+    cashews.setup(REDIS_URL, client_side=False)
+    cashews_key = f"{prefix}cashews:user:42"
+    await cashews.set(cashews_key, VALUE, expire=3600)
+
+    aio = RedisCache(endpoint=host, port=port, namespace=f"{prefix}aiocache")
+    await aio.set("user:42", VALUE, ttl=3600)
+
+    # Interleaved batches: on a shared, loaded machine the Redis round trip drifts from one
+    # second to the next, so every contender is timed in the same moments.
+    contenders: dict[str, Callable[[], Awaitable[Any]]] = {
+        "raw redis-py GET": lambda: raw.get(f"{prefix}raw"),
+        "relaypoint get (L2)": lambda: rp.get("user:42", tenant_id="acme"),
+        "cashews get (redis)": lambda: cashews.get(cashews_key),
+        "aiocache get (redis)": lambda: aio.get("user:42"),
+    }
+    samples: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(9):
+        for name, call in contenders.items():
+            samples[name].append(await time_async(call, ops=300, repeats=1))
+    rows = [Row(name, statistics.median(values)) for name, values in samples.items()]
+    assert await rp.get("user:42", tenant_id="acme") == VALUE
+    print_table("L2 hit (same Redis, L1 disabled)", rows, baseline="raw redis-py GET")
+    await rp.close()
+    await cashews.close()
+    await aio.close()
+    await raw.aclose()
+
+
+async def _stampede(call: Callable[[], Awaitable[Any]]) -> int:
+    """Run the callers at once; the number of callers that raised."""
+    outcomes = await asyncio.gather(*(call() for _ in range(STAMPEDE)), return_exceptions=True)
+    return sum(isinstance(o, BaseException) for o in outcomes)
+
+
+async def bench_stampede(prefix: str) -> None:
+    from aiocache import RedisCache
+    from aiocache import cached as aiocache_cached
+    from cashews import Cache as CashewsCache
+
+    from relaypoint_cache import Cache, cached
+
+    host, port = _redis_host_port()
+    counts: dict[str, int] = {}
+
+    async def slow_value(name: str) -> dict[str, Any]:
+        counts[name] = counts.get(name, 0) + 1
+        await asyncio.sleep(0.05)
+        return VALUE
+
+    results: list[Row] = []
+
+    async def run(name: str, call: Callable[[], Awaitable[Any]]) -> None:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        failed = await _stampede(call)
+        elapsed = loop.time() - started
+        extra = {"factory calls": str(counts.get(name, 0)), "callers failed": str(failed)}
+        results.append(Row(name, elapsed, extra))
+
+    for url, label in (("memory://", "memory"), (REDIS_URL, "redis")):
+        rp = Cache(url, key_prefix=prefix, report_to_monitor=False)
+        await rp.wait_ready()
+        name = f"relaypoint get_or_set ({label})"
+        await run(
+            name,
+            lambda rp=rp, name=name: rp.get_or_set(
+                key="stampede:42", factory_func=lambda: slow_value(name), ttl=60, tenant_id="acme"
+            ),
+        )
+        dec_name = f"relaypoint @cached ({label})"
+
+        @cached(ttl=60, namespace="stampede", cache=rp)
+        async def rp_user(user_id: int, tenant_id: str, _n: str = dec_name) -> dict[str, Any]:
+            return await slow_value(_n)
+
+        await run(dec_name, lambda rp_user=rp_user: rp_user(7, "acme"))
+        await rp.close()
+
+    for url, label in (("mem://", "memory"), (REDIS_URL, "redis")):
+        cashews = CashewsCache()
+        if label == "redis":
+            cashews.setup(url, client_side=False)
+        else:
+            cashews.setup(url)
+        name = f"cashews @cache ({label})"
+
+        @cashews(ttl="1m", key=prefix + "cashews2:" + label + ":user:{user_id}")
+        async def cashews_user(user_id: int, _n: str = name) -> dict[str, Any]:
+            return await slow_value(_n)
+
+        await run(name, lambda f=cashews_user: f(42))
+        await cashews.close()
+
+    name = "aiocache @cached (memory)"
+
+    @aiocache_cached(ttl=60)
+    async def aio_user(user_id: int) -> dict[str, Any]:
+        return await slow_value("aiocache @cached (memory)")
+
+    await run(name, lambda: aio_user(42))
+
+    aio_redis = RedisCache(endpoint=host, port=port, namespace=f"{prefix}aiocache2")
+    name = "aiocache get/set (redis)"
+
+    async def aio_get_or_set() -> Any:
+        value = await aio_redis.get("user:42")
+        if value is None:
+            value = await slow_value(name)
+            await aio_redis.set("user:42", value, ttl=60)
+        return value
+
+    await run(name, aio_get_or_set)
+    await aio_redis.close()
+    print_table(
+        f"{STAMPEDE} concurrent callers on one cold key (time = whole stampede)",
+        results,
+        baseline="relaypoint get_or_set (memory)",
+        unit="ms",
+    )
+
+
+async def _cleanup(prefix: str) -> None:
+    import redis.asyncio as redis_asyncio
+
+    client = redis_asyncio.Redis.from_url(REDIS_URL)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}*", count=1000)]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
+
+
+async def main() -> None:
+    prefix = f"rpbench{uuid.uuid4().hex[:8]}:"
+    await bench_l1()
+    try:
+        await bench_l2(prefix)
+        await bench_stampede(prefix)
+    finally:
+        await _cleanup(prefix)
