@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -54,7 +54,7 @@ class CountingBackend:
     async def set_tier(self, tier_key: str, tier: str | None) -> None:
         await self.inner.set_tier(tier_key, tier)
 
-    async def delete(self, keys: list[str]) -> None:  # type: ignore[override]
+    async def delete(self, keys: Sequence[str]) -> None:
         await self.inner.delete(keys)
 
 

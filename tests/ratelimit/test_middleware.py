@@ -211,7 +211,12 @@ async def test_websocket_and_lifespan_scopes_pass_through_untouched() -> None:
         raise AssertionError("the middleware must not send on a passthrough scope")
 
     for scope_type in ("websocket", "lifespan", "websocket"):
-        scope = {"type": scope_type, "path": "/ws", "headers": [], "client": ("1.2.3.4", 5)}
+        scope: dict[str, Any] = {
+            "type": scope_type,
+            "path": "/ws",
+            "headers": [],
+            "client": ("1.2.3.4", 5),
+        }
         frozen = json.dumps(scope, sort_keys=True)
         await limiter(scope, receive, send)
         assert seen[-1][0] is scope
