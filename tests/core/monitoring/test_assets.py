@@ -204,3 +204,12 @@ def test_export_assets_writes_loadable_files(tmp_path: Path) -> None:
     assert {p.name for p in written[1:]} == {f"{n}.json" for n in dashboard_names()}
     for path in written[1:]:
         assert json.loads(path.read_text())["panels"]
+
+
+def test_the_docs_reference_table_lists_every_core_metric() -> None:
+    docs = (Path(__file__).resolve().parents[3] / "docs" / "observability.md").read_text()
+    registry = CollectorRegistry()
+    RelayPointMetrics(registry)
+    for family in registry.collect():
+        wire = f"{family.name}_total" if family.type == "counter" else family.name
+        assert f"| `{wire}` | {family.type} |" in docs, wire
