@@ -63,7 +63,7 @@ StepHook = Callable[[str, TenantRef], Awaitable[None]]
 _users = cast(Table, User.__table__)
 _roles = cast(Table, RoleAssignment.__table__)
 _audit = cast(Table, AuditEvent.__table__)
-_EMAIL = re.compile(r"[^@\s\"'<>]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.\-]{0,251}[A-Za-z0-9])?")
+_EMAIL = re.compile(r"[^@\s\"<>]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.\-]{0,251}[A-Za-z0-9])?")
 _DOMAIN = re.compile(r"(?=.{4,253}$)(?:[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 _ROLE_NAMES = {role.value for role in Role}
 

@@ -1,0 +1,282 @@
+"""Tenant resolution middleware: every source, every error case, caching, context binding."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, MutableMapping
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import Depends, FastAPI
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from relaypoint_core.request_state import Principal, get_scope_tenant, set_scope_principal
+from relaypoint_core.tenant_context import current_tenant
+from relaypoint_core.testing import FakeClock
+from relaypoint_tenancy import PlanTier, TenancyConfigurationError
+from relaypoint_tenancy.asgi import TenantResolutionMiddleware
+from relaypoint_tenancy.fastapi import CurrentTenant, tenant_session
+from relaypoint_tenancy.models import User
+from relaypoint_tenancy.resolution import SqlTenantLookup, TenantRecord, TenantResolver
+from relaypoint_tenancy.service import Tenancy
+
+Scope = MutableMapping[str, Any]
+
+
+async def downstream(scope: Scope, receive: Any, send: Any) -> None:
+    """The application: reports what the middleware bound."""
+    resolved = get_scope_tenant(scope)
+    body = json.dumps(
+        {
+            "context": current_tenant(),
+            "tenant": resolved.tenant_id if resolved else None,
+            "plan_tier": resolved.plan_tier if resolved else None,
+            "status": resolved.status if resolved else None,
+        }
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"application/json")],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class TokenTenant:
+    """Stands where the auth middleware runs: leaves a principal for ``X-Test-Token-Tenant``."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        for key, value in scope.get("headers", []):
+            if key == b"x-test-token-tenant":
+                set_scope_principal(scope, Principal(user_id="u1", tenant_id=value.decode()))
+        await self.app(scope, receive, send)
+
+
+class CountingLookup(SqlTenantLookup):
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.calls = 0
+
+    async def by_key(self, key: str) -> TenantRecord | None:
+        self.calls += 1
+        return await super().by_key(key)
+
+    async def by_domain(self, domain: str) -> TenantRecord | None:
+        self.calls += 1
+        return await super().by_domain(domain)
+
+
+@pytest.fixture
+async def world(sqlite_tenancy: Tenancy) -> AsyncIterator[Tenancy]:
+    async with sqlite_tenancy.manager() as manager:
+        await manager.create_tenant(
+            name="Acme",
+            slug="acme",
+            plan_tier=PlanTier.ENTERPRISE,
+            admin_email="a@acme.com",
+            admin_name="A",
+        )
+        await manager.create_tenant(
+            name="Beta", slug="beta", admin_email="b@beta.com", admin_name="B"
+        )
+        await manager.create_tenant(
+            name="Gone", slug="frozen", admin_email="f@f.com", admin_name="F"
+        )
+        await manager.suspend_tenant("frozen")
+        domain = await manager.add_domain("acme", "app.acme.com")
+        await manager.verify_domain("acme", "app.acme.com", token=domain.verification_token)
+        await manager.add_domain("beta", "unverified.beta.com")
+    return sqlite_tenancy
+
+
+def make_client(
+    tenancy: Tenancy, clock: FakeClock, *, lookup: CountingLookup | None = None, **options: Any
+) -> tuple[httpx.AsyncClient, CountingLookup]:
+    lookup = lookup or CountingLookup(tenancy.engine)
+    required = options.pop("required", False)
+    options.setdefault("base_domain", "relaypoint.ai")
+    resolver = TenantResolver(lookup, clock=clock, cache_ttl=30, negative_ttl=5, **options)
+    app = TokenTenant(TenantResolutionMiddleware(downstream, resolver=resolver, required=required))
+    client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://api.example.org"
+    )
+    return client, lookup
+
+
+@pytest.mark.parametrize(
+    ("url", "headers"),
+    [
+        ("/api/v1/tenants/acme/workflows", ()),
+        ("/workflows", (("X-Tenant-ID", "acme"),)),
+        ("http://acme.relaypoint.ai/workflows", ()),
+        ("http://app.acme.com/workflows", ()),
+        ("/workflows", (("X-Test-Token-Tenant", "acme"),)),
+    ],
+    ids=["path", "header", "subdomain", "custom-domain", "token"],
+)
+async def test_each_source_resolves_and_binds_the_tenant(
+    world: Tenancy, fake_clock: FakeClock, url: str, headers: tuple[tuple[str, str], ...]
+) -> None:
+    client, _ = make_client(world, fake_clock)
+    async with client:
+        response = await client.get(url, headers=dict(headers))
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "context": "acme",
+        "tenant": "acme",
+        "plan_tier": "ENTERPRISE",
+        "status": "trial",
+    }
+    assert current_tenant() is None  # reset after the request
+
+
+async def test_tenant_id_works_as_well_as_slug(world: Tenancy, fake_clock: FakeClock) -> None:
+    async with world.manager() as manager:
+        acme = await manager.get_tenant("acme")
+    client, _ = make_client(world, fake_clock)
+    async with client:
+        response = await client.get(
+            f"/api/v1/tenants/{acme.id}/x", headers={"X-Test-Token-Tenant": "acme"}
+        )
+    assert response.json()["tenant"] == "acme"
+
+
+@pytest.mark.parametrize(
+    ("url", "headers", "status", "title"),
+    [
+        ("/x", (("X-Tenant-ID", "nope"),), 404, "Tenant not found"),
+        ("/api/v1/tenants/nope/x", (), 404, "Tenant not found"),
+        ("http://nope.relaypoint.ai/x", (), 404, "Tenant not found"),
+        ("/x", (("X-Tenant-ID", "acme'; --"),), 404, "Tenant not found"),
+        (
+            "/x",
+            (("X-Tenant-ID", "acme"), ("X-Test-Token-Tenant", "beta")),
+            403,
+            "Token not valid for this tenant",
+        ),
+        ("/x", (("X-Tenant-ID", "frozen"),), 403, "Tenant suspended"),
+        ("/x", (("X-Test-Token-Tenant", "frozen"),), 403, "Tenant suspended"),
+    ],
+    ids=[
+        "header-unknown",
+        "path-unknown",
+        "subdomain-unknown",
+        "hostile",
+        "token-mismatch",
+        "suspended",
+        "suspended-token",
+    ],
+)
+async def test_errors_are_problem_json(
+    world: Tenancy,
+    fake_clock: FakeClock,
+    url: str,
+    headers: tuple[tuple[str, str], ...],
+    status: int,
+    title: str,
+) -> None:
+    client, _ = make_client(world, fake_clock)
+    async with client:
+        response = await client.get(url, headers=dict(headers))
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["title"] == title
+    assert body["status"] == status
+    if title == "Tenant suspended":
+        assert "suspended" in body["detail"]
+
+
+async def test_unverified_custom_domain_and_plain_hosts_name_no_tenant(
+    world: Tenancy, fake_clock: FakeClock
+) -> None:
+    client, _ = make_client(world, fake_clock)
+    async with client:
+        for url in (
+            "http://unverified.beta.com/x",
+            "http://localhost/x",
+            "http://www.relaypoint.ai/x",
+        ):
+            response = await client.get(url)
+            assert response.status_code == 200
+            assert response.json()["tenant"] is None
+    required, _ = make_client(world, fake_clock, required=True)
+    async with required:
+        response = await required.get("http://unverified.beta.com/x")
+        assert response.status_code == 400
+        assert response.json()["title"] == "Tenant required"
+        assert (await required.get("/health")).status_code == 200  # exempt
+
+
+async def test_configured_order_decides(world: Tenancy, fake_clock: FakeClock) -> None:
+    headers = {"X-Tenant-ID": "beta"}
+    path_first, _ = make_client(world, fake_clock, sources=("path", "header"))
+    header_first, _ = make_client(world, fake_clock, sources=("header", "path"))
+    async with path_first, header_first:
+        assert (await path_first.get("/api/v1/tenants/acme/x", headers=headers)).json()[
+            "tenant"
+        ] == "acme"
+        assert (await header_first.get("/api/v1/tenants/acme/x", headers=headers)).json()[
+            "tenant"
+        ] == "beta"
+
+
+async def test_results_are_cached_for_the_ttl(world: Tenancy, fake_clock: FakeClock) -> None:
+    client, lookup = make_client(world, fake_clock)
+    async with client:
+        for _ in range(20):
+            assert (await client.get("/x", headers={"X-Tenant-ID": "acme"})).status_code == 200
+        assert lookup.calls == 1
+        for _ in range(5):
+            assert (await client.get("/x", headers={"X-Tenant-ID": "ghost"})).status_code == 404
+        assert lookup.calls == 2  # negative answers are cached too
+        async with world.manager() as manager:
+            await manager.suspend_tenant("acme")
+        assert (
+            await client.get("/x", headers={"X-Tenant-ID": "acme"})
+        ).status_code == 200  # cached
+        fake_clock.advance(31)
+        assert (await client.get("/x", headers={"X-Tenant-ID": "acme"})).status_code == 403
+        assert lookup.calls == 3
+
+
+def test_misconfiguration_is_refused(world: Tenancy) -> None:
+    lookup = SqlTenantLookup(world.engine)
+    with pytest.raises(TenancyConfigurationError, match="base_domain"):
+        TenantResolver(lookup, sources=("subdomain",))
+    with pytest.raises(TenancyConfigurationError, match="sources"):
+        TenantResolver(lookup, sources=("cookie",))  # type: ignore[arg-type]
+
+
+async def test_fastapi_dependencies(world: Tenancy, fake_clock: FakeClock) -> None:
+    app = FastAPI()
+
+    @app.get("/api/v1/tenants/{tenant}/users")
+    async def users(
+        tenant: CurrentTenant,
+        session: AsyncSession = Depends(tenant_session(world.strategy)),  # noqa: B008
+    ) -> dict[str, Any]:
+        emails = (await session.execute(select(User.email))).scalars().all()
+        return {"tenant": tenant.tenant_id, "tier": tenant.plan_tier, "emails": emails}
+
+    @app.get("/anonymous")
+    async def anonymous(tenant: CurrentTenant) -> dict[str, str]:
+        return {"tenant": tenant.tenant_id}
+
+    resolver = TenantResolver(
+        SqlTenantLookup(world.engine), sources=("path", "header"), clock=fake_clock
+    )
+    wrapped = TenantResolutionMiddleware(app, resolver=resolver)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=wrapped), base_url="http://t"
+    ) as client:
+        response = await client.get("/api/v1/tenants/beta/users")
+        assert response.json() == {"tenant": "beta", "tier": "FREE", "emails": ["b@beta.com"]}
+        assert (await client.get("/anonymous")).status_code == 400
