@@ -196,13 +196,19 @@ class MetricsMiddleware:
         root = scope.get("root_path", "")
         if root != entry_root:
             consumed = root[len(entry_root) :] if root.startswith(entry_root) else root
-            chain = self._mount_chain(
-                entry_app if entry_app is not None else scope.get("app"), consumed
-            )
+            chain = self._mount_chain(self._route_tree(entry_app, scope), consumed)
             if chain and chain[-1][0] is route:
                 chain = chain[:-1]  # the matched route is itself a Mount of a plain ASGI app
             template = "".join(own for _, own in chain) + template
         return template
+
+    def _route_tree(self, entry_app: Any, scope: Scope) -> Any:
+        """The outermost application whose ``routes`` describe the mounts this request took."""
+        if entry_app is not None:
+            return entry_app  # installed with add_middleware: the framework set scope["app"]
+        if hasattr(self.app, "routes"):
+            return self.app  # wrapping the application object itself
+        return scope.get("app")
 
     def _mount_chain(self, app: Any, consumed: str) -> tuple[tuple[Any, str], ...]:
         key = (id(app), consumed)

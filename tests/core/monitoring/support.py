@@ -8,15 +8,15 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from relaypoint_core.monitoring import PerformanceMonitor, RelayPointMetrics
+from relaypoint_core.monitoring import PerformanceMonitor
+from relaypoint_core.monitoring.testing import isolated_monitor
 from relaypoint_core.testing import FakeClock
 
 
 def private_monitor(clock: FakeClock | None = None) -> tuple[PerformanceMonitor, CollectorRegistry]:
-    registry = CollectorRegistry()
-    monitor = PerformanceMonitor(
-        metrics=RelayPointMetrics(registry), **({"clock": clock} if clock else {})
-    )
+    monitor = isolated_monitor(clock=clock) if clock is not None else isolated_monitor()
+    registry = monitor.metrics.registry
+    assert registry is not None
     return monitor, registry
 
 

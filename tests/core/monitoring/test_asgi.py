@@ -313,3 +313,20 @@ async def test_health_endpoints_report_json_and_status_codes() -> None:
     assert set(full.json()["checks"]) == {"process", "database"}
     with pytest.raises(ValueError, match="kind"):
         health_app(monitor, "sideways")  # type: ignore[arg-type]
+
+
+async def test_wrapping_the_app_object_resolves_mounted_sub_app_templates() -> None:
+    monitor, registry = private_monitor()
+    outer = FastAPI()
+    inner = FastAPI()
+
+    @inner.get("/ping/{n}")
+    async def ping(n: int) -> int:
+        return n
+
+    outer.mount("/t/{tenant}", inner)
+    app = MetricsMiddleware(outer, monitor=monitor)
+    for tenant in ("acme", "globex", "initech"):
+        assert await call(app, f"/t/{tenant}/ping/1") == 200
+    text = (await scrape(metrics_app(registry))).text
+    assert label_values(text, "relaypoint_api_requests_total", "route") == {"/t/{tenant}/ping/{n}"}

@@ -105,3 +105,16 @@ def test_importing_monitoring_loads_no_web_framework_and_registers_nothing() -> 
         "assert set(prometheus_client.REGISTRY._names_to_collectors) == before\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_testing_helpers_read_back_what_was_recorded() -> None:
+    from relaypoint_core.monitoring.testing import isolated_monitor, metrics_text, sample_value
+
+    monitor = isolated_monitor()
+    monitor.record_request(route="/a", method="GET", status_code=200, duration=0.1)
+    monitor.record_request(route="/a", method="GET", status_code=503, duration=0.2)
+    assert sample_value(monitor, "relaypoint_api_requests_total", route="/a") == 2
+    assert sample_value(monitor, "relaypoint_api_errors_total", route="/a") == 1
+    assert sample_value(monitor, "relaypoint_api_requests_total", route="/b") is None
+    assert 'route="/a"' in metrics_text(monitor)
+    assert isolated_monitor().metrics.registry is not monitor.metrics.registry
