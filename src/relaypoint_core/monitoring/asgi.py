@@ -110,7 +110,7 @@ class MetricsMiddleware:
 
         measurement = RequestMeasurement()
         token = current_measurement.set(measurement)
-        now = monitor.clock.monotonic
+        now = monitor.now
         in_progress.inc()
         started = now()
         try:

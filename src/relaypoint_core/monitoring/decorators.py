@@ -77,7 +77,7 @@ def track_api_metrics(
                 route=endpoint,
                 method=method,
                 status_code=status,
-                duration=mon.clock.monotonic() - started,
+                duration=mon.now() - started,
                 tenant_id=current_tenant(),
             )
 
@@ -90,7 +90,7 @@ def track_api_metrics(
                     measurement.route = endpoint
                     return await fn(*args, **kwargs)
                 mon = _resolve(monitor)
-                started = mon.clock.monotonic()
+                started = mon.now()
                 try:
                     result = await fn(*args, **kwargs)
                 except BaseException as exc:
@@ -108,7 +108,7 @@ def track_api_metrics(
                 measurement.route = endpoint
                 return fn(*args, **kwargs)
             mon = _resolve(monitor)
-            started = mon.clock.monotonic()
+            started = mon.now()
             try:
                 result = fn(*args, **kwargs)
             except BaseException as exc:
@@ -151,14 +151,12 @@ class DbQueryTracker:
     def _record(self, started: float, failed: bool) -> None:
         mon = _resolve(self._monitor)
         metrics = mon.metrics
-        metrics.db_query_duration.labels(self.operation, self.table).observe(
-            mon.clock.monotonic() - started
-        )
+        metrics.db_query_duration.labels(self.operation, self.table).observe(mon.now() - started)
         if failed:
             metrics.db_query_errors.labels(self.operation, self.table).inc()
 
     def _now(self) -> float:
-        return _resolve(self._monitor).clock.monotonic()
+        return _resolve(self._monitor).now()
 
     def __call__(self, fn: Callable[P, R]) -> Callable[P, R]:
         if inspect.iscoroutinefunction(fn):
@@ -245,7 +243,7 @@ async def track_workflow_execution(
     execution = WorkflowExecution(tenant_id=tenant_id, workflow_id=str(workflow_id))
     in_progress = mon.metrics.workflows_in_progress
     in_progress.inc()
-    started = mon.clock.monotonic()
+    started = mon.now()
     try:
         yield execution
     except BaseException:
@@ -254,7 +252,7 @@ async def track_workflow_execution(
     finally:
         in_progress.dec()
         mon.record_workflow(
-            duration=mon.clock.monotonic() - started,
+            duration=mon.now() - started,
             succeeded=execution.succeeded,
             tenant_id=tenant_id,
         )

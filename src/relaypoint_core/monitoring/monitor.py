@@ -27,6 +27,7 @@ from relaypoint_core.monitoring.reports import (
     DEFAULT_RETENTION_SECONDS,
     PerformanceReport,
     RollingStore,
+    monotonic_reader,
 )
 
 __all__ = ["PerformanceMonitor", "performance_monitor"]
@@ -46,14 +47,16 @@ class PerformanceMonitor:
     ) -> None:
         self._metrics = metrics
         self.clock = clock
+        self.now = monotonic_reader(clock)
+        """Monotonic seconds from ``clock`` (``time.monotonic`` itself for the system clock)."""
         self.store = RollingStore(
             clock=clock, max_samples=max_samples, retention_seconds=retention_seconds
         )
         self.health = HealthRegistry(
             default_timeout=health_check_timeout, clock=clock, on_result=self._publish_health
         )
-        # Bound once: the cache calls this on every lookup.
-        self._cache_append = self.store.record_cache_access
+        # Resolved once: the cache calls record_cache_access on every lookup.
+        self._record_cache = self.store.cache_recorder()
 
     @property
     def metrics(self) -> RelayPointMetrics:
@@ -65,7 +68,7 @@ class PerformanceMonitor:
     # -- recording -------------------------------------------------------------------------
     def record_cache_access(self, hit: bool, *, tenant_id: str | None = None) -> None:
         """Count one cache lookup for the report's hit rate (Prometheus counters live in the cache)."""
-        self._cache_append(hit, tenant_id)
+        self._record_cache(hit, tenant_id)
 
     def record_request(
         self,
