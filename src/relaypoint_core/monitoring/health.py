@@ -102,6 +102,7 @@ class SystemHealth:
     checks: dict[str, CheckResult]
     checked_at: float
     duration_seconds: float
+    uptime_seconds: float = 0.0
 
     @property
     def http_status(self) -> int:
@@ -114,6 +115,7 @@ class SystemHealth:
             "kind": self.kind,
             "checked_at": self.checked_at,
             "duration_seconds": round(self.duration_seconds, 6),
+            "uptime_seconds": round(self.uptime_seconds, 3),
             "checks": {name: result.as_dict() for name, result in self.checks.items()},
         }
 
@@ -134,6 +136,7 @@ class HealthRegistry:
         _check_timeout(default_timeout)
         self.default_timeout = default_timeout
         self._clock = clock
+        self._started = clock.monotonic()
         self._on_result = on_result
         self._checks: dict[str, HealthCheckSpec] = {}
         # Abandoned (timed-out) checks, kept referenced until they finish so nothing leaks silently.
@@ -187,6 +190,7 @@ class HealthRegistry:
             checks={r.name: r for r in results},
             checked_at=self._clock.time(),
             duration_seconds=time.perf_counter() - started,
+            uptime_seconds=self._clock.monotonic() - self._started,
         )
 
     async def _run_one(self, spec: HealthCheckSpec) -> CheckResult:

@@ -184,3 +184,14 @@ def test_bad_registrations_are_refused(
 def test_bad_default_timeout_is_refused() -> None:
     with pytest.raises(HealthCheckRegistrationError):
         HealthRegistry(default_timeout=0)
+
+
+async def test_health_reports_uptime_from_the_injected_clock() -> None:
+    from relaypoint_core.testing import FakeClock
+
+    clock = FakeClock()
+    health_registry = HealthRegistry(clock=clock)
+    clock.advance(90)
+    health = await health_registry.run()
+    assert health.uptime_seconds == 90
+    assert health.as_dict()["uptime_seconds"] == 90
