@@ -613,8 +613,9 @@ class Cache:
     ) -> int:
         """Remove the keys of one tenant's namespace matching a glob (``*``, ``?``).
 
-        Redis is walked with ``SCAN`` in batches of ``scan_count`` (never ``KEYS``), inside the
-        tenant's own key space only. Returns the number of entries removed.
+        Redis is never asked for ``KEYS`` or a database-wide ``SCAN``: every entry is indexed in a
+        set per tenant namespace, walked with ``SSCAN`` in batches of ``scan_count``, so the cost
+        is bounded by the size of that one namespace. Returns the number of entries removed.
         """
         if not isinstance(pattern, str) or not pattern:
             raise CacheConfigurationError("invalidate_pattern needs a non-empty glob pattern")
@@ -628,9 +629,14 @@ class Cache:
         base = await self._versioned_base(scope)
         if base is not None:
             backend = self._backend_or_raise()
-            match = escape_glob(base) + _redis_glob(pattern)
             deleted = await self._l2(
-                "scan_delete", backend.scan_delete, match, base + "x", scan_count, limit=None
+                "index_delete",
+                backend.index_delete,
+                self._side_key(base, "i"),
+                base,
+                _redis_glob(pattern),
+                scan_count,
+                limit=None,
             )
             await self._l2("publish", backend.publish, self._notice("p", scope, pattern))
             if deleted is not _FAILED:
@@ -708,6 +714,11 @@ class Cache:
             return False
         return True
 
+    async def drain(self) -> None:
+        """Wait for the background refreshes started so far (tests, graceful shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
     async def close(self) -> None:
         """Stop the listener and background refreshes, close Redis connections."""
         for task in list(self._tasks):
@@ -775,7 +786,11 @@ class Cache:
         fresh = meta.fresh_until + offset
         swr = meta.swr_until + offset
         sie = meta.sie_until + offset
-        l1_until = min(now + (l1_ttl if l1_ttl is not None else self.l1_ttl), max(fresh, swr, sie))
+        stale_end = max(fresh, swr, sie)
+        if self._url is None or self._url.startswith("memory"):
+            l1_until = stale_end  # L1 is the only level: it keeps the value for its full life
+        else:
+            l1_until = min(now + (l1_ttl if l1_ttl is not None else self.l1_ttl), stale_end)
         soft = min(l1_until, fresh)
         if self.early_refresh and meta.delta > 0:
             # XFetch: refresh early with a probability that grows as expiry nears and with the
@@ -940,26 +955,27 @@ class Cache:
         redis_key, payload = prepared
         backend = self._backend_or_raise()
         ttl_ms = max(math.ceil((meta.stale_end - self._clock.time()) * 1000), 1)
-        if token:
-            base = redis_key[: len(redis_key) - len(escape_key_part(key))]
-            await self._l2(
-                "set",
-                backend.set_fenced,
-                redis_key,
-                self._lease_key(base, key),
-                token,
-                payload,
-                ttl_ms,
-            )
-            if notify:
-                await self._l2("publish", backend.publish, self._notice("k", scope, key))
-        else:
-            notice = self._notice("k", scope, key) if notify else None
-            await self._l2("set", backend.set, redis_key, payload, ttl_ms, notice)
+        member = escape_key_part(key)
+        base = redis_key[: len(redis_key) - len(member)]
+        await self._l2(
+            "set",
+            backend.store,
+            redis_key,
+            payload,
+            ttl_ms,
+            (self._side_key(base, "i"), member, base),
+            (self._lease_key(base, key), token) if token else None,
+            self._notice("k", scope, key) if notify else None,
+        )
+
+    @staticmethod
+    def _side_key(base: str, kind: str) -> str:
+        """A helper key beside a versioned base, same hash tag: ``rp:cache:{t==x}:!<kind>:<ver>:<ns>:``."""
+        scope_base, _, versioned = base.rpartition("}:")
+        return scope_base + "}:!" + kind + ":" + versioned
 
     def _lease_key(self, base: str, key: str) -> str:
-        scope_base, _, versioned = base.rpartition("}:")
-        return scope_base + "}:!l:" + versioned + escape_key_part(key)
+        return self._side_key(base, "l") + escape_key_part(key)
 
     async def _try_lease(self, scope: Scope, key: str) -> int | None:
         """A fencing token, 0 when another process holds the lease, ``None`` if L2 is down."""
@@ -991,8 +1007,16 @@ class Cache:
         waited = False
         while True:
             token = await self._try_lease(scope, key)
-            if token != 0:
+            if token:
+                # Double-check: the previous holder may have stored its value between our read
+                # and our acquisition; computing again would be a second factory call.
+                found = await self._read_l2(scope, key)
+                if found is not None and self._clock.time() < found[0].fresh_until:
+                    await self._release_lease(scope, key, token)
+                    return found
                 return token
+            if token is None:
+                return None
             if not waited:
                 waited = True
                 scope.stats.lock_waits += 1

@@ -15,8 +15,20 @@ class L2Backend(Protocol):
 
     async def get(self, key: str) -> bytes | None: ...
 
-    async def set(self, key: str, payload: bytes, ttl_ms: int, notice: bytes | None) -> None:
-        """Store ``payload`` and, in the same round trip where possible, publish ``notice``."""
+    async def store(
+        self,
+        key: str,
+        payload: bytes,
+        ttl_ms: int,
+        index: tuple[str, str, str],
+        lease: tuple[str, int] | None,
+        notice: bytes | None,
+    ) -> bool:
+        """Store ``payload`` and index it (``index``: set key, member, member prefix).
+
+        With ``lease`` (key, fencing token) the write happens only while that lease is still the
+        caller's. ``notice`` is published in the same round trip where possible.
+        """
 
     async def delete(self, key: str, notice: bytes | None) -> int: ...
 
@@ -32,12 +44,8 @@ class L2Backend(Protocol):
 
     async def lease_held(self, lease_key: str) -> bool: ...
 
-    async def set_fenced(
-        self, key: str, lease_key: str, token: int, payload: bytes, ttl_ms: int
-    ) -> bool: ...
-
-    async def scan_delete(self, match: str, anchor_key: str, count: int) -> int:
-        """Delete keys matching ``match`` incrementally (never KEYS); ``anchor_key`` names the slot."""
+    async def index_delete(self, index_key: str, member_base: str, match: str, count: int) -> int:
+        """Delete indexed entries whose member matches the glob, in ``SSCAN`` batches."""
 
     async def publish(self, notice: bytes) -> None: ...
 

@@ -51,7 +51,7 @@ class RedisBackend:
             max_connections=max_connections,
         )
         self._acquire = self._client.register_script(_script("acquire_lease.lua"))
-        self._set_fenced = self._client.register_script(_script("set_fenced.lua"))
+        self._store = self._client.register_script(_script("store.lua"))
         self._release = self._client.register_script(_script("release_lease.lua"))
         self._channel_bytes = channel.encode()
 
@@ -59,17 +59,30 @@ class RedisBackend:
         value: bytes | None = await self._client.get(key)
         return value
 
-    async def set(self, key: str, payload: bytes, ttl_ms: int, notice: bytes | None) -> None:
+    async def store(
+        self,
+        key: str,
+        payload: bytes,
+        ttl_ms: int,
+        index: tuple[str, str, str],
+        lease: tuple[str, int] | None,
+        notice: bytes | None,
+    ) -> bool:
+        index_key, member, member_base = index
+        lease_key, token = lease if lease is not None else (key, 0)
+        keys = [key, index_key, lease_key]
+        args = [payload, ttl_ms, member, str(token) if lease is not None else "", member_base]
         if notice is None:
-            await self._client.set(key, payload, px=ttl_ms)
-        elif self.is_cluster:
-            await self._client.set(key, payload, px=ttl_ms)
+            return bool(await self._store(keys=keys, args=args))
+        if self.is_cluster:
+            written = bool(await self._store(keys=keys, args=args))
             await self._client.publish(self._channel_bytes, notice)
-        else:
-            pipe = self._client.pipeline(transaction=False)
-            pipe.set(key, payload, px=ttl_ms)
-            pipe.publish(self._channel_bytes, notice)
-            await pipe.execute()
+            return written
+        pipe = self._client.pipeline(transaction=False)
+        await self._store(keys=keys, args=args, client=pipe)
+        pipe.publish(self._channel_bytes, notice)
+        written, _ = await pipe.execute()
+        return bool(written)
 
     async def delete(self, key: str, notice: bytes | None) -> int:
         deleted = int(await self._client.delete(key))
@@ -96,28 +109,17 @@ class RedisBackend:
     async def lease_held(self, lease_key: str) -> bool:
         return bool(await self._client.exists(lease_key))
 
-    async def set_fenced(
-        self, key: str, lease_key: str, token: int, payload: bytes, ttl_ms: int
-    ) -> bool:
-        written = await self._set_fenced(keys=[key, lease_key], args=[token, payload, ttl_ms])
-        return bool(written)
-
-    async def scan_delete(self, match: str, anchor_key: str, count: int) -> int:
+    async def index_delete(self, index_key: str, member_base: str, match: str, count: int) -> int:
         deleted = 0
         cursor = 0
-        node = self._client.get_node_from_key(anchor_key) if self.is_cluster else None
         while True:
-            if node is not None:
-                cursors, keys = await self._client.scan(
-                    cursor=cursor, match=match, count=count, target_nodes=node
-                )
-                cursor = int(next(iter(cursors.values())))
-            else:
-                cursor, keys = await self._client.scan(cursor=cursor, match=match, count=count)
-            if keys:
-                # UNLINK frees memory off the main thread; all keys share one slot on a Cluster.
+            cursor, members = await self._client.sscan(index_key, cursor, match=match, count=count)
+            if members:
+                # UNLINK frees memory off Redis's main thread; all keys share one Cluster slot.
+                keys = [member_base.encode() + m for m in members]
                 deleted += int(await self._client.unlink(*keys))
-            if cursor == 0:
+                await self._client.srem(index_key, *members)
+            if int(cursor) == 0:
                 return deleted
             await asyncio.sleep(0)
 
