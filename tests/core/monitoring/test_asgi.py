@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import uuid
 from collections.abc import MutableMapping
@@ -330,3 +331,34 @@ async def test_wrapping_the_app_object_resolves_mounted_sub_app_templates() -> N
         assert await call(app, f"/t/{tenant}/ping/1") == 200
     text = (await scrape(metrics_app(registry))).text
     assert label_values(text, "relaypoint_api_requests_total", "route") == {"/t/{tenant}/ping/{n}"}
+
+
+async def test_in_progress_gauge_tracks_concurrent_requests_and_cancellations() -> None:
+    monitor, registry = private_monitor()
+    release = asyncio.Event()
+    entered = 0
+
+    async def slow(scope: Any, receive: Any, send: Any) -> None:
+        nonlocal entered
+        entered += 1
+        await release.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    app = MetricsMiddleware(slow, monitor=monitor)
+    tasks = [asyncio.ensure_future(call(app, f"/job/{i}")) for i in range(20)]
+    while entered < 20:
+        await asyncio.sleep(0)
+    in_progress = {"method": "GET"}
+    assert registry.get_sample_value("relaypoint_api_requests_in_progress", in_progress) == 20
+    tasks[0].cancel()  # the client went away before any response
+    with pytest.raises(asyncio.CancelledError):
+        await tasks[0]
+    assert registry.get_sample_value("relaypoint_api_requests_in_progress", in_progress) == 19
+    release.set()
+    assert await asyncio.gather(*tasks[1:]) == [200] * 19
+    assert registry.get_sample_value("relaypoint_api_requests_in_progress", in_progress) == 0
+    text = (await scrape(metrics_app(registry))).text
+    assert value(text, "relaypoint_api_requests_total", status_class="2xx") == 19
+    assert value(text, "relaypoint_api_requests_total", status_class="4xx") == 1  # 499
+    assert value(text, "relaypoint_api_errors_total") == 0
