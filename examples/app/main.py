@@ -1,17 +1,177 @@
-"""Application factory of the reference app (grows into the full tour with the reference-app issue)."""
+"""Application factory of the reference app: every RelayPoint package wired into one FastAPI app.
+
+Request path, outermost first::
+
+    TrustedHost -> SecurityHeaders -> CORS -> GZip -> Metrics (relaypoint_core.monitoring)
+      -> Authentication (relaypoint_core.auth) -> EnterpriseRateLimiter (relaypoint_ratelimit)
+      -> TenantResolution (relaypoint_tenancy) -> routes (RBAC via relaypoint_core.fastapi,
+         workflow reads cached with relaypoint_cache)
+
+The rate limiter sits outside tenant resolution so that even a refused tenant lookup (404, 403)
+carries rate-limit headers and counts against the caller.
+"""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
 
+from fastapi import Depends, FastAPI
+from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.routing import Route
+from starlette.staticfiles import StaticFiles
+
+from examples.app.problems import install_problem_handlers, register_error_status
+from examples.app.routes_admin import router as admin_router
+from examples.app.routes_auth import bearer_scheme, build_auth_routers
+from examples.app.routes_pages import health_router, pages_router
+from examples.app.routes_workflows import build_workflow_router
+from examples.app.runtime import Runtime, build_runtime, mount_rate_limiter
+from examples.app.security_headers import SecurityHeadersMiddleware
+from examples.app.seed import DEMO_TENANTS, demo_email, seed_demo
+from examples.app.settings import AppConfig, load_app_config
 from relaypoint_core import __version__
+from relaypoint_core.fastapi import install_auth
+from relaypoint_core.monitoring.asgi import MetricsMiddleware, metrics_app
+from relaypoint_core.rbac import Role
+from relaypoint_tenancy.asgi import TenantResolutionMiddleware
+from relaypoint_tenancy.errors import (
+    BrandingValidationError,
+    QuotaExceeded,
+    TenancyError,
+    TenantExistsError,
+    TenantNotFoundError,
+    TenantSuspendedError,
+)
+from relaypoint_tenancy.resolution import SqlTenantLookup, TenantResolver
+
+__all__ = ["create_app"]
+
+logger = logging.getLogger("examples.app")
+STATIC = Path(__file__).parent / "static"
+RATE_LIMIT_HEADERS = [
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+    "X-RateLimit-Tier",
+    "RateLimit",
+    "RateLimit-Policy",
+    "Retry-After",
+    "X-Cache",
+]
+# Paths that never name a tenant (the dashboard names it in its own path, not the API's).
+TENANCY_EXEMPT = (
+    "/health",
+    "/metrics",
+    "/docs",
+    "/redoc",
+    "/openapi.json",
+    "/dashboard",
+    "/static",
+)
+
+register_error_status(TenancyError, 400)
+register_error_status(BrandingValidationError, 422)
+register_error_status(TenantNotFoundError, 404)
+register_error_status(TenantExistsError, 409)
+register_error_status(TenantSuspendedError, 403)
+register_error_status(QuotaExceeded, 403)
 
 
-def create_app() -> FastAPI:
-    app = FastAPI(title="RelayPoint reference app", version=__version__)
+def _banner(runtime: Runtime, created: list[str]) -> None:
+    config = runtime.config
+    lines = ["RelayPoint reference app ready", *(f"  {line}" for line in runtime.describe())]
+    if config.demo_seed:
+        tenants = ", ".join(f"{t.slug} ({t.plan_tier})" for t in DEMO_TENANTS)
+        lines.append(
+            f"  demo tenants:  {tenants}{' (created now)' if created else ''}; "
+            f"password {config.demo_password!r}"
+        )
+        lines.append(
+            "  demo users:    "
+            + ", ".join(demo_email(role, "acme") for role in Role)
+            + "; globex: "
+            + ", ".join(demo_email(role, "globex") for role in DEMO_TENANTS[1].roles)
+        )
+        lines.append(
+            f"  dashboards:    http://{config.host}:{config.port}/dashboard/acme  "
+            f"http://{config.host}:{config.port}/dashboard/globex"
+        )
+    print("\n".join(lines), flush=True)
 
-    @app.get("/health/live")
-    async def live() -> dict[str, str]:
-        return {"status": "alive"}
 
+def create_app(config: AppConfig | None = None) -> FastAPI:
+    config = config or load_app_config()
+    settings = config.settings
+    runtime = build_runtime(config)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        created = await seed_demo(runtime.tenants, config.demo_password) if config.demo_seed else []
+        _banner(runtime, created)
+        try:
+            yield
+        finally:
+            await runtime.close()
+
+    app = FastAPI(
+        title=settings.PROJECT_NAME,
+        version=__version__,
+        description=(
+            "The RelayPoint reference app: multi-tenant workflows behind JWT auth, RBAC, tiered "
+            "rate limits, a two-level cache and Prometheus metrics."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    install_problem_handlers(app)
+
+    api = settings.API_V1_STR
+    secured = [Depends(bearer_scheme)]
+    for router in build_auth_routers():
+        app.include_router(router, prefix=api)
+    app.include_router(build_workflow_router(tenant_in_path=True), prefix=api, dependencies=secured)
+    app.include_router(
+        build_workflow_router(tenant_in_path=False), prefix=api, dependencies=secured
+    )
+    app.include_router(admin_router, prefix=api, dependencies=secured)
+    app.include_router(health_router)
+    app.include_router(pages_router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    if settings.PROMETHEUS_ENABLED:
+        app.router.routes.append(
+            Route("/metrics", metrics_app(), methods=["GET", "HEAD"], include_in_schema=False)
+        )
+
+    # Innermost first: each add_middleware wraps what was added before it.
+    if settings.ENABLE_MULTI_TENANCY:
+        resolver = TenantResolver(
+            SqlTenantLookup(runtime.engine),
+            base_domain=config.base_domain,
+            path_prefix=f"{api}/tenants/",
+            cache_ttl=5.0,
+        )
+        app.add_middleware(
+            TenantResolutionMiddleware, resolver=resolver, exempt_paths=TENANCY_EXEMPT
+        )
+    app.add_middleware(lambda inner: mount_rate_limiter(runtime, inner))
+    install_auth(app, runtime.auth)
+    if settings.PROMETHEUS_ENABLED:
+        app.add_middleware(MetricsMiddleware, monitor=runtime.monitor)
+    app.add_middleware(GZipMiddleware, minimum_size=500)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.CORS_ORIGINS,
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        allow_headers=["Authorization", "Content-Type", "X-Tenant-ID"],
+        expose_headers=RATE_LIMIT_HEADERS,
+        max_age=600,
+    )
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.ALLOWED_HOSTS)
     return app

@@ -1,0 +1,152 @@
+"""Tenant administration: create a tenant (``super_admin``); branding, plan, usage and quota,
+audit log and current rate-limit state of one tenant (``tenant_admin`` and the roles the RBAC
+table grants each permission to)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from examples.app.context import CallContext, call_context
+from examples.app.permissions import (
+    RequireAnalyticsRead,
+    RequireAuditLogRead,
+    RequireBillingManage,
+    RequireBillingRead,
+    RequireBrandingRead,
+    RequireBrandingUpdate,
+    RequirePlatformTenantsManage,
+    RequireTenantSettingsRead,
+)
+from examples.app.runtime import Runtime, get_runtime
+from examples.app.schemas import (
+    AuditPage,
+    BrandingBody,
+    PlanBody,
+    RateLimitState,
+    TenantCreate,
+    TenantOut,
+    Usage,
+)
+from examples.app.tenants import tenant_to_dict
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/tenants", tags=["tenants"])
+_NOT_YOURS: dict[int | str, dict[str, Any]] = {
+    403: {"description": "missing permission, or a token of another tenant"},
+    404: {"description": "no such tenant"},
+}
+
+
+@router.post(
+    "", response_model=TenantOut, status_code=201, responses={409: {"description": "slug taken"}}
+)
+async def create_tenant(
+    body: TenantCreate,
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+    _: Annotated[object, Depends(RequirePlatformTenantsManage)],
+) -> dict[str, Any]:
+    """Create a tenant with its isolation resources and its first ``tenant_admin`` (super_admin only)."""
+    tenant = await runtime.tenants.create(
+        name=body.name,
+        slug=body.slug,
+        plan_tier=body.plan_tier,
+        admin_email=str(body.admin_email),
+        admin_name=body.admin_name,
+        admin_password=body.admin_password,
+    )
+    return tenant_to_dict(tenant)
+
+
+@router.get("/{tenant_id}", response_model=TenantOut, responses=_NOT_YOURS)
+async def get_tenant(
+    ctx: Annotated[CallContext, Depends(call_context)],
+    _: Annotated[object, Depends(RequireTenantSettingsRead)],
+) -> dict[str, Any]:
+    return tenant_to_dict(ctx.tenant)
+
+
+@router.get("/{tenant_id}/branding", response_model=BrandingBody, responses=_NOT_YOURS)
+async def get_branding(
+    ctx: Annotated[CallContext, Depends(call_context)],
+    _: Annotated[object, Depends(RequireBrandingRead)],
+) -> dict[str, Any]:
+    return {key: ctx.tenant.branding.get(key) for key in BrandingBody.model_fields}
+
+
+@router.put("/{tenant_id}/branding", response_model=BrandingBody, responses=_NOT_YOURS)
+async def update_branding(
+    body: BrandingBody,
+    ctx: Annotated[CallContext, Depends(call_context)],
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+    _: Annotated[object, Depends(RequireBrandingUpdate)],
+) -> dict[str, Any]:
+    """Replace the given branding keys (validated: hex colours, https URLs, an email address)."""
+    tenant = await runtime.tenants.update_branding(
+        ctx.tenant.id, body.model_dump(exclude_none=True), actor=ctx.principal.user_id
+    )
+    return {key: tenant.branding.get(key) for key in BrandingBody.model_fields}
+
+
+@router.get("/{tenant_id}/plan", response_model=PlanBody, responses=_NOT_YOURS)
+async def get_plan(
+    ctx: Annotated[CallContext, Depends(call_context)],
+    _: Annotated[object, Depends(RequireBillingRead)],
+) -> dict[str, Any]:
+    return {"plan_tier": ctx.tenant.plan_tier.value}
+
+
+@router.put("/{tenant_id}/plan", response_model=PlanBody, responses=_NOT_YOURS)
+async def change_plan(
+    body: PlanBody,
+    ctx: Annotated[CallContext, Depends(call_context)],
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+    _: Annotated[object, Depends(RequireBillingManage)],
+) -> dict[str, Any]:
+    """Move the tenant to another plan; its rate-limit tier and quotas follow at once."""
+    tenant = await runtime.tenants.change_plan(
+        ctx.tenant.id, body.plan_tier, actor=ctx.principal.user_id
+    )
+    await runtime.on_plan_changed(tenant)
+    return {"plan_tier": tenant.plan_tier.value}
+
+
+@router.get("/{tenant_id}/usage", response_model=Usage, responses=_NOT_YOURS)
+async def usage(
+    ctx: Annotated[CallContext, Depends(call_context)],
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+    _: Annotated[object, Depends(RequireAnalyticsRead)],
+) -> dict[str, Any]:
+    """Usage of each metered resource against the plan's (or the tenant's overridden) limit."""
+    return {
+        "tenant_id": ctx.tenant.slug,
+        "plan_tier": ctx.tenant.plan_tier.value,
+        "status": ctx.tenant.status.value,
+        "resources": await runtime.tenants.usage(ctx.tenant.id),
+    }
+
+
+@router.get("/{tenant_id}/rate-limit", response_model=RateLimitState, responses=_NOT_YOURS)
+async def rate_limit_state(
+    request: Request,
+    ctx: Annotated[CallContext, Depends(call_context)],
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+    _: Annotated[object, Depends(RequireAnalyticsRead)],
+) -> dict[str, Any]:
+    """The caller's and the tenant's current windows: used, remaining, limit and reset."""
+    return runtime.rate_limit_state(request.scope, ctx.tenant)
+
+
+@router.get("/{tenant_id}/audit-log", response_model=AuditPage, responses=_NOT_YOURS)
+async def audit_log(
+    ctx: Annotated[CallContext, Depends(call_context)],
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+    _: Annotated[object, Depends(RequireAuditLogRead)],
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> dict[str, Any]:
+    """The tenant's audit events, newest first (logins, refresh-token reuse, denials, admin changes)."""
+    items = await runtime.tenants.audit_events(ctx.tenant, limit=limit, offset=offset)
+    return {"items": items, "limit": limit, "offset": offset}

@@ -1,0 +1,79 @@
+"""Non-API routes: the tenant dashboards, their theme and logo, health probes and the index."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from examples.app.dashboard import Branding, render_dashboard, render_logo_svg, render_theme_css
+from examples.app.problems import problem_response
+from examples.app.runtime import Runtime, get_runtime
+
+__all__ = ["health_router", "pages_router"]
+
+pages_router = APIRouter(include_in_schema=False)
+health_router = APIRouter(tags=["health"])
+
+
+async def _branding(runtime: Runtime, slug: str) -> Branding | None:
+    tenant = await runtime.tenants.get_by_slug(slug)
+    if tenant is None:
+        return None
+    return Branding.from_config(
+        slug=tenant.slug, name=tenant.name, plan_tier=tenant.plan_tier, config=tenant.branding
+    )
+
+
+@pages_router.get("/")
+async def index() -> RedirectResponse:
+    return RedirectResponse("/docs")
+
+
+@pages_router.get("/dashboard/{slug}", response_model=None)
+async def dashboard(slug: str, runtime: Annotated[Runtime, Depends(get_runtime)]) -> Response:
+    branding = await _branding(runtime, slug)
+    if branding is None:
+        return problem_response(404, f"no tenant {slug!r}")
+    return HTMLResponse(render_dashboard(branding, api_prefix=runtime.config.settings.API_V1_STR))
+
+
+@pages_router.get("/dashboard/{slug}/theme.css", response_model=None)
+async def theme(slug: str, runtime: Annotated[Runtime, Depends(get_runtime)]) -> Response:
+    branding = await _branding(runtime, slug)
+    if branding is None:
+        return problem_response(404, f"no tenant {slug!r}")
+    return Response(
+        render_theme_css(branding),
+        media_type="text/css",
+        headers={"Cache-Control": "no-cache"},
+    )
+
+
+@pages_router.get("/dashboard/{slug}/logo.svg", response_model=None)
+async def logo(slug: str, runtime: Annotated[Runtime, Depends(get_runtime)]) -> Response:
+    branding = await _branding(runtime, slug)
+    if branding is None:
+        return problem_response(404, f"no tenant {slug!r}")
+    return Response(render_logo_svg(branding), media_type="image/svg+xml")
+
+
+@health_router.get("/health/live")
+async def live(runtime: Annotated[Runtime, Depends(get_runtime)]) -> JSONResponse:
+    """Liveness: the process serves requests (no dependency is checked)."""
+    health = await runtime.monitor.check_liveness()
+    return JSONResponse(health.as_dict(), status_code=health.http_status)
+
+
+@health_router.get("/health/ready")
+async def ready(runtime: Annotated[Runtime, Depends(get_runtime)]) -> JSONResponse:
+    """Readiness: the database (and Redis when configured) answer; 503 otherwise."""
+    health = await runtime.monitor.check_readiness()
+    return JSONResponse(health.as_dict(), status_code=health.http_status)
+
+
+@health_router.get("/health")
+async def health(runtime: Annotated[Runtime, Depends(get_runtime)]) -> dict[str, Any]:
+    """Every check, with its status and duration."""
+    return (await runtime.monitor.check_system_health()).as_dict()

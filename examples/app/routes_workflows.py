@@ -1,0 +1,236 @@
+"""Workflows CRUD + execute, served twice: under ``/tenants/{tenant_id}/workflows`` and under
+``/workflows`` (tenant from the host or ``X-Tenant-ID``). Reads are cached per tenant and every
+write invalidates what it changed.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Response
+from fastapi.responses import JSONResponse
+
+from examples.app.context import CallContext, call_context
+from examples.app.domain import WorkflowNotFound, WorkflowRepository
+from examples.app.listing import FieldSelection, PageParams, page_params
+from examples.app.permissions import (
+    RequireWorkflowCreate,
+    RequireWorkflowDelete,
+    RequireWorkflowExecute,
+    RequireWorkflowRead,
+    RequireWorkflowUpdate,
+)
+from examples.app.problems import problem_response
+from examples.app.runtime import Runtime, get_runtime
+from examples.app.schemas import (
+    ExecutionResult,
+    WorkflowCreate,
+    WorkflowFields,
+    WorkflowOut,
+    WorkflowPage,
+    WorkflowUpdate,
+)
+from examples.app.tenants import TenantInfo
+
+__all__ = ["WORKFLOW_FIELDS", "build_workflow_router"]
+
+WORKFLOW_FIELDS = tuple(WorkflowOut.model_fields)
+select_fields = FieldSelection(WORKFLOW_FIELDS)
+CACHE_TTL = 300
+
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "no such workflow in this tenant"}
+}
+
+
+ITEMS = "workflows"
+LISTS = "workflow-lists"
+
+
+def _list_key(page: PageParams) -> str:
+    return f"{page.limit}:{page.offset}"
+
+
+def _not_found(workflow_id: str) -> JSONResponse:
+    return problem_response(404, f"workflow {workflow_id!r} does not exist in this tenant")
+
+
+async def _invalidate(runtime: Runtime, tenant: TenantInfo, workflow_id: str | None) -> None:
+    """Drop what a write changed: the item, and every cached page (one O(1) namespace bump)."""
+    if workflow_id is not None:
+        await runtime.cache.delete(workflow_id, tenant_id=tenant.slug, namespace=ITEMS)
+    await runtime.cache.invalidate_namespace(LISTS, tenant_id=tenant.slug)
+
+
+def build_workflow_router(*, tenant_in_path: bool) -> APIRouter:
+    """The workflow routes, with or without the ``{tenant_id}`` path segment."""
+    prefix = "/tenants/{tenant_id}/workflows" if tenant_in_path else "/workflows"
+    tag = "workflows (tenant in path)" if tenant_in_path else "workflows"
+    router = APIRouter(prefix=prefix, tags=[tag])
+    suffix = "_in_tenant" if tenant_in_path else ""
+
+    @router.get(
+        "",
+        response_model=WorkflowPage,
+        response_model_exclude_unset=True,
+        operation_id=f"list_workflows{suffix}",
+    )
+    async def list_workflows(
+        response: Response,
+        ctx: Annotated[CallContext, Depends(call_context)],
+        runtime: Annotated[Runtime, Depends(get_runtime)],
+        page: Annotated[PageParams, Depends(page_params)],
+        fields: Annotated[frozenset[str] | None, Depends(select_fields)],
+        _: Annotated[object, Depends(RequireWorkflowRead)],
+    ) -> dict[str, Any]:
+        async def load() -> dict[str, Any]:
+            async with runtime.tenants.session(ctx.tenant) as session:
+                repo = WorkflowRepository(session, ctx.tenant.id)
+                total = await repo.count()
+                items = [w.to_dict() for w in await repo.page(limit=page.limit, offset=page.offset)]
+            return {"items": items, "total": total}
+
+        cached, hit = await runtime.cached(
+            _list_key(page), load, tenant_id=ctx.tenant.slug, namespace=LISTS, ttl=CACHE_TTL
+        )
+        response.headers["X-Cache"] = "hit" if hit else "miss"
+        next_offset = page.offset + page.limit
+        return {
+            "items": [FieldSelection.apply(item, fields) for item in cached["items"]],
+            "total": cached["total"],
+            "limit": page.limit,
+            "offset": page.offset,
+            "next_offset": next_offset if next_offset < cached["total"] else None,
+        }
+
+    @router.post(
+        "", response_model=WorkflowOut, status_code=201, operation_id=f"create_workflow{suffix}"
+    )
+    async def create_workflow(
+        body: WorkflowCreate,
+        ctx: Annotated[CallContext, Depends(call_context)],
+        runtime: Annotated[Runtime, Depends(get_runtime)],
+        _: Annotated[object, Depends(RequireWorkflowCreate)],
+    ) -> dict[str, Any]:
+        # The quota is counted first (atomically, in the control plane) and given back if the
+        # insert fails, so concurrent creates can never overshoot the plan's workflow limit.
+        await runtime.tenants.consume_quota(ctx.tenant.id, "workflows", 1)
+        try:
+            async with runtime.tenants.session(ctx.tenant) as session:
+                workflow = await WorkflowRepository(session, ctx.tenant.id).create(
+                    name=body.name,
+                    description=body.description,
+                    status=body.status,
+                    steps=[step.model_dump() for step in body.steps],
+                    created_by=ctx.principal.user_id,
+                )
+                created = workflow.to_dict()
+        except BaseException:
+            await runtime.tenants.release_quota(ctx.tenant.id, "workflows", 1)
+            raise
+        await _invalidate(runtime, ctx.tenant, None)
+        return created
+
+    @router.get(
+        "/{workflow_id}",
+        response_model=WorkflowFields,
+        response_model_exclude_unset=True,
+        responses=_NOT_FOUND,
+        operation_id=f"get_workflow{suffix}",
+    )
+    async def get_workflow(
+        workflow_id: str,
+        response: Response,
+        ctx: Annotated[CallContext, Depends(call_context)],
+        runtime: Annotated[Runtime, Depends(get_runtime)],
+        fields: Annotated[frozenset[str] | None, Depends(select_fields)],
+        _: Annotated[object, Depends(RequireWorkflowRead)],
+    ) -> Any:
+        async def load() -> dict[str, Any] | None:
+            async with runtime.tenants.session(ctx.tenant) as session:
+                try:
+                    return (
+                        await WorkflowRepository(session, ctx.tenant.id).get(workflow_id)
+                    ).to_dict()
+                except WorkflowNotFound:
+                    return None
+
+        item, hit = await runtime.cached(
+            workflow_id, load, tenant_id=ctx.tenant.slug, namespace=ITEMS, ttl=CACHE_TTL
+        )
+        if item is None:
+            return _not_found(workflow_id)
+        response.headers["X-Cache"] = "hit" if hit else "miss"
+        return FieldSelection.apply(item, fields)
+
+    @router.patch(
+        "/{workflow_id}",
+        response_model=WorkflowOut,
+        responses=_NOT_FOUND,
+        operation_id=f"update_workflow{suffix}",
+    )
+    async def update_workflow(
+        workflow_id: str,
+        body: WorkflowUpdate,
+        ctx: Annotated[CallContext, Depends(call_context)],
+        runtime: Annotated[Runtime, Depends(get_runtime)],
+        _: Annotated[object, Depends(RequireWorkflowUpdate)],
+    ) -> Any:
+        changes = body.model_dump(exclude_unset=True, exclude_none=True)
+        async with runtime.tenants.session(ctx.tenant) as session:
+            try:
+                workflow = await WorkflowRepository(session, ctx.tenant.id).update(
+                    workflow_id, changes
+                )
+            except WorkflowNotFound:
+                return _not_found(workflow_id)
+            updated = workflow.to_dict()
+        await _invalidate(runtime, ctx.tenant, workflow_id)
+        return updated
+
+    @router.delete(
+        "/{workflow_id}",
+        status_code=204,
+        responses=_NOT_FOUND,
+        operation_id=f"delete_workflow{suffix}",
+    )
+    async def delete_workflow(
+        workflow_id: str,
+        ctx: Annotated[CallContext, Depends(call_context)],
+        runtime: Annotated[Runtime, Depends(get_runtime)],
+        _: Annotated[object, Depends(RequireWorkflowDelete)],
+    ) -> Response:
+        async with runtime.tenants.session(ctx.tenant) as session:
+            try:
+                await WorkflowRepository(session, ctx.tenant.id).delete(workflow_id)
+            except WorkflowNotFound:
+                return _not_found(workflow_id)
+        await runtime.tenants.release_quota(ctx.tenant.id, "workflows", 1)
+        await _invalidate(runtime, ctx.tenant, workflow_id)
+        return Response(status_code=204)
+
+    @router.post(
+        "/{workflow_id}/execute",
+        response_model=ExecutionResult,
+        responses=_NOT_FOUND,
+        operation_id=f"execute_workflow{suffix}",
+    )
+    async def execute_workflow(
+        workflow_id: str,
+        ctx: Annotated[CallContext, Depends(call_context)],
+        runtime: Annotated[Runtime, Depends(get_runtime)],
+        _: Annotated[object, Depends(RequireWorkflowExecute)],
+    ) -> Any:
+        async with runtime.tenants.session(ctx.tenant) as session:
+            repo = WorkflowRepository(session, ctx.tenant.id)
+            try:
+                workflow = await repo.get(workflow_id)
+            except WorkflowNotFound:
+                return _not_found(workflow_id)
+            async with runtime.track_workflow(ctx.tenant.slug, workflow_id):
+                run = await repo.record_run(workflow, started_by=ctx.principal.user_id)
+            result = run.to_dict()
+        await _invalidate(runtime, ctx.tenant, workflow_id)
+        return result
+
+    return router

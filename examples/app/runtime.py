@@ -1,0 +1,276 @@
+"""Everything the app runs on, built once from the configuration and shared by the routes.
+
+``build_runtime`` chooses the backends: the database from ``DATABASE_URL`` (embedded SQLite by
+default, PostgreSQL with ``postgresql+asyncpg://``), and for rate limits, the L2 cache and the
+token store either Redis (``REDIS_URL``) or in-process memory. :meth:`Runtime.describe` is what
+start-up prints.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from starlette.requests import HTTPConnection
+
+from examples.app.settings import AppConfig
+from examples.app.tenants import EmailDirectory, TenantAuditSink, TenantInfo, TenantService
+from relaypoint_cache import Cache
+from relaypoint_core.audit import FanOutAuditLog, LoggingAuditLog
+from relaypoint_core.auth.service import AuthService
+from relaypoint_core.monitoring import PerformanceMonitor, performance_monitor
+from relaypoint_core.monitoring import track_workflow_execution as _track_workflow
+from relaypoint_core.redis_client import create_redis_client
+from relaypoint_core.request_state import get_scope_principal
+from relaypoint_ratelimit import (
+    EnterpriseRateLimiter,
+    Identity,
+    ScopeIdentityResolver,
+    decision_of,
+)
+from relaypoint_ratelimit.asgi import ASGIApp
+from relaypoint_tenancy.errors import TenancyError
+from relaypoint_tenancy.resolution import SqlTenantLookup, TenantResolver
+from relaypoint_tenancy.strategies import IsolationStrategy, default_strategy
+from relaypoint_tenancy.users import SqlUserDirectory
+
+__all__ = ["Runtime", "build_runtime", "get_runtime"]
+
+logger = logging.getLogger("examples.app")
+T = TypeVar("T")
+
+
+def _redact(url: str) -> str:
+    """``scheme://user:***@host/db``: never print a password at start-up."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    credentials, _, location = rest.rpartition("@")
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{location}" if ":" in credentials else url
+
+
+@dataclass
+class Runtime:
+    config: AppConfig
+    engine: AsyncEngine
+    strategy: IsolationStrategy
+    tenants: TenantService
+    auth: AuthService
+    cache: Cache
+    monitor: PerformanceMonitor
+    token_tenants: TenantResolver
+    limiter: EnterpriseRateLimiter | None = None
+    notes: list[str] = field(default_factory=list)
+    _redis: Any = None
+
+    # --- start-up -------------------------------------------------------------------------------
+
+    def describe(self) -> list[str]:
+        settings = self.config.settings
+        redis = self.config.redis_url
+        database_kind = (
+            "PostgreSQL" if self.engine.dialect.name == "postgresql" else "embedded SQLite"
+        )
+        lines = [
+            f"database:      {_redact(settings.DATABASE_URL)} ({database_kind}, "
+            f"{self.strategy.kind} isolation)",
+            "rate limiting: "
+            + (
+                "off (ENABLE_RATE_LIMITING=false)"
+                if not settings.ENABLE_RATE_LIMITING
+                else (f"{_redact(redis)} (Redis)" if redis else "memory:// (in-process)")
+            ),
+            "cache:         "
+            + (
+                "off (ENABLE_CACHING=false)"
+                if not settings.ENABLE_CACHING
+                else (f"L1 + {_redact(redis)} (Redis L2)" if redis else "memory:// (L1 only)")
+            ),
+            "tokens:        "
+            + (f"{_redact(redis)} (Redis)" if redis else "memory:// (in-process)"),
+        ]
+        return lines + list(self.config.notes) + self.notes
+
+    async def start(self) -> None:
+        await self.tenants.install()
+        self.monitor.register_health_check("database", self._database_check, timeout=2.0)
+        if self.config.redis_url:
+            self.monitor.register_health_check("redis", self._redis_check, timeout=2.0)
+        if self.limiter is not None:
+            await self.limiter.startup()
+
+    async def close(self) -> None:
+        for name in ("database", "redis"):
+            with suppress(KeyError, ValueError, LookupError):
+                self.monitor.unregister_health_check(name)
+        if self.limiter is not None:
+            await self.limiter.shutdown()
+        await self.cache.close()
+        await self.auth.aclose()
+        if self._redis is not None:
+            await self._redis.aclose()
+        await self.strategy.dispose()
+        await self.engine.dispose()
+
+    async def _database_check(self) -> bool:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        return True
+
+    async def _redis_check(self) -> bool:
+        if self._redis is None:
+            assert self.config.redis_url is not None
+            self._redis = create_redis_client(self.config.redis_url, component="health check")
+        return bool(await self._redis.ping())
+
+    # --- helpers for the routes -----------------------------------------------------------------
+
+    async def cached(
+        self,
+        key: str,
+        factory: Callable[[], Awaitable[T]],
+        *,
+        tenant_id: str,
+        namespace: str,
+        ttl: float,
+    ) -> tuple[T, bool]:
+        """``(value, hit)``: the cached value or the factory's; ``hit`` is False when it ran here."""
+        if not self.config.settings.ENABLE_CACHING:
+            return await factory(), False
+        ran = False
+
+        async def load() -> T:
+            nonlocal ran
+            ran = True
+            return await factory()
+
+        value = await self.cache.get_or_set(
+            key, load, ttl, tenant_id=tenant_id, namespace=namespace
+        )
+        return value, not ran
+
+    @asynccontextmanager
+    async def track_workflow(self, tenant_slug: str, workflow_id: str) -> AsyncIterator[None]:
+        async with _track_workflow(tenant_slug, workflow_id, monitor=self.monitor):
+            yield
+
+    async def on_plan_changed(self, tenant: TenantInfo) -> None:
+        """A plan change must reach the limiter now, not when the resolution cache expires."""
+        self.token_tenants.invalidate()
+
+    def rate_limit_state(
+        self, scope: MutableMapping[str, Any], tenant: TenantInfo
+    ) -> dict[str, Any]:
+        """Every window that bounds this caller (user and tenant), as of this very request: the
+        limiter's own decision for it, so showing the state costs no extra round trip."""
+        decision = decision_of(scope)
+        if decision is None:  # rate limiting disabled
+            return {"tier": tenant.plan_tier.value, "windows": []}
+        return {
+            "tier": decision.tier or tenant.plan_tier.value,
+            "windows": [
+                {
+                    "scope": policy.scope,
+                    "window": policy.window,
+                    "limit": policy.limit,
+                    "used": policy.used,
+                    "remaining": policy.remaining,
+                    "reset_seconds": max(0, math.ceil(policy.reset_after)),
+                }
+                for policy in decision.policies
+            ],
+        }
+
+    # --- rate-limit identity --------------------------------------------------------------------
+
+    def limit_identity(self) -> Callable[[MutableMapping[str, Any]], Awaitable[Identity | None]]:
+        """Who a request counts against: the token's user and tenant (with the tenant's plan as
+        both the tenant's and, unless a tier was stored for the user, the user's tier), else the
+        client address alone. Anonymous requests never count against a tenant, so nobody can
+        spend a tenant's budget by sending its ``X-Tenant-ID``."""
+        by_address = ScopeIdentityResolver(trusted_proxies=self.config.trusted_proxies)
+
+        async def identity(scope: MutableMapping[str, Any]) -> Identity | None:
+            principal = get_scope_principal(scope)
+            if principal is None or principal.tenant_id is None:
+                anonymous = by_address(scope)
+                return Identity(user_key=anonymous.user_key, anonymous=True)
+            try:
+                record = await self.token_tenants.resolve(scope)
+            except TenancyError:
+                record = None  # unknown/suspended tenant: the tenancy middleware answers
+            tier = record.plan_tier if record is not None else None
+            return Identity(
+                user_key=principal.user_id,
+                tenant_id=principal.tenant_id,
+                tenant_tier=tier,
+                user_tier=tier,
+            )
+
+        return identity
+
+
+def build_runtime(config: AppConfig) -> Runtime:
+    settings = config.settings
+    engine_options: dict[str, Any] = {}
+    if settings.DATABASE_URL.startswith("postgresql"):
+        engine_options = {"pool_size": 20, "max_overflow": 30, "pool_pre_ping": True}
+    elif settings.DATABASE_URL.startswith("sqlite"):
+        # SQLite allows one writer; wait for the lock instead of failing a concurrent request.
+        engine_options = {"connect_args": {"timeout": 30}}
+    engine = create_async_engine(settings.DATABASE_URL, **engine_options)
+    strategy = default_strategy(engine)
+    tenants = TenantService(engine, strategy)
+    redis = config.redis_url
+    auth = AuthService.from_settings(
+        settings,
+        users=EmailDirectory(tenants, SqlUserDirectory(strategy)),
+        key_prefix=config.key_prefix,
+    )
+    auth.audit = FanOutAuditLog([LoggingAuditLog(), TenantAuditSink(tenants)])
+    cache = Cache(
+        redis or "memory://",
+        key_prefix=config.key_prefix,
+        enabled=settings.ENABLE_CACHING,
+    )
+    token_tenants = TenantResolver(SqlTenantLookup(engine), sources=("token",), cache_ttl=5.0)
+    return Runtime(
+        config=config,
+        engine=engine,
+        strategy=strategy,
+        tenants=tenants,
+        auth=auth,
+        cache=cache,
+        monitor=performance_monitor,
+        token_tenants=token_tenants,
+    )
+
+
+def mount_rate_limiter(runtime: Runtime, app: ASGIApp) -> ASGIApp:
+    """Wrap ``app`` in the rate limiter (kept on the runtime for usage stats)."""
+    config = runtime.config
+    limiter = EnterpriseRateLimiter(
+        app,
+        config.redis_url,
+        identity_resolver=runtime.limit_identity(),
+        anonymous_tier=config.anonymous_tier,
+        key_prefix=config.key_prefix,
+        exempt_paths=("/health/live", "/health/ready", "/health", "/metrics"),
+        enabled=config.settings.ENABLE_RATE_LIMITING,
+    )
+    runtime.limiter = limiter
+    return limiter
+
+
+def get_runtime(connection: HTTPConnection) -> Runtime:
+    runtime = getattr(connection.app.state, "runtime", None)
+    if not isinstance(runtime, Runtime):
+        raise RuntimeError("the app was not started through its lifespan")
+    return runtime

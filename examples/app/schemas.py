@@ -1,0 +1,216 @@
+"""Request and response bodies of the reference app's HTTP API (pydantic v2)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+__all__ = [
+    "AuditEntry",
+    "AuditPage",
+    "BrandingBody",
+    "ExecutionResult",
+    "LoginRequest",
+    "LogoutRequest",
+    "Me",
+    "PlanBody",
+    "PlanTierName",
+    "RateLimitState",
+    "RateLimitWindow",
+    "RefreshRequest",
+    "Step",
+    "TenantCreate",
+    "TenantOut",
+    "TokenResponse",
+    "Usage",
+    "UsageItem",
+    "WorkflowCreate",
+    "WorkflowFields",
+    "WorkflowOut",
+    "WorkflowPage",
+    "WorkflowUpdate",
+]
+
+PlanTierName = Literal["FREE", "STARTER", "PROFESSIONAL", "ENTERPRISE"]
+WorkflowStatusName = Literal["draft", "active", "paused", "archived"]
+_STRICT = ConfigDict(extra="forbid")
+
+
+class LoginRequest(BaseModel):
+    model_config = _STRICT
+    email: EmailStr
+    password: str = Field(min_length=1, max_length=256)
+
+
+class RefreshRequest(BaseModel):
+    model_config = _STRICT
+    refresh_token: str = Field(min_length=1, max_length=8192)
+
+
+class LogoutRequest(RefreshRequest):
+    pass
+
+
+class TokenResponse(BaseModel):
+    """The seed's login response shape."""
+
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth token type
+    expires_in: int
+
+
+class Me(BaseModel):
+    user_id: str
+    email: str
+    tenant_id: str | None
+    tenant_slug: str | None
+    roles: list[str]
+
+
+class Step(BaseModel):
+    model_config = _STRICT
+    name: str = Field(min_length=1, max_length=100)
+    action: Literal["noop", "echo", "uppercase", "reverse", "length"] = "echo"
+    input: str = Field(default="", max_length=2000)
+
+
+class WorkflowCreate(BaseModel):
+    model_config = _STRICT
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=2000)
+    status: WorkflowStatusName = "draft"
+    steps: list[Step] = Field(default_factory=list, max_length=50)
+
+
+class WorkflowUpdate(BaseModel):
+    model_config = _STRICT
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+    status: WorkflowStatusName | None = None
+    steps: list[Step] | None = Field(default=None, max_length=50)
+
+
+class WorkflowOut(BaseModel):
+    id: str
+    tenant_id: str
+    name: str
+    description: str
+    status: str
+    steps: list[dict[str, Any]]
+    version: int
+    run_count: int
+    created_by: str
+    created_at: str
+    updated_at: str
+
+
+class WorkflowFields(BaseModel):
+    """A workflow as returned with ``?fields=``: every field is optional, present ones are typed."""
+
+    id: str = Field(default=None)  # type: ignore[assignment]
+    tenant_id: str = Field(default=None)  # type: ignore[assignment]
+    name: str = Field(default=None)  # type: ignore[assignment]
+    description: str = Field(default=None)  # type: ignore[assignment]
+    status: str = Field(default=None)  # type: ignore[assignment]
+    steps: list[dict[str, Any]] = Field(default=None)  # type: ignore[arg-type]
+    version: int = Field(default=None)  # type: ignore[assignment]
+    run_count: int = Field(default=None)  # type: ignore[assignment]
+    created_by: str = Field(default=None)  # type: ignore[assignment]
+    created_at: str = Field(default=None)  # type: ignore[assignment]
+    updated_at: str = Field(default=None)  # type: ignore[assignment]
+
+
+class WorkflowPage(BaseModel):
+    items: list[WorkflowFields]
+    total: int
+    limit: int
+    offset: int
+    next_offset: int | None
+
+
+class ExecutionResult(BaseModel):
+    id: str
+    workflow_id: str
+    status: str
+    output: list[dict[str, Any]]
+    started_by: str
+    started_at: str
+    finished_at: str
+
+
+class TenantCreate(BaseModel):
+    model_config = _STRICT
+    name: str = Field(min_length=1, max_length=200)
+    slug: str = Field(min_length=1, max_length=48)
+    plan_tier: PlanTierName = "FREE"
+    admin_email: EmailStr
+    admin_name: str = Field(min_length=1, max_length=200)
+    admin_password: str = Field(min_length=12, max_length=256)
+
+
+class TenantOut(BaseModel):
+    id: str
+    slug: str
+    name: str
+    plan_tier: str
+    status: str
+    branding: dict[str, Any]
+
+
+class BrandingBody(BaseModel):
+    model_config = _STRICT
+    primary_color: str | None = Field(default=None, max_length=7)
+    secondary_color: str | None = Field(default=None, max_length=7)
+    logo_url: str | None = Field(default=None, max_length=2048)
+    favicon_url: str | None = Field(default=None, max_length=2048)
+    company_name: str | None = Field(default=None, max_length=200)
+    support_email: str | None = Field(default=None, max_length=320)
+
+
+class PlanBody(BaseModel):
+    model_config = _STRICT
+    plan_tier: PlanTierName
+
+
+class UsageItem(BaseModel):
+    resource: str
+    used: int
+    limit: int | None
+    period: str
+
+
+class Usage(BaseModel):
+    tenant_id: str
+    plan_tier: str
+    status: str
+    resources: list[UsageItem]
+
+
+class RateLimitWindow(BaseModel):
+    scope: str
+    window: str
+    limit: int
+    used: int
+    remaining: int
+    reset_seconds: int
+
+
+class RateLimitState(BaseModel):
+    tier: str
+    windows: list[RateLimitWindow]
+
+
+class AuditEntry(BaseModel):
+    id: int
+    actor: str | None
+    action: str
+    detail: dict[str, Any]
+    created_at: str
+
+
+class AuditPage(BaseModel):
+    items: list[AuditEntry]
+    limit: int
+    offset: int
