@@ -10,6 +10,10 @@
 
 Missing or invalid tokens answer 401 with ``WWW-Authenticate: Bearer``; a missing permission
 answers 403; both as ``application/problem+json``. Permission denials are audited.
+
+``install_auth`` adds :class:`AuthenticationMiddleware` as the *outermost* middleware at that
+moment: call it after adding the tenancy and rate-limit middlewares, which read the principal.
+The seed's names (``AuthService``, ``Permission``, ``PermissionChecker``) are re-exported here.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from relaypoint_core.errors import (
     TokenReuseError,
     TokenRevokedError,
 )
+from relaypoint_core.rbac.checker import PermissionChecker
 from relaypoint_core.rbac.permissions import Permission, is_valid_permission
 from relaypoint_core.request_state import (
     Principal,
@@ -42,6 +47,9 @@ from relaypoint_core.request_state import (
 
 __all__ = [
     "AUTH_SERVICE_STATE_ATTR",
+    "AuthService",
+    "Permission",
+    "PermissionChecker",
     "ProblemHTTPException",
     "RequireAdminAccess",
     "RequireWorkflowCreate",

@@ -74,3 +74,12 @@ def test_bearer_token_parsing() -> None:
     assert bearer_token([(b"authorization", b"Basic abc")]) is None
     assert bearer_token([(b"authorization", b"Bearer ")]) is None
     assert bearer_token([(b"x-other", b"Bearer abc")]) is None
+
+
+async def test_testing_helpers_issue_tokens_for_any_principal() -> None:
+    from relaypoint_core.auth.testing import issue_access_token, make_test_auth_service
+
+    service = make_test_auth_service()
+    token = await issue_access_token(service, "u-9", tenant_id="acme", roles=["viewer"])
+    principal = await service.verify_access_token(token)
+    assert (principal.user_id, principal.tenant_id, principal.roles) == ("u-9", "acme", ("viewer",))
