@@ -62,10 +62,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
         callspec = getattr(item, "callspec", None)
-        params = set(callspec.params.values()) if callspec is not None else set()
-        if names & _REDIS_FIXTURES or "redis" in {str(p) for p in params}:
+        # Parameter values may be unhashable (lists, dicts): compare their text only.
+        params = {str(p) for p in callspec.params.values()} if callspec is not None else set()
+        if names & _REDIS_FIXTURES or "redis" in params:
             item.add_marker(pytest.mark.redis)
-        if names & _POSTGRES_FIXTURES or "postgres" in {str(p) for p in params}:
+        if names & _POSTGRES_FIXTURES or "postgres" in params:
             item.add_marker(pytest.mark.postgres)
 
 
