@@ -1,18 +1,20 @@
-"""What one rate-limit check decided, for every policy that applied to the request."""
+"""What one rate-limit check decided, for every policy that applied to the request.
+
+Both are cheap to create on the hot path of every request.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Sequence
+from typing import Any, Literal, NamedTuple
 
-__all__ = ["Decision", "DecisionSource", "PolicyScope", "PolicyState"]
+__all__ = ["Decision", "DecisionSource", "PolicyScope", "PolicyState", "PolicyStatic"]
 
 PolicyScope = Literal["user", "tenant", "route"]
 DecisionSource = Literal["backend", "memo", "fallback", "fail_open", "fail_closed"]
 
 
-@dataclass(frozen=True, slots=True)
-class PolicyState:
+class PolicyState(NamedTuple):
     """One window of one scope after the check.
 
     ``reset_after`` is the number of seconds until the oldest counted use leaves the window (when
@@ -36,21 +38,97 @@ class PolicyState:
         return self.retry_after is not None
 
 
-@dataclass(frozen=True, slots=True)
+PolicyStatic = tuple[str, PolicyScope, str | None, str, int, float, int, int]
+"""What a decision needs to know of one counter: name, scope, tier, window name, limit, window
+seconds, window µs, bucket µs."""
+
+
 class Decision:
     """The verdict for one request: admitted or not, and the state of every policy checked.
 
     ``clock_us`` is the backend's clock when it decided (Redis ``TIME`` for Redis, the injected
     monotonic clock for memory), in microseconds; ``source`` says whether the backend, the local
     refusal memo, the local fallback limiter or a fault policy produced the verdict.
+    ``policies`` is built on first access from the backend's raw answer, so callers that only
+    need ``allowed`` never pay for it. Treat a decision as immutable.
     """
 
-    allowed: bool
-    policies: tuple[PolicyState, ...]
-    tier: str | None = None
-    source: DecisionSource = "backend"
-    clock_us: int = 0
-    retry_after: float | None = None
+    __slots__ = ("_policies", "_raw", "allowed", "clock_us", "retry_after", "source", "tier")
+
+    def __init__(
+        self,
+        allowed: bool,
+        policies: tuple[PolicyState, ...] | None = (),
+        tier: str | None = None,
+        source: DecisionSource = "backend",
+        clock_us: int = 0,
+        retry_after: float | None = None,
+        raw: tuple[tuple[PolicyStatic, ...], Sequence[int]] | None = None,
+    ) -> None:
+        self.allowed = allowed
+        self._policies = policies
+        self.tier = tier
+        self.source: DecisionSource = source
+        self.clock_us = clock_us
+        self.retry_after = retry_after
+        self._raw = raw
+
+    @property
+    def policies(self) -> tuple[PolicyState, ...]:
+        policies = self._policies
+        if policies is None:
+            policies = self._policies = self._build_policies()
+        return policies
+
+    def _build_policies(self) -> tuple[PolicyState, ...]:
+        assert self._raw is not None
+        statics, values = self._raw
+        now = self.clock_us
+        states = []
+        i = 0
+        for name, scope, tier, window_name, limit, seconds, window_us, bucket_us in statics:
+            used = values[i]
+            oldest = values[i + 1]
+            at = values[i + 2]
+            i += 3
+            reset = ((oldest + 1) * bucket_us + window_us - now) / 1_000_000 if oldest >= 0 else 0.0
+            retry: float | None = None
+            if at != 0:
+                retry = float(seconds) if at < 0 else max(0.0, (at - now) / 1_000_000)
+            states.append(
+                PolicyState(
+                    name,
+                    scope,
+                    tier,
+                    window_name,
+                    limit,
+                    seconds,
+                    used,
+                    limit - used if used < limit else 0,
+                    reset if reset > 0 else 0.0,
+                    retry,
+                )
+            )
+        return tuple(states)
+
+    def replace(self, **changes: Any) -> Decision:
+        """A copy with some fields changed (``policies`` among them)."""
+        fields: dict[str, Any] = {
+            "allowed": self.allowed,
+            "policies": self.policies,
+            "tier": self.tier,
+            "source": self.source,
+            "clock_us": self.clock_us,
+            "retry_after": self.retry_after,
+        }
+        fields.update(changes)
+        return Decision(**fields)
+
+    def __repr__(self) -> str:
+        return (
+            f"Decision(allowed={self.allowed!r}, source={self.source!r}, tier={self.tier!r}, "
+            f"retry_after={self.retry_after!r}, policies={self.policies!r})"
+        )
 
     @property
     def violated(self) -> tuple[PolicyState, ...]:
@@ -71,9 +149,19 @@ class Decision:
     @property
     def most_constraining(self) -> PolicyState | None:
         """The policy a client should watch: the one that refused longest, else the fullest."""
-        if not self.policies:
+        policies = self.policies
+        if not policies:
             return None
-        violated = self.violated
-        if violated:
-            return max(violated, key=lambda p: p.retry_after or 0.0)
-        return min(self.policies, key=lambda p: (p.remaining, -p.reset_after))
+        if len(policies) == 1:
+            return policies[0]
+        if not self.allowed:
+            violated = self.violated
+            if violated:
+                return max(violated, key=lambda p: p.retry_after or 0.0)
+        best = policies[0]
+        for p in policies:
+            if p.remaining < best.remaining or (
+                p.remaining == best.remaining and p.reset_after > best.reset_after
+            ):
+                best = p
+        return best

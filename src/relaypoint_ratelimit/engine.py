@@ -31,7 +31,7 @@ from relaypoint_ratelimit.backends import (
     RateLimitBackend,
     create_backend,
 )
-from relaypoint_ratelimit.decision import Decision, DecisionSource, PolicyScope, PolicyState
+from relaypoint_ratelimit.decision import Decision, DecisionSource, PolicyScope, PolicyStatic
 from relaypoint_ratelimit.errors import (
     RateLimitBackendError,
     RateLimitConfigurationError,
@@ -67,6 +67,11 @@ class _Plan:
     consume: BackendRequest
     peek: BackendRequest
     tier: str | None
+    tier_key: str | None
+    stored: str
+    # Per counter, what _decide needs: name, scope, tier, window name, limit, seconds, window_us,
+    # bucket_us (flat tuples: the hot path reads them without attribute lookups).
+    statics: tuple[PolicyStatic, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,10 +116,6 @@ class UsageStats:
                 for w in self.windows
             ],
         }
-
-
-def _ceil_seconds(us: int) -> float:
-    return max(0.0, us / 1_000_000)
 
 
 class RateLimiter:
@@ -167,6 +168,8 @@ class RateLimiter:
             )
         self.backend: RateLimitBackend = backend
         self._remote = backend.remote
+        # The memory backend is called synchronously: its apply never awaits anyway.
+        self._local = backend if type(backend) is MemoryBackend else None
         self._fallback = (
             MemoryBackend(clock=clock) if self.fault_policy is FaultPolicy.LOCAL else None
         )
@@ -252,32 +255,36 @@ class RateLimiter:
     ) -> Decision:
         if not self._started:
             await self.startup()
-        if isinstance(cost, bool) or not isinstance(cost, int) or cost < (1 if consume else 0):
+        if type(cost) is not int or cost < (1 if consume else 0):
             raise RateLimitConfigurationError(
                 f"request cost must be a positive integer, not {cost!r}"
             )
+        plan_key = (identity, route, include_tiers, cost)
         for _attempt in range(4):
-            tier_key = None if identity.anonymous else self.keys.user_tier(identity)
-            stored = self._tier_hints.get(tier_key, "") if tier_key is not None else ""
-            plan_key = (identity, route, include_tiers, cost, stored)
-            if consume and self._memo:
-                memo = self._memo_lookup(plan_key)
-                if memo is not None:
-                    return self._finish(identity, memo)
             plan = self._plans.get(plan_key)
-            if plan is None:
+            if plan is None or (
+                plan.tier_key is not None and self._tier_hints.get(plan.tier_key, "") != plan.stored
+            ):
+                tier_key = None if identity.anonymous else self.keys.user_tier(identity)
+                stored = self._tier_hints.get(tier_key, "") if tier_key is not None else ""
                 plan = self._build_plan(identity, route, include_tiers, cost, tier_key, stored)
                 if len(self._plans) >= _MAX_CACHED_PLANS:
                     self._plans.clear()
                 self._plans[plan_key] = plan
+            if consume and self._memo:
+                memo = self._memo_lookup(plan_key)
+                if memo is not None:
+                    return self._finish(identity, memo)
             if not plan.counters:
                 return self._finish(identity, Decision(True, (), plan.tier))
             request = plan.consume if consume else plan.peek
-            result = await self._call(request)
+            local = self._local
+            result = local.apply_now(request) if local is not None else await self._call(request)
             if result is None:
                 return self._finish(identity, await self._degraded(plan, request))
-            if result.status == TIER_CHANGED and tier_key is not None:
-                self._remember_tier(tier_key, result.stored_tier or "")
+            if result.status == TIER_CHANGED and plan.tier_key is not None:
+                self._remember_tier(plan.tier_key, result.stored_tier or "")
+                self._memo.pop(plan_key, None)
                 continue
             decision = self._decide(plan, result, "backend")
             if consume and not decision.allowed and self._memo_enabled:
@@ -290,8 +297,7 @@ class RateLimiter:
             outcome = "failed_open" if decision.source == "fail_open" else "allowed"
         else:
             outcome = "failed_closed" if decision.source == "fail_closed" else "limited"
-        tier = decision.tier if decision.tier in self.tiers else "other"
-        self.metrics.decision(tier or "other", outcome, decision.source)
+        self.metrics.decision(decision.tier or "other", outcome, decision.source)
         if self._on_decision is not None:
             self._on_decision(identity, decision)
         return decision
@@ -355,14 +361,29 @@ class RateLimiter:
                 )
                 key = self.keys.route_window(identity, route.name, route.per, window)
                 specs.append(self._spec(key, window, cost))
+        check_tier = tier_key is not None and include_tiers
+        if not check_tier:
+            tier_key = None
+        statics = tuple(
+            (
+                c.name,
+                c.scope,
+                c.tier,
+                c.window.name,
+                c.window.limit,
+                c.window.seconds,
+                c.window.window_us,
+                c.window.bucket_us,
+            )
+            for c in counters
+        )
         if not specs:
             empty = BackendRequest((CounterSpec("-", 1, 1, 1, 0),))
-            return _Plan((), empty, empty, user_tier.name)
-        check_tier = tier_key is not None and include_tiers
+            return _Plan((), empty, empty, user_tier.name, None, "", ())
         expected = stored if check_tier else None
         consume = BackendRequest(tuple(specs), True, tier_key, expected)
         peek = BackendRequest(tuple(specs), False, tier_key, expected)
-        return _Plan(tuple(counters), consume, peek, user_tier.name)
+        return _Plan(tuple(counters), consume, peek, user_tier.name, tier_key, stored, statics)
 
     @staticmethod
     def _spec(key: str, window: Window, cost: int) -> CounterSpec:
@@ -421,39 +442,16 @@ class RateLimiter:
     def _decide(self, plan: _Plan, result: BackendResult, source: DecisionSource) -> Decision:
         now = result.now_us
         values = result.values
-        allowed = result.status != REFUSED
-        states: list[PolicyState] = []
-        longest_retry: float | None = None
-        for i, counter in enumerate(plan.counters):
-            used = int(values[3 * i])
-            oldest = int(values[3 * i + 1])
-            at = int(values[3 * i + 2])
-            window = counter.window
-            reset = (
-                _ceil_seconds((oldest + 1) * window.bucket_us + window.window_us - now)
-                if oldest >= 0
-                else 0.0
-            )
-            retry: float | None = None
+        if result.status != REFUSED:
+            return Decision(True, None, plan.tier, source, now, None, (plan.statics, values))
+        longest: float | None = None
+        for i, static in enumerate(plan.statics):
+            at = values[3 * i + 2]
             if at != 0:
-                retry = float(window.seconds) if at < 0 else _ceil_seconds(at - now)
-                if not allowed and (longest_retry is None or retry > longest_retry):
-                    longest_retry = retry
-            states.append(
-                PolicyState(
-                    counter.name,
-                    counter.scope,
-                    counter.tier,
-                    window.name,
-                    window.limit,
-                    window.seconds,
-                    used,
-                    max(0, window.limit - used),
-                    reset,
-                    retry,
-                )
-            )
-        return Decision(allowed, tuple(states), plan.tier, source, now, longest_retry)
+                retry = float(static[5]) if at < 0 else max(0.0, (at - now) / 1_000_000)
+                if longest is None or retry > longest:
+                    longest = retry
+        return Decision(False, None, plan.tier, source, now, longest, (plan.statics, values))
 
     # --- refusal memo ----------------------------------------------------------------------------
 
@@ -478,15 +476,13 @@ class RateLimiter:
             del self._memo[plan_key]
             return None
         policies = tuple(
-            replace(
-                p,
+            p._replace(
                 reset_after=max(0.0, p.reset_after - elapsed),
                 retry_after=None if p.retry_after is None else max(0.0, p.retry_after - elapsed),
             )
             for p in decision.policies
         )
-        return replace(
-            decision,
+        return decision.replace(
             policies=policies,
             source="memo",
             clock_us=decision.clock_us + int(elapsed * 1_000_000),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 __all__ = [
     "ADMITTED",
@@ -47,6 +47,7 @@ class BackendRequest:
     expected_tier: str | None = None
     script_keys: tuple[str, ...] = field(init=False, repr=False, compare=False)
     script_args: tuple[str | int, ...] = field(init=False, repr=False, compare=False)
+    plain: tuple[tuple[str, int, int, int, int], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         check = self.expected_tier is not None and self.tier_key is not None
@@ -57,10 +58,14 @@ class BackendRequest:
             args += (spec.window_us, spec.bucket_us, spec.limit, spec.cost)
         object.__setattr__(self, "script_keys", (first, *(c.key for c in self.counters)))
         object.__setattr__(self, "script_args", tuple(args))
+        object.__setattr__(
+            self,
+            "plain",
+            tuple((c.key, c.window_us, c.bucket_us, c.limit, c.cost) for c in self.counters),
+        )
 
 
-@dataclass(frozen=True, slots=True)
-class BackendResult:
+class BackendResult(NamedTuple):
     """``status`` is ADMITTED, REFUSED or TIER_CHANGED; ``values`` holds per counter, in order,
     ``used`` (after counting when admitted), the oldest live bucket index (-1 if none) and the
     earliest time in µs at which the request's cost fits (0: it fits now; -1: never)."""

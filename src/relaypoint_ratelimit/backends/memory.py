@@ -26,12 +26,15 @@ _SWEEP_EVERY = 1024
 
 
 class _Counter:
-    __slots__ = ("buckets", "expires_us", "total")
+    # fast_until: before this instant the newest bucket is still current and no bucket can have
+    # left the window, so a check is a comparison and an increment.
+    __slots__ = ("buckets", "expires_us", "fast_until", "total")
 
     def __init__(self) -> None:
         self.buckets: deque[list[int]] = deque()
         self.total = 0
         self.expires_us = 0
+        self.fast_until = 0
 
 
 def retry_at(
@@ -75,65 +78,63 @@ class MemoryBackend:
     async def apply(self, request: BackendRequest) -> BackendResult:
         return self.apply_now(request)
 
-    def now_us(self) -> int:
-        return int(self._clock.monotonic() * 1_000_000)
-
     def apply_now(self, request: BackendRequest) -> BackendResult:
         """The synchronous core of :meth:`apply` (no await, hence atomic under asyncio)."""
-        now = self.now_us()
+        now = int(self._clock.monotonic() * 1_000_000)
         if request.expected_tier is not None and request.tier_key is not None:
             stored = self._tiers.get(request.tier_key, "")
             if stored != request.expected_tier:
                 return BackendResult(TIER_CHANGED, now, (), stored)
         counters = self._counters
-        live: list[_Counter | None] = []
+        found: list[_Counter | None] = []
         refused = False
-        for spec in request.counters:
-            counter = counters.get(spec.key)
+        for key, window_us, bucket_us, limit, cost in request.plain:
+            counter = counters.get(key)
             if counter is not None:
-                low = (now - spec.window_us) // spec.bucket_us
-                buckets = counter.buckets
-                while buckets and buckets[0][0] < low:
-                    counter.total -= buckets.popleft()[1]
-            live.append(counter)
-            used = counter.total if counter is not None else 0
-            if used + spec.cost > spec.limit:
+                if now >= counter.fast_until:
+                    buckets = counter.buckets
+                    low = (now - window_us) // bucket_us
+                    while buckets and buckets[0][0] < low:
+                        counter.total -= buckets.popleft()[1]
+                if counter.total + cost > limit:
+                    refused = True
+            elif cost > limit:
                 refused = True
+            found.append(counter)
         values: list[int] = []
         if refused or not request.consume:
-            for spec, counter in zip(request.counters, live, strict=True):
+            for (_, window_us, bucket_us, limit, cost), counter in zip(
+                request.plain, found, strict=True
+            ):
                 used = counter.total if counter is not None else 0
-                buckets_seq: Sequence[Sequence[int]] = (
-                    counter.buckets if counter is not None else ()
-                )
-                oldest = buckets_seq[0][0] if buckets_seq else -1
-                fits = used + spec.cost <= spec.limit
-                at = (
-                    0
-                    if fits
-                    else retry_at(
-                        buckets_seq, used, spec.cost, spec.limit, spec.window_us, spec.bucket_us
-                    )
-                )
-                values += (used, oldest, at)
+                live: Sequence[Sequence[int]] = counter.buckets if counter is not None else ()
+                at = 0
+                if used + cost > limit:
+                    at = retry_at(live, used, cost, limit, window_us, bucket_us)
+                values += (used, live[0][0] if live else -1, at)
             return BackendResult(REFUSED if refused else ADMITTED, now, values)
-        for spec, existing in zip(request.counters, live, strict=True):
-            counter = existing
+        for (key, window_us, bucket_us, _, cost), counter in zip(request.plain, found, strict=True):
+            if counter is not None and now < counter.fast_until:
+                counter.buckets[-1][1] += cost
+                counter.total += cost
+                values += (counter.total, counter.buckets[0][0], 0)
+                continue
+            index = now // bucket_us
             if counter is None:
-                counter = counters[spec.key] = _Counter()
+                counter = counters[key] = _Counter()
+                counter.buckets.append([index, cost])
             else:
-                counters.move_to_end(spec.key)
-            index = now // spec.bucket_us
-            buckets = counter.buckets
-            if buckets and buckets[-1][0] >= index:
-                buckets[-1][1] += spec.cost
-            else:
-                buckets.append([index, spec.cost])
-            counter.total += spec.cost
-            counter.expires_us = max(
-                counter.expires_us, (index + 1) * spec.bucket_us + spec.window_us
-            )
-            values += (counter.total, buckets[0][0], 0)
+                counters.move_to_end(key)
+                buckets = counter.buckets
+                if buckets and buckets[-1][0] >= index:
+                    buckets[-1][1] += cost
+                else:
+                    buckets.append([index, cost])
+            counter.total += cost
+            oldest = counter.buckets[0][0]
+            counter.expires_us = max(counter.expires_us, (index + 1) * bucket_us + window_us)
+            counter.fast_until = min((index + 1) * bucket_us, (oldest + 1) * bucket_us + window_us)
+            values += (counter.total, oldest, 0)
         self._ops += 1
         if self._ops >= _SWEEP_EVERY:
             self._sweep(now)
