@@ -25,7 +25,11 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.routing import Route
 from starlette.staticfiles import StaticFiles
 
-from examples.app.problems import install_problem_handlers, register_error_status
+from examples.app.problems import (
+    install_problem_handlers,
+    problem_responses,
+    register_error_status,
+)
 from examples.app.routes_admin import router as admin_router
 from examples.app.routes_auth import bearer_scheme, build_auth_routers
 from examples.app.routes_pages import health_router, pages_router
@@ -133,13 +137,17 @@ def create_app(config: AppConfig | None = None) -> FastAPI:
 
     api = settings.API_V1_STR
     secured = [Depends(bearer_scheme)]
+    # Every API operation documents the problem+json answers the middlewares and handlers give.
+    public_errors = problem_responses(400, 401, 403, 404, 422, 429, 503)
+    secured_errors = problem_responses(400, 401, 403, 404, 409, 422, 429, 503)
     for router in build_auth_routers():
-        app.include_router(router, prefix=api)
-    app.include_router(build_workflow_router(tenant_in_path=True), prefix=api, dependencies=secured)
-    app.include_router(
-        build_workflow_router(tenant_in_path=False), prefix=api, dependencies=secured
-    )
-    app.include_router(admin_router, prefix=api, dependencies=secured)
+        app.include_router(router, prefix=api, responses=public_errors)
+    for router in (
+        build_workflow_router(tenant_in_path=True),
+        build_workflow_router(tenant_in_path=False),
+        admin_router,
+    ):
+        app.include_router(router, prefix=api, dependencies=secured, responses=secured_errors)
     app.include_router(health_router)
     app.include_router(pages_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

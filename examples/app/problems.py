@@ -28,8 +28,10 @@ from relaypoint_core.errors import (
 
 __all__ = [
     "PROBLEM_JSON",
+    "PROBLEM_SCHEMA",
     "install_problem_handlers",
     "problem_response",
+    "problem_responses",
     "register_error_status",
     "status_for",
 ]
@@ -51,6 +53,44 @@ _TITLES = {
     500: "Internal server error",
     503: "Service unavailable",
 }
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "type": "object",
+    "description": "RFC 9457 problem details",
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "code": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object"}},
+    },
+    "required": ["status"],
+}
+
+_DESCRIPTIONS = {
+    400: "the request names no tenant, or an invalid one",
+    401: "missing, invalid, expired or revoked token (WWW-Authenticate: Bearer)",
+    403: "missing permission, a token of another tenant, a suspended tenant or an exhausted quota",
+    404: "no such tenant or resource",
+    409: "conflicts with existing data",
+    422: "invalid input",
+    429: "rate limited: see Retry-After and the RateLimit headers",
+    503: "a backend is unavailable (fail-closed rate limiting, token store)",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for error statuses answered as problem+json."""
+    return {
+        status: {
+            "description": _DESCRIPTIONS.get(status, _TITLES.get(status, "error")),
+            "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}},
+        }
+        for status in statuses
+    }
 
 
 def problem_response(

@@ -24,7 +24,7 @@ bearer_scheme = HTTPBearer(
 def build_auth_routers() -> list[APIRouter]:
     me_router = APIRouter(prefix="/auth", tags=["auth"], dependencies=[Depends(bearer_scheme)])
 
-    @me_router.get("/me", response_model=Me, responses={401: {"description": "no valid token"}})
+    @me_router.get("/me", response_model=Me)
     async def me(
         principal: Annotated[Principal, Depends(get_current_principal)],
         runtime: Annotated[Runtime, Depends(get_runtime)],

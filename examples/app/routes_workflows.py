@@ -38,10 +38,6 @@ WORKFLOW_FIELDS = tuple(WorkflowOut.model_fields)
 select_fields = FieldSelection(WORKFLOW_FIELDS)
 CACHE_TTL = 300
 
-_NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"description": "no such workflow in this tenant"}
-}
-
 
 ITEMS = "workflows"
 LISTS = "workflow-lists"
@@ -135,7 +131,6 @@ def build_workflow_router(*, tenant_in_path: bool) -> APIRouter:
         "/{workflow_id}",
         response_model=WorkflowFields,
         response_model_exclude_unset=True,
-        responses=_NOT_FOUND,
         operation_id=f"get_workflow{suffix}",
     )
     async def get_workflow(
@@ -166,7 +161,6 @@ def build_workflow_router(*, tenant_in_path: bool) -> APIRouter:
     @router.patch(
         "/{workflow_id}",
         response_model=WorkflowOut,
-        responses=_NOT_FOUND,
         operation_id=f"update_workflow{suffix}",
     )
     async def update_workflow(
@@ -191,7 +185,6 @@ def build_workflow_router(*, tenant_in_path: bool) -> APIRouter:
     @router.delete(
         "/{workflow_id}",
         status_code=204,
-        responses=_NOT_FOUND,
         operation_id=f"delete_workflow{suffix}",
     )
     async def delete_workflow(
@@ -212,7 +205,6 @@ def build_workflow_router(*, tenant_in_path: bool) -> APIRouter:
     @router.post(
         "/{workflow_id}/execute",
         response_model=ExecutionResult,
-        responses=_NOT_FOUND,
         operation_id=f"execute_workflow{suffix}",
     )
     async def execute_workflow(
