@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from relaypoint_core.errors import AuthorizationError
-from relaypoint_core.rbac.permissions import is_valid_permission
+from relaypoint_core.rbac.permissions import Permission, is_valid_permission
 from relaypoint_core.rbac.policy import DEFAULT_POLICY, RolePolicy
 from relaypoint_core.request_state import Principal
 
@@ -26,6 +26,7 @@ class _Unset(enum.Enum):
 
 _UNSET = _Unset.TOKEN
 _CACHE_LIMIT = 4096
+_KNOWN = frozenset(p.value for p in Permission)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +85,8 @@ class PermissionChecker:
         key = roles if isinstance(roles, tuple) else tuple(roles)
         if permission in self._union(key):
             return True
+        if permission in _KNOWN:  # the precomputed sets are complete for known permissions
+            return False
         # Permissions outside the Permission enum can still be covered by a wildcard grant.
         return any(self.policy.role_holds(role, permission) for role in key)
 
@@ -91,9 +94,11 @@ class PermissionChecker:
         """The roles of ``grants`` that apply in ``tenant_id``."""
         platform = self.policy.platform_roles
         return tuple(
-            g.role
-            for g in grants
-            if g.tenant_id == tenant_id or (g.tenant_id is None and g.role in platform)
+            [
+                g.role
+                for g in grants
+                if g.tenant_id == tenant_id or (g.tenant_id is None and g.role in platform)
+            ]
         )
 
     def check(self, grants: Iterable[RoleGrant], permission: str, *, tenant_id: str | None) -> bool:
