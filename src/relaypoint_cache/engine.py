@@ -44,7 +44,7 @@ from relaypoint_core.clock import Clock, system_clock
 from relaypoint_core.keys import DEFAULT_KEY_PREFIX, KeyScheme, escape_glob, escape_key_part
 from relaypoint_core.tenant_context import current_tenant, validate_tenant_id
 
-__all__ = ["DEFAULT_NAMESPACE", "MISSING", "Cache"]
+__all__ = ["DEFAULT_NAMESPACE", "MISSING", "Cache", "l2_key", "versioned_base"]
 
 logger = logging.getLogger("relaypoint.cache")
 
@@ -96,6 +96,21 @@ def _redis_glob(pattern: str) -> str:
             literal.append(char)
     out.append(escape_glob(escape_key_part("".join(literal))))
     return "".join(out)
+
+
+def versioned_base(tenant_prefix: str, version: str, namespace: str) -> str:
+    """Where one tenant namespace's values live: ``rp:cache:{t==acme}:<gen>.<nsver>:<ns>:``.
+
+    ``tenant_prefix`` comes from :meth:`KeyScheme.tenant_prefix` (escaped, hash-tagged); the
+    namespace is escaped here, and the user key is escaped when appended, so no tenant id,
+    namespace or key can produce another scope's key.
+    """
+    return tenant_prefix + version + ":" + escape_key_part(namespace) + ":"
+
+
+def l2_key(scheme: KeyScheme, tenant: str | None, namespace: str, key: str, version: str) -> str:
+    """The Redis key of one entry (see :func:`versioned_base`)."""
+    return versioned_base(scheme.tenant_prefix(tenant), version, namespace) + escape_key_part(key)
 
 
 async def _call_factory(factory: Factory) -> Any:
@@ -304,6 +319,7 @@ class Cache:
         entry = self._data.get(lkey)
         if (
             entry is not None
+            and entry.scope is scope
             and entry.epoch == scope.epoch
             and now < entry.l1_until
             and now < entry.fresh
@@ -383,7 +399,12 @@ class Cache:
         now = self._now()
         entry = self._data.get(lkey)
         stale: Entry | None = None
-        if entry is not None and entry.epoch == scope.epoch and now < entry.l1_until:
+        if (
+            entry is not None
+            and entry.scope is scope
+            and entry.epoch == scope.epoch
+            and now < entry.l1_until
+        ):
             if now < entry.fresh:
                 # The XFetch deadline of this process passed: refresh early, serve the value now.
                 entry.soft = min(entry.l1_until, entry.fresh)
@@ -840,13 +861,7 @@ class Cache:
             scope.remote_version = version
             # If a notice arrived while we asked, the answer may predate it: ask again next time.
             scope.remote_checked = now if scope.epoch == epoch else -math.inf
-        return (
-            scope.redis_base
-            + (scope.remote_version or "0.0")
-            + ":"
-            + escape_key_part(scope.namespace)
-            + ":"
-        )
+        return versioned_base(scope.redis_base, scope.remote_version or "0.0", scope.namespace)
 
     # -- internals: L2 ---------------------------------------------------------------------------
     def _current_backend(self) -> L2Backend | None:

@@ -20,7 +20,7 @@ from relaypoint_cache import MISSING, Cache, cached
 
 
 async def stampede(url: str, prefix: str, start_at: float, callers: int, mode: str) -> None:
-    cache = Cache(url, key_prefix=prefix)
+    cache = Cache(url, key_prefix=prefix, op_timeout=2.0)
     counter = redis_asyncio.Redis.from_url(url)
     await cache.wait_ready()
 
@@ -46,7 +46,7 @@ async def stampede(url: str, prefix: str, start_at: float, callers: int, mode: s
 
 
 async def watch(url: str, prefix: str, keys: list[str]) -> None:
-    cache = Cache(url, key_prefix=prefix)
+    cache = Cache(url, key_prefix=prefix, op_timeout=2.0)
     if not await cache.wait_ready():
         print(json.dumps({"error": "not subscribed"}), flush=True)
         return

@@ -19,6 +19,9 @@ async def make_cache() -> AsyncIterator[MakeCache]:
     made: list[Cache] = []
 
     def make(url: str | None = None, **options: Any) -> Cache:
+        # The shared test machine is loaded: a generous timeout keeps the fault policy (which
+        # would silently skip a slow L2 write) out of tests that are about something else.
+        options.setdefault("op_timeout", 2.0)
         cache = Cache(url, **options)
         made.append(cache)
         return cache

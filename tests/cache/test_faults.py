@@ -1,0 +1,114 @@
+"""Redis killed mid-load and restarted: no caller sees an exception, results stay correct, the
+cache goes back to L2 once Redis is back; a circuit breaker keeps a dead Redis off the hot path."""
+
+from __future__ import annotations
+
+import asyncio
+
+import redis.asyncio as redis_asyncio
+
+from relaypoint_cache import MISSING
+from tests.cache.conftest import MakeCache
+from tests.support.services import RedisServer
+
+
+async def test_redis_killed_mid_load_and_restarted(
+    make_cache: MakeCache, redis_server: RedisServer
+) -> None:
+    options = {
+        "key_prefix": "fault:",
+        "op_timeout": 0.2,
+        "circuit_failure_threshold": 2,
+        "circuit_reset_timeout": 0.2,
+        "l1_ttl": 0.05,  # L1 copies expire quickly, so L2 is asked all the time
+    }
+    cache = make_cache(redis_server.url, **options)
+    assert await cache.wait_ready()
+    computed: dict[str, int] = {}
+
+    async def factory_for(key: str) -> str:
+        computed[key] = computed.get(key, 0) + 1
+        await asyncio.sleep(0.001)
+        return f"value-of-{key}"
+
+    errors: list[BaseException] = []
+    wrong: list[tuple[str, object]] = []
+    stop = asyncio.Event()
+
+    async def load(worker: int) -> None:
+        i = 0
+        while not stop.is_set():
+            key = f"k{(worker * 7 + i) % 20}"
+            i += 1
+            try:
+                value = await cache.get_or_set(
+                    key, lambda k=key: factory_for(k), ttl=30, tenant_id="acme"
+                )
+                if value != f"value-of-{key}":
+                    wrong.append((key, value))
+                await cache.set(f"w{worker}", i, tenant_id="acme")
+                seen = await cache.get(f"w{worker}", MISSING, tenant_id="acme")
+                if seen not in (i, MISSING):
+                    wrong.append((f"w{worker}", seen))
+            except BaseException as exc:  # the policy says: nothing reaches the caller
+                errors.append(exc)
+            await asyncio.sleep(0.002)
+
+    workers = [asyncio.create_task(load(n)) for n in range(8)]
+    await asyncio.sleep(0.5)
+    redis_server.kill()
+    await asyncio.sleep(1.0)
+    stats_down = await cache.stats()
+    redis_server.start()
+    await asyncio.sleep(1.5)
+    stop.set()
+    await asyncio.gather(*workers)
+
+    assert errors == []
+    assert wrong == []
+    assert stats_down.errors.get("l2", 0) > 0
+    assert stats_down.circuit_state in {"open", "half_open"}
+
+    # Back to normal: L2 is written and read again after recovery.
+    assert await cache.wait_ready(wait=10)
+    await cache.set("after", "recovered", tenant_id="acme")
+    raw = redis_asyncio.Redis.from_url(redis_server.url)
+    try:
+        keys = [k async for k in raw.scan_iter(match="fault:cache:*:after")]
+        assert len(keys) == 1
+    finally:
+        await raw.aclose()
+    fresh = make_cache(redis_server.url, **options)
+    assert await fresh.get("after", tenant_id="acme") == "recovered"
+    assert (await fresh.stats()).namespaces["default"].hits_l2 == 1
+    assert (await cache.stats()).circuit_state == "closed"
+
+
+async def test_unreachable_redis_costs_no_time_once_the_circuit_is_open(
+    make_cache: MakeCache,
+) -> None:
+    from tests.support.services import free_port
+
+    cache = make_cache(
+        f"redis://127.0.0.1:{free_port()}/0",
+        op_timeout=0.2,
+        circuit_failure_threshold=1,
+        circuit_reset_timeout=60,
+    )
+    calls = 0
+
+    def factory() -> str:
+        nonlocal calls
+        calls += 1
+        return "v"
+
+    assert await cache.get_or_set("k", factory, tenant_id="acme") == "v"
+    assert await cache.get("k", tenant_id="acme") == "v"  # served by L1
+    failures_when_opened = (await cache.stats()).errors.get("l2", 0)
+    for i in range(50):
+        assert await cache.get_or_set(f"other{i}", factory, tenant_id="acme") == "v"
+    stats = await cache.stats()
+    # Fifty misses with the circuit open: Redis was not even tried (no timeout paid per call).
+    assert stats.errors.get("l2", 0) == failures_when_opened
+    assert stats.circuit_state == "open"
+    assert calls == 51
