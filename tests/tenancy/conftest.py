@@ -1,4 +1,4 @@
-"""Tenancy fixtures: a private PostgreSQL database per test module, and one installed
+"""Tenancy fixtures: private PostgreSQL databases (one per strategy), and one installed
 :class:`Tenancy` per isolation strategy (``tenancy`` is parametrized over all of them)."""
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def new_slug(prefix: str = "t") -> str:
 
 @dataclass
 class PgDatabases:
-    """Private databases of one test module, created on demand and dropped at module end."""
+    """Private databases of this test session, created on demand and dropped at the end."""
 
     admin_url: str
     prefix: str
@@ -73,8 +73,13 @@ class PgDatabases:
         asyncio.run(self._drop_all())
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def pg_databases(postgres_url: str) -> Iterator[PgDatabases]:
+    """One private database per strategy for the whole session (tests use unique tenant slugs).
+
+    Session rather than module scope because every DROP DATABASE forces a checkpoint, which costs
+    seconds on a busy server; the databases are still private and dropped at the end.
+    """
     databases = PgDatabases(postgres_url, f"rpt_{uuid.uuid4().hex[:8]}", [])
     try:
         yield databases

@@ -66,7 +66,7 @@ async def test_no_cross_tenant_reads_or_writes_under_interleaving(
                     for owner, action in rows:
                         assert owner == tenant.id, f"{tenant.slug} read a row of {owner}"
                         assert action in ("tenant.created", f"op:{tenant.slug}")
-                    if strategy_target.kind == "pg-shared-rls":
+                    if strategy_target.kind == "pg-shared-rls" and index % 4 == 1:
                         owners = (
                             (
                                 await session.execute(
