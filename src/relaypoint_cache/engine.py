@@ -426,7 +426,7 @@ class Cache:
             if now < entry.sie:
                 stale = entry
         task = self._inflight.get(lkey)
-        if task is not None:
+        if task is not None and task.get_loop() is asyncio.get_running_loop():
             stats.coalesced += 1
             return await asyncio.shield(task)
         task = asyncio.ensure_future(self._load(scope, lkey, key, factory, policy, stale))
