@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, insert, or_, select
+from sqlalchemy import Table, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -508,6 +508,22 @@ class TenantManager:
                 await self._audit(plane, row, "user.created", {"user_id": user_id})
             self.session.add(UserIndex(user_id=user_id, tenant_id=row.id))
             return user_id
+
+    async def set_password(self, tenant_id: str, user_id: str, password: str) -> None:
+        """Set (or reset) a user's password; stored as an Argon2id hash."""
+        password_hash = hash_password(password)
+        async with self._unit():
+            row = await self._load(tenant_id)
+            conn = await self.session.connection()
+            async with self.strategy.tenant_plane(conn, self._ref(row)) as plane:
+                result = await plane.execute(
+                    update(_users)
+                    .where(_users.c.id == user_id, _users.c.tenant_id == row.id)
+                    .values(password_hash=password_hash)
+                )
+                if not getattr(result, "rowcount", 0):
+                    raise TenancyError(f"user {user_id!r} is not a member of {row.slug!r}")
+                await self._audit(plane, row, "user.password_set", {"user_id": user_id})
 
     async def assign_role(self, tenant_id: str, user_id: str, role: str | Role) -> None:
         (name,) = _clean_roles([role])

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
+from relaypoint_tenancy.migrate import migrate_all
 from relaypoint_tenancy.models import User
 from relaypoint_tenancy.resolution import TenantResolver
 from relaypoint_tenancy.service import Tenancy
@@ -49,6 +52,18 @@ async def test_engines_are_bounded_and_evicted_idle_first(tenancy: Tenancy) -> N
     finally:
         await small.dispose()
     assert small.open_engines == 0
+    # the migrate command reaches tenant databases too: one behind, one current
+    behind = small.location_for(refs[0].slug)
+    engine = create_async_engine(tenancy.engine.url.set(database=behind), poolclass=NullPool)
+    async with engine.begin() as conn:
+        for table in ("rp_audit_events", "rp_role_assignments", "rp_users", "rp_tenant_version"):
+            await conn.exec_driver_sql(f"DROP TABLE {table}")
+    await engine.dispose()
+    report = await migrate_all(tenancy.engine, concurrency=2, only=[r.slug for r in refs])
+    assert {r.slug: r.status for r in report.results} == {
+        refs[0].slug: "migrated",
+        refs[1].slug: "current",
+    }
     async with tenancy.manager() as manager:
         for ref in refs:
             await manager.delete_tenant(ref.slug)

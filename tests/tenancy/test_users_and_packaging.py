@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from relaypoint_core.auth.passwords import verify_password
 from relaypoint_core.auth.users import UserDirectory, UserRecord
 from relaypoint_core.rbac.roles import Role
 from relaypoint_tenancy import PlanTier
@@ -53,6 +54,11 @@ async def test_sql_user_directory_serves_login(sqlite_tenancy: Tenancy) -> None:
     assert await directory.get_by_email("dev@acme.com", tenant_id=None) is None
     assert await directory.get_by_email("dev@acme.com", tenant_id="nope") is None
     assert await directory.get_by_id("no-such-user") is None
+    async with sqlite_tenancy.manager() as manager:
+        await manager.set_password("acme", user_id, "a new passphrase")
+    updated = await directory.get_by_id(user_id)
+    assert updated is not None
+    assert verify_password(updated.password_hash, "a new passphrase")
     async with sqlite_tenancy.manager() as manager:
         await manager.suspend_tenant("acme")
     suspended = await directory.get_by_id(user_id)
