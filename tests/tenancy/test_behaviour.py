@@ -9,6 +9,7 @@ from sqlalchemy import func, select, text, update
 
 from relaypoint_core.auth.passwords import verify_password
 from relaypoint_core.rbac.roles import Role
+from relaypoint_core.testing import FakeClock
 from relaypoint_tenancy import (
     PlanTier,
     TenantExistsError,
@@ -18,7 +19,7 @@ from relaypoint_tenancy import (
 from relaypoint_tenancy.models import AuditEvent, User
 from relaypoint_tenancy.service import Tenancy
 from relaypoint_tenancy.strategies import TenantIsolationError, TenantRef
-from tests.tenancy.conftest import new_slug
+from tests.tenancy.conftest import StrategyTarget, build_strategy, new_slug
 
 
 async def _create(tenancy: Tenancy, slug: str, **options: object) -> object:
@@ -253,3 +254,69 @@ async def test_delete_removes_all_tenant_data(tenancy: Tenancy) -> None:
                     )
                 ).scalar_one()
                 assert left == 0, table
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("strategy_target", ["pg-shared-rls"], indirect=True)
+async def test_row_level_security_holds_without_the_orm(
+    strategy_target: StrategyTarget, fake_clock: FakeClock
+) -> None:
+    strategy = build_strategy(strategy_target, pool=1)  # one connection: the next user is us
+    tenancy = Tenancy(strategy.engine, strategy, clock=fake_clock)
+    await tenancy.install()
+    try:
+        await _check_rls(tenancy)
+    finally:
+        await tenancy.dispose()
+
+
+async def _check_rls(tenancy: Tenancy) -> None:
+    a = await _create(tenancy, new_slug("r"))
+    b = await _create(tenancy, new_slug("s"))
+    ref_a, ref_b = a.ref, b.ref  # type: ignore[attr-defined]
+    async with tenancy.strategy.session(ref_a) as session:
+        seen = (
+            (await session.execute(text("SELECT DISTINCT tenant_id FROM rp_users"))).scalars().all()
+        )
+        assert seen == [ref_a.id]
+        role = (await session.execute(text("SELECT current_user"))).scalar_one()
+        assert role == tenancy.strategy.rls_role  # type: ignore[attr-defined]
+        # a raw INSERT naming another tenant is refused by the policy's WITH CHECK
+        with pytest.raises(Exception, match="row-level security"):
+            await session.execute(
+                text(
+                    "INSERT INTO rp_audit_events (tenant_id, action, detail, created_at) "
+                    "VALUES (:t, 'forged', '{}', now())"
+                ),
+                {"t": ref_b.id},
+            )
+        await session.rollback()
+    # the pooled connection went back without the role or the tenant setting
+    async with tenancy.engine.connect() as conn:
+        user, setting = (
+            await conn.execute(
+                text("SELECT current_user, current_setting('relaypoint.tenant_id', true)")
+            )
+        ).one()
+        assert user != tenancy.strategy.rls_role  # type: ignore[attr-defined]
+        assert setting in (None, "")
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("strategy_target", ["pg-schema"], indirect=True)
+async def test_schema_sessions_leave_no_search_path_behind(
+    strategy_target: StrategyTarget, fake_clock: FakeClock
+) -> None:
+    strategy = build_strategy(strategy_target, pool=1)
+    tenancy = Tenancy(strategy.engine, strategy, clock=fake_clock)
+    await tenancy.install()
+    try:
+        tenant = await _create(tenancy, new_slug("p"))
+        async with tenancy.strategy.session(tenant.ref) as session:  # type: ignore[attr-defined]
+            assert (await session.execute(select(func.count()).select_from(User))).scalar_one() == 1
+        async with tenancy.engine.connect() as conn:  # the same, only pooled connection
+            path = (await conn.execute(text("SHOW search_path"))).scalar_one()
+            assert tenant.data_location not in path  # type: ignore[attr-defined]
+            assert (await conn.execute(text("SELECT to_regclass('rp_users')"))).scalar() is None
+    finally:
+        await tenancy.dispose()

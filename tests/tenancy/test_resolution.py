@@ -280,3 +280,32 @@ async def test_fastapi_dependencies(world: Tenancy, fake_clock: FakeClock) -> No
         response = await client.get("/api/v1/tenants/beta/users")
         assert response.json() == {"tenant": "beta", "tier": "FREE", "emails": ["b@beta.com"]}
         assert (await client.get("/anonymous")).status_code == 400
+
+
+async def test_refused_websocket_is_closed_with_the_status(
+    world: Tenancy, fake_clock: FakeClock
+) -> None:
+    resolver = TenantResolver(SqlTenantLookup(world.engine), sources=("header",), clock=fake_clock)
+    middleware = TenantResolutionMiddleware(downstream, resolver=resolver)
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "websocket.connect"}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(dict(message))
+
+    scope = {"type": "websocket", "path": "/ws", "headers": [(b"x-tenant-id", b"frozen")]}
+    await middleware(scope, receive, send)
+    assert sent == [{"type": "websocket.close", "code": 4403, "reason": "Tenant suspended"}]
+
+
+async def test_lifespan_passes_through(world: Tenancy) -> None:
+    seen: list[str] = []
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        seen.append(scope["type"])
+
+    resolver = TenantResolver(SqlTenantLookup(world.engine), sources=("header",))
+    await TenantResolutionMiddleware(app, resolver=resolver)({"type": "lifespan"}, None, None)  # type: ignore[arg-type]
+    assert seen == ["lifespan"]
