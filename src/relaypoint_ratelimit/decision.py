@@ -5,10 +5,10 @@ Both are cheap to create on the hot path of every request.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Literal, NamedTuple
 
-__all__ = ["Decision", "DecisionSource", "PolicyScope", "PolicyState", "PolicyStatic"]
+__all__ = ["Decision", "DecisionSource", "PolicyScope", "PolicySet", "PolicyState", "PolicyStatic"]
 
 PolicyScope = Literal["user", "tenant", "route"]
 DecisionSource = Literal["backend", "memo", "fallback", "fail_open", "fail_closed"]
@@ -43,6 +43,21 @@ PolicyStatic = tuple[str, PolicyScope, str | None, str, int, float, int, int]
 seconds, window µs, bucket µs."""
 
 
+class PolicySet(tuple[PolicyStatic, ...]):
+    """The static description of the policies of one plan, shared by all its decisions.
+
+    Text derived from it once (the ``RateLimit-Policy`` header value, for instance) is kept in
+    ``derived`` so that every response does not rebuild it.
+    """
+
+    derived: dict[str, Any]
+
+    def __new__(cls, items: Iterable[PolicyStatic]) -> PolicySet:
+        made = super().__new__(cls, items)
+        made.derived = {}
+        return made
+
+
 class Decision:
     """The verdict for one request: admitted or not, and the state of every policy checked.
 
@@ -63,7 +78,7 @@ class Decision:
         source: DecisionSource = "backend",
         clock_us: int = 0,
         retry_after: float | None = None,
-        raw: tuple[tuple[PolicyStatic, ...], Sequence[int]] | None = None,
+        raw: tuple[PolicySet, Sequence[int]] | None = None,
     ) -> None:
         self.allowed = allowed
         self._policies = policies
@@ -72,6 +87,11 @@ class Decision:
         self.clock_us = clock_us
         self.retry_after = retry_after
         self._raw = raw
+
+    @property
+    def policy_set(self) -> PolicySet | None:
+        """The plan's static policy description, when the decision came from a backend answer."""
+        return self._raw[0] if self._raw is not None else None
 
     @property
     def policies(self) -> tuple[PolicyState, ...]:

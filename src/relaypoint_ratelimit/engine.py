@@ -31,7 +31,7 @@ from relaypoint_ratelimit.backends import (
     RateLimitBackend,
     create_backend,
 )
-from relaypoint_ratelimit.decision import Decision, DecisionSource, PolicyScope, PolicyStatic
+from relaypoint_ratelimit.decision import Decision, DecisionSource, PolicyScope, PolicySet
 from relaypoint_ratelimit.errors import (
     RateLimitBackendError,
     RateLimitConfigurationError,
@@ -71,7 +71,7 @@ class _Plan:
     stored: str
     # Per counter, what _decide needs: name, scope, tier, window name, limit, seconds, window_us,
     # bucket_us (flat tuples: the hot path reads them without attribute lookups).
-    statics: tuple[PolicyStatic, ...]
+    statics: PolicySet
 
 
 @dataclass(frozen=True, slots=True)
@@ -364,7 +364,7 @@ class RateLimiter:
         check_tier = tier_key is not None and include_tiers
         if not check_tier:
             tier_key = None
-        statics = tuple(
+        statics = PolicySet(
             (
                 c.name,
                 c.scope,
@@ -379,7 +379,7 @@ class RateLimiter:
         )
         if not specs:
             empty = BackendRequest((CounterSpec("-", 1, 1, 1, 0),))
-            return _Plan((), empty, empty, user_tier.name, None, "", ())
+            return _Plan((), empty, empty, user_tier.name, None, "", PolicySet(()))
         expected = stored if check_tier else None
         consume = BackendRequest(tuple(specs), True, tier_key, expected)
         peek = BackendRequest(tuple(specs), False, tier_key, expected)

@@ -31,7 +31,8 @@ UNAVAILABLE_TYPE = "https://docs.relaypoint.ai/ratelimit/#fault-policies"
 
 
 def _seconds(value: float) -> int:
-    return max(0, math.ceil(value - 1e-9))
+    # Whole seconds, rounded up; a hair of float noise must not add a second.
+    return math.ceil(value - 1e-9) if value > 0 else 0
 
 
 def retry_after_seconds(decision: Decision) -> int:
@@ -47,31 +48,47 @@ def _policy_reset(policy: PolicyState) -> int:
     return _seconds(policy.retry_after if policy.retry_after is not None else policy.reset_after)
 
 
+def _static_parts(policies: tuple[PolicyState, ...], decision: Decision) -> tuple[bytes, list[str]]:
+    """The ``RateLimit-Policy`` value and the per-item prefixes of ``RateLimit`` (cached per plan)."""
+    policy_set = decision.policy_set
+    if policy_set is not None:
+        cached: tuple[bytes, list[str]] | None = policy_set.derived.get("draft")
+        if cached is not None:
+            return cached
+    names = [_sf_string(p.name) for p in policies]
+    value = ", ".join(
+        f"{name};q={p.limit};w={max(1, _seconds(p.window_seconds))}"
+        for name, p in zip(names, policies, strict=True)
+    ).encode("latin-1")
+    parts = (value, [f"{name};r=" for name in names])
+    if policy_set is not None:
+        policy_set.derived["draft"] = parts
+    return parts
+
+
 def rate_limit_headers(
     decision: Decision, *, legacy: bool = True, draft: bool = True
 ) -> list[tuple[bytes, bytes]]:
     """Every rate-limit header for ``decision`` as ASGI header pairs."""
     headers: list[tuple[bytes, bytes]] = []
-    top = decision.most_constraining
-    if legacy and top is not None:
-        headers += [
-            (b"x-ratelimit-limit", str(top.limit).encode()),
-            (b"x-ratelimit-remaining", str(top.remaining).encode()),
-            (b"x-ratelimit-reset", str(_policy_reset(top)).encode()),
-        ]
-    if legacy and (top is not None or decision.tier is not None):
-        tier = (top.tier if top is not None and top.tier is not None else decision.tier) or ""
+    policies = decision.policies
+    if legacy:
+        top = decision.most_constraining
+        if top is not None:
+            headers.append((b"x-ratelimit-limit", str(top.limit).encode()))
+            headers.append((b"x-ratelimit-remaining", str(top.remaining).encode()))
+            headers.append((b"x-ratelimit-reset", str(_policy_reset(top)).encode()))
+        tier = (top.tier if top is not None and top.tier is not None else None) or decision.tier
         if tier:
             headers.append((b"x-ratelimit-tier", tier.encode("latin-1")))
-    if draft and decision.policies:
-        policy_items = []
-        state_items = []
-        for p in decision.policies:
-            name = _sf_string(p.name)
-            policy_items.append(f"{name};q={p.limit};w={max(1, _seconds(p.window_seconds))}")
-            state_items.append(f"{name};r={p.remaining};t={_policy_reset(p)}")
-        headers.append((b"ratelimit-policy", ", ".join(policy_items).encode("latin-1")))
-        headers.append((b"ratelimit", ", ".join(state_items).encode("latin-1")))
+    if draft and policies:
+        policy_value, prefixes = _static_parts(policies, decision)
+        headers.append((b"ratelimit-policy", policy_value))
+        state = ", ".join(
+            f"{prefix}{p.remaining};t={_policy_reset(p)}"
+            for prefix, p in zip(prefixes, policies, strict=True)
+        )
+        headers.append((b"ratelimit", state.encode("latin-1")))
     if not decision.allowed:
         headers.append((b"retry-after", str(retry_after_seconds(decision)).encode()))
     return headers
