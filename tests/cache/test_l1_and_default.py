@@ -183,3 +183,15 @@ async def test_monitor_hook_is_called_when_opted_in(fake_clock: FakeClock) -> No
     finally:
         performance_monitor.record_cache_access = original  # type: ignore[method-assign]
     assert seen == [(False, "acme"), (True, "acme")]
+
+
+async def test_testing_helpers_drive_ttls_without_sleeping() -> None:
+    from relaypoint_cache.testing import CountingFactory, local_cache
+
+    clock = FakeClock()
+    cache = local_cache(clock)
+    factory = CountingFactory("v")
+    assert await cache.get_or_set("k", factory, ttl=10, tenant_id="acme") == "v"
+    clock.advance(11)
+    assert await cache.get_or_set("k", factory, ttl=10, tenant_id="acme") == "v"
+    assert factory.calls == 2
