@@ -244,3 +244,27 @@ def test_key_configuration_errors_are_clear() -> None:
         KeyRing([ed, ed])
     with pytest.raises(ConfigurationError, match="refresh_ttl"):
         AuthService(keys=ring, access_ttl=3600, refresh_ttl=60)
+
+
+async def test_dead_redis_opens_the_circuit_and_recovers(
+    redis_server: RedisServer, fake_clock: FakeClock
+) -> None:
+    store = create_token_store(redis_server.url, key_prefix="rptauthcircuit:", clock=fake_clock)
+    try:
+        await store.create_family("acme", "fam", token_id="t1", ttl=60)
+        redis_server.kill()
+        for _ in range(3):
+            with pytest.raises(BackendUnavailableError, match=r"ConnectionError|TimeoutError"):
+                await store.is_revoked("acme", "x", "fam")
+        # Open: later calls fail at once, without touching the network.
+        with pytest.raises(BackendUnavailableError, match="circuit open"):
+            await store.revoke_family("acme", "fam")
+        redis_server.start()
+        with pytest.raises(BackendUnavailableError, match="circuit open"):
+            await store.is_revoked("acme", "x", "fam")
+        fake_clock.advance(5)
+        assert not await store.is_revoked("acme", "x", "fam")  # the probe succeeds: closed again
+        await store.create_family("acme", "fam", token_id="t1", ttl=60)
+        assert await store.revoke_family("acme", "fam")
+    finally:
+        await store.aclose()

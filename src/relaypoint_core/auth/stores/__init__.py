@@ -23,4 +23,4 @@ def create_token_store(
         return MemoryTokenStore(clock=clock)
     from relaypoint_core.auth.stores.redis import RedisTokenStore
 
-    return RedisTokenStore.from_url(parsed.url, key_prefix=key_prefix)
+    return RedisTokenStore.from_url(parsed.url, key_prefix=key_prefix, clock=clock)

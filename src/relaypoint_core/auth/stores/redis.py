@@ -8,15 +8,20 @@ until it expires. Rotation is one Lua script, so two concurrent refreshes cannot
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from relaypoint_core.auth.store import RotationOutcome
+from relaypoint_core.circuit import CircuitBreaker
+from relaypoint_core.clock import Clock, system_clock
 from relaypoint_core.errors import BackendUnavailableError
 from relaypoint_core.keys import DEFAULT_KEY_PREFIX, KeyScheme
 from relaypoint_core.optional import require_module
 from relaypoint_core.redis_client import create_redis_client
 
 __all__ = ["RedisTokenStore"]
+
+T = TypeVar("T")
 
 _ROTATE = """
 local state = redis.call('HMGET', KEYS[1], 'cur', 'rev')
@@ -58,8 +63,17 @@ def _ms(seconds: float) -> int:
 class RedisTokenStore:
     """A :class:`~relaypoint_core.auth.store.TokenStore` on Redis or Redis Cluster."""
 
-    def __init__(self, client: Any, *, key_prefix: str = DEFAULT_KEY_PREFIX) -> None:
+    def __init__(
+        self,
+        client: Any,
+        *,
+        key_prefix: str = DEFAULT_KEY_PREFIX,
+        breaker: CircuitBreaker | None = None,
+        clock: Clock = system_clock,
+    ) -> None:
         self._client = client
+        # A dead Redis then costs one fast error per call instead of a socket timeout.
+        self.breaker = breaker or CircuitBreaker("auth token store", clock=clock)
         self._keys = KeyScheme("auth", key_prefix)
         self._rotate = client.register_script(_ROTATE)
         self._revoke_family = client.register_script(_REVOKE_FAMILY)
@@ -70,8 +84,10 @@ class RedisTokenStore:
         )
 
     @classmethod
-    def from_url(cls, url: str, *, key_prefix: str = DEFAULT_KEY_PREFIX) -> RedisTokenStore:
-        return cls(create_redis_client(url, component="auth"), key_prefix=key_prefix)
+    def from_url(
+        cls, url: str, *, key_prefix: str = DEFAULT_KEY_PREFIX, clock: Clock = system_clock
+    ) -> RedisTokenStore:
+        return cls(create_redis_client(url, component="auth"), key_prefix=key_prefix, clock=clock)
 
     def _family_key(self, tenant_id: str | None, family_id: str) -> str:
         return self._keys.key(tenant_id, "fam", family_id)
@@ -79,23 +95,36 @@ class RedisTokenStore:
     def _revoked_key(self, tenant_id: str | None, token_id: str) -> str:
         return self._keys.key(tenant_id, "rev", token_id)
 
-    def _unavailable(self, exc: BaseException) -> BackendUnavailableError:
-        return BackendUnavailableError(
-            f"auth token store on Redis is unavailable ({type(exc).__name__}: {exc}); "
-            "refresh and logout cannot be honoured until it is back"
-        )
+    async def _call(self, operation: Awaitable[T]) -> T:
+        if not self.breaker.allow():
+            close = getattr(operation, "close", None)
+            if close is not None:
+                close()  # never awaited: release the coroutine quietly
+            raise BackendUnavailableError(
+                "auth token store on Redis is unavailable (circuit open); refresh and logout "
+                "cannot be honoured until it is back"
+            )
+        try:
+            result = await operation
+        except self._redis_errors as exc:
+            self.breaker.record_failure()
+            raise BackendUnavailableError(
+                f"auth token store on Redis is unavailable ({type(exc).__name__}: {exc}); "
+                "refresh and logout cannot be honoured until it is back"
+            ) from exc
+        self.breaker.record_success()
+        return result
+
+    async def _create(self, key: str, token_id: str, ttl: float) -> None:
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping={"cur": token_id, "rev": "0"})
+            pipe.pexpire(key, _ms(ttl))
+            await pipe.execute()
 
     async def create_family(
         self, tenant_id: str | None, family_id: str, *, token_id: str, ttl: float
     ) -> None:
-        key = self._family_key(tenant_id, family_id)
-        try:
-            async with self._client.pipeline(transaction=True) as pipe:
-                pipe.hset(key, mapping={"cur": token_id, "rev": "0"})
-                pipe.pexpire(key, _ms(ttl))
-                await pipe.execute()
-        except self._redis_errors as exc:
-            raise self._unavailable(exc) from exc
+        await self._call(self._create(self._family_key(tenant_id, family_id), token_id, ttl))
 
     async def rotate(
         self,
@@ -106,38 +135,30 @@ class RedisTokenStore:
         new_token_id: str,
         ttl: float,
     ) -> RotationOutcome:
-        try:
-            code = await self._rotate(
+        code = await self._call(
+            self._rotate(
                 keys=[self._family_key(tenant_id, family_id)],
                 args=[presented_token_id, new_token_id, _ms(ttl)],
             )
-        except self._redis_errors as exc:
-            raise self._unavailable(exc) from exc
+        )
         return _OUTCOMES[int(code)]
 
     async def revoke_family(self, tenant_id: str | None, family_id: str) -> bool:
-        try:
-            code = await self._revoke_family(keys=[self._family_key(tenant_id, family_id)])
-        except self._redis_errors as exc:
-            raise self._unavailable(exc) from exc
+        code = await self._call(self._revoke_family(keys=[self._family_key(tenant_id, family_id)]))
         return int(code) == 1
 
     async def revoke_token(self, tenant_id: str | None, token_id: str, *, ttl: float) -> None:
         if ttl <= 0:
             return
-        try:
-            await self._client.set(self._revoked_key(tenant_id, token_id), b"1", px=_ms(ttl))
-        except self._redis_errors as exc:
-            raise self._unavailable(exc) from exc
+        await self._call(
+            self._client.set(self._revoked_key(tenant_id, token_id), b"1", px=_ms(ttl))
+        )
 
     async def is_revoked(self, tenant_id: str | None, token_id: str, family_id: str | None) -> bool:
         keys = [self._revoked_key(tenant_id, token_id)]
         if family_id is not None:
             keys.append(self._family_key(tenant_id, family_id))
-        try:
-            return int(await self._is_revoked(keys=keys)) == 1
-        except self._redis_errors as exc:
-            raise self._unavailable(exc) from exc
+        return int(await self._call(self._is_revoked(keys=keys))) == 1
 
     async def aclose(self) -> None:
         await self._client.aclose()
