@@ -13,11 +13,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from relaypoint_core.auth.errors import (
     TokenExpiredError,
@@ -35,6 +36,11 @@ REFRESH = "refresh"
 _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 _HEADER_CACHE_LIMIT = 64
 _MAX_TOKEN_LENGTH = 8192
+
+
+def _is_time(value: object) -> TypeGuard[float]:
+    # json.loads accepts NaN and Infinity: a NaN exp would compare as "never expired".
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def new_token_id() -> str:
@@ -184,19 +190,19 @@ class TokenCodec:
             raise TokenInvalidError("token audience is not accepted")
         now = self.clock.time()
         exp = claims.get("exp")
-        if not isinstance(exp, int | float) or isinstance(exp, bool):
+        if not _is_time(exp):
             raise TokenInvalidError("token has no numeric exp")
         if now > exp + self.leeway:
             raise TokenExpiredError(f"{token_type} token expired")
         nbf = claims.get("nbf")
         if nbf is not None:
-            if not isinstance(nbf, int | float) or isinstance(nbf, bool):
+            if not _is_time(nbf):
                 raise TokenInvalidError("token nbf is not numeric")
             if now + self.leeway < nbf:
                 raise TokenNotYetValidError("token is not valid yet (nbf in the future)")
         iat = claims.get("iat")
         if iat is not None:
-            if not isinstance(iat, int | float) or isinstance(iat, bool):
+            if not _is_time(iat):
                 raise TokenInvalidError("token iat is not numeric")
             if now + self.leeway < iat:
                 raise TokenNotYetValidError("token was issued in the future (iat)")
