@@ -49,11 +49,11 @@ async def _migrate(args: argparse.Namespace) -> int:
     from sqlalchemy.ext.asyncio import create_async_engine
 
     from relaypoint_tenancy.migrate import migrate_all
+    from relaypoint_tenancy.service import async_database_url
 
-    url = str(args.database_url)
-    if url.startswith("postgresql://"):
-        url = "postgresql+asyncpg://" + url[len("postgresql://") :]
-    engine = create_async_engine(url, pool_size=args.concurrency, max_overflow=2)
+    url = async_database_url(str(args.database_url))
+    options = {"pool_size": args.concurrency, "max_overflow": 2} if "postgresql" in url else {}
+    engine = create_async_engine(url, **options)
     try:
         report = await migrate_all(
             engine, concurrency=args.concurrency, only=args.tenants, progress=_progress
@@ -77,6 +77,8 @@ async def _migrate(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # Alembic narrates every offline rendering at INFO; the progress line says what matters.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     if not args.database_url:
         print("error: pass --database-url or set DATABASE_URL", file=sys.stderr)
         return 2
