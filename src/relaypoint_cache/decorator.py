@@ -127,7 +127,7 @@ def cached(
                 and entry.epoch == entry.scope.epoch
             ):
                 entry.ref = True
-                entry.scope.stats.hits_l1 += 1
+                entry.stats.hits_l1 += 1
                 hook = target._monitor_hook
                 if hook is not None:
                     hook(True, tenant_id=tenant)

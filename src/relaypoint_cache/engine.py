@@ -299,7 +299,7 @@ class Cache:
         entry = self._data.get((tenant, namespace, key))
         if entry is not None and entry.soft > self._now() and entry.epoch == entry.scope.epoch:
             entry.ref = True
-            entry.scope.stats.hits_l1 += 1
+            entry.stats.hits_l1 += 1
             hook = self._monitor_hook
             if hook is not None:
                 hook(True, tenant_id=tenant)
@@ -365,7 +365,7 @@ class Cache:
         entry = self._data.get((tenant, namespace, key))
         if entry is not None and entry.soft > self._now() and entry.epoch == entry.scope.epoch:
             entry.ref = True
-            entry.scope.stats.hits_l1 += 1
+            entry.stats.hits_l1 += 1
             hook = self._monitor_hook
             if hook is not None:
                 hook(True, tenant_id=tenant)
@@ -861,7 +861,12 @@ class Cache:
             scope.remote_version = version
             # If a notice arrived while we asked, the answer may predate it: ask again next time.
             scope.remote_checked = now if scope.epoch == epoch else -math.inf
-        return versioned_base(scope.redis_base, scope.remote_version or "0.0", scope.namespace)
+        version = scope.remote_version or "0.0"
+        cached_version, base = scope.base_cache
+        if cached_version != version:
+            base = versioned_base(scope.redis_base, version, scope.namespace)
+            scope.base_cache = (version, base)
+        return base
 
     # -- internals: L2 ---------------------------------------------------------------------------
     def _current_backend(self) -> L2Backend | None:

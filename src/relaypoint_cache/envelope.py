@@ -9,8 +9,7 @@ and how long it took to compute (XFetch uses that to refresh expensive values ea
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from relaypoint_cache.errors import SerializationError
 from relaypoint_cache.serializers import (
@@ -27,9 +26,11 @@ _FORMAT = 1
 _HEADER = struct.Struct("!2sBBB5d")
 
 
-@dataclass(frozen=True, slots=True)
-class EntryMeta:
-    """Wall-clock times (seconds since the epoch) of one entry and its compute time."""
+class EntryMeta(NamedTuple):
+    """Wall-clock times (seconds since the epoch) of one entry and its compute time.
+
+    A NamedTuple because one is built on every L2 read (cheaper than a frozen dataclass).
+    """
 
     created: float
     fresh_until: float

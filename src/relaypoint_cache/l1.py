@@ -52,6 +52,7 @@ class Scope:
     """One tenant's namespace: its invalidation epoch, its Redis key base and cached versions."""
 
     __slots__ = (
+        "base_cache",
         "epoch",
         "namespace",
         "redis_base",
@@ -67,6 +68,7 @@ class Scope:
         self.stats = stats
         self.epoch = 0
         self.redis_base = ""
+        self.base_cache: tuple[str, str] = ("", "")  # (version, versioned base) last built
         self.remote_version: str | None = None
         self.remote_checked = 0.0
 
@@ -91,6 +93,7 @@ class Entry:
         "size",
         "skey",
         "soft",
+        "stats",
         "swr",
         "value",
     )
@@ -111,6 +114,7 @@ class Entry:
     ) -> None:
         self.value = value
         self.scope = scope
+        self.stats = scope.stats  # one attribute hop less on every hit
         self.epoch = scope.epoch
         self.skey = skey
         self.soft = soft

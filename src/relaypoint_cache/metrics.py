@@ -113,6 +113,13 @@ def register_cache(cache: Cache) -> None:
     )
 
 
+_latency_children: dict[str, Any] = {}
+
+
 def observe_l2_latency(op: str, seconds: float) -> None:
-    if _latency is not None:
-        _latency.labels(op).observe(seconds)
+    child = _latency_children.get(op)
+    if child is None:
+        if _latency is None:
+            return
+        child = _latency_children[op] = _latency.labels(op)
+    child.observe(seconds)
