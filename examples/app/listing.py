@@ -20,7 +20,7 @@ class PageParams:
     offset: int
 
 
-def page_params(
+async def page_params(
     limit: Annotated[
         int, Query(ge=1, le=MAX_PAGE_SIZE, description="items per page (default 50)")
     ] = DEFAULT_PAGE_SIZE,
@@ -35,7 +35,7 @@ class FieldSelection:
     def __init__(self, allowed: Iterable[str]) -> None:
         self.allowed = frozenset(allowed)
 
-    def __call__(
+    async def __call__(
         self,
         fields: Annotated[
             str | None,

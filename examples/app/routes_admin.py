@@ -19,7 +19,7 @@ from examples.app.permissions import (
     RequirePlatformTenantsManage,
     RequireTenantSettingsRead,
 )
-from examples.app.runtime import Runtime, get_runtime
+from examples.app.runtime import Runtime, use_runtime
 from examples.app.schemas import (
     AuditPage,
     BrandingBody,
@@ -39,7 +39,7 @@ router = APIRouter(prefix="/tenants", tags=["tenants"])
 @router.post("", response_model=TenantOut, status_code=201)
 async def create_tenant(
     body: TenantCreate,
-    runtime: Annotated[Runtime, Depends(get_runtime)],
+    runtime: Annotated[Runtime, Depends(use_runtime)],
     _: Annotated[object, Depends(RequirePlatformTenantsManage)],
 ) -> dict[str, Any]:
     """Create a tenant with its isolation resources and its first ``tenant_admin`` (super_admin only)."""
@@ -74,7 +74,7 @@ async def get_branding(
 async def update_branding(
     body: BrandingBody,
     ctx: Annotated[CallContext, Depends(call_context)],
-    runtime: Annotated[Runtime, Depends(get_runtime)],
+    runtime: Annotated[Runtime, Depends(use_runtime)],
     _: Annotated[object, Depends(RequireBrandingUpdate)],
 ) -> dict[str, Any]:
     """Replace the given branding keys (validated: hex colours, https URLs, an email address)."""
@@ -96,7 +96,7 @@ async def get_plan(
 async def change_plan(
     body: PlanBody,
     ctx: Annotated[CallContext, Depends(call_context)],
-    runtime: Annotated[Runtime, Depends(get_runtime)],
+    runtime: Annotated[Runtime, Depends(use_runtime)],
     _: Annotated[object, Depends(RequireBillingManage)],
 ) -> dict[str, Any]:
     """Move the tenant to another plan; its rate-limit tier and quotas follow at once."""
@@ -110,7 +110,7 @@ async def change_plan(
 @router.get("/{tenant_id}/usage", response_model=Usage)
 async def usage(
     ctx: Annotated[CallContext, Depends(call_context)],
-    runtime: Annotated[Runtime, Depends(get_runtime)],
+    runtime: Annotated[Runtime, Depends(use_runtime)],
     _: Annotated[object, Depends(RequireAnalyticsRead)],
 ) -> dict[str, Any]:
     """Usage of each metered resource against the plan's (or the tenant's overridden) limit."""
@@ -126,7 +126,7 @@ async def usage(
 async def rate_limit_state(
     request: Request,
     ctx: Annotated[CallContext, Depends(call_context)],
-    runtime: Annotated[Runtime, Depends(get_runtime)],
+    runtime: Annotated[Runtime, Depends(use_runtime)],
     _: Annotated[object, Depends(RequireAnalyticsRead)],
 ) -> dict[str, Any]:
     """The caller's and the tenant's current windows: used, remaining, limit and reset."""
@@ -136,7 +136,7 @@ async def rate_limit_state(
 @router.get("/{tenant_id}/audit-log", response_model=AuditPage)
 async def audit_log(
     ctx: Annotated[CallContext, Depends(call_context)],
-    runtime: Annotated[Runtime, Depends(get_runtime)],
+    runtime: Annotated[Runtime, Depends(use_runtime)],
     _: Annotated[object, Depends(RequireAuditLogRead)],
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from fastapi.security import HTTPBearer
 
-from examples.app.runtime import Runtime, get_runtime
+from examples.app.runtime import Runtime, use_runtime
 from examples.app.schemas import Me
 from relaypoint_core.fastapi import create_auth_router, get_current_principal
 from relaypoint_core.request_state import Principal
@@ -27,7 +27,7 @@ def build_auth_routers() -> list[APIRouter]:
     @me_router.get("/me", response_model=Me)
     async def me(
         principal: Annotated[Principal, Depends(get_current_principal)],
-        runtime: Annotated[Runtime, Depends(get_runtime)],
+        runtime: Annotated[Runtime, Depends(use_runtime)],
     ) -> dict[str, Any]:
         """The caller as the access token describes it."""
         user = await runtime.auth.users.get_by_id(principal.user_id) if runtime.auth.users else None

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from examples.app.dashboard import Branding, render_dashboard, render_logo_svg, render_theme_css
 from examples.app.problems import problem_response
-from examples.app.runtime import Runtime, get_runtime
+from examples.app.runtime import Runtime, use_runtime
 
 __all__ = ["health_router", "pages_router"]
 
@@ -32,7 +32,7 @@ async def index() -> RedirectResponse:
 
 
 @pages_router.get("/dashboard/{slug}", response_model=None)
-async def dashboard(slug: str, runtime: Annotated[Runtime, Depends(get_runtime)]) -> Response:
+async def dashboard(slug: str, runtime: Annotated[Runtime, Depends(use_runtime)]) -> Response:
     branding = await _branding(runtime, slug)
     if branding is None:
         return problem_response(404, f"no tenant {slug!r}")
@@ -40,7 +40,7 @@ async def dashboard(slug: str, runtime: Annotated[Runtime, Depends(get_runtime)]
 
 
 @pages_router.get("/dashboard/{slug}/theme.css", response_model=None)
-async def theme(slug: str, runtime: Annotated[Runtime, Depends(get_runtime)]) -> Response:
+async def theme(slug: str, runtime: Annotated[Runtime, Depends(use_runtime)]) -> Response:
     branding = await _branding(runtime, slug)
     if branding is None:
         return problem_response(404, f"no tenant {slug!r}")
@@ -52,7 +52,7 @@ async def theme(slug: str, runtime: Annotated[Runtime, Depends(get_runtime)]) ->
 
 
 @pages_router.get("/dashboard/{slug}/logo.svg", response_model=None)
-async def logo(slug: str, runtime: Annotated[Runtime, Depends(get_runtime)]) -> Response:
+async def logo(slug: str, runtime: Annotated[Runtime, Depends(use_runtime)]) -> Response:
     branding = await _branding(runtime, slug)
     if branding is None:
         return problem_response(404, f"no tenant {slug!r}")
@@ -60,20 +60,20 @@ async def logo(slug: str, runtime: Annotated[Runtime, Depends(get_runtime)]) -> 
 
 
 @health_router.get("/health/live")
-async def live(runtime: Annotated[Runtime, Depends(get_runtime)]) -> JSONResponse:
+async def live(runtime: Annotated[Runtime, Depends(use_runtime)]) -> JSONResponse:
     """Liveness: the process serves requests (no dependency is checked)."""
     health = await runtime.monitor.check_liveness()
     return JSONResponse(health.as_dict(), status_code=health.http_status)
 
 
 @health_router.get("/health/ready")
-async def ready(runtime: Annotated[Runtime, Depends(get_runtime)]) -> JSONResponse:
+async def ready(runtime: Annotated[Runtime, Depends(use_runtime)]) -> JSONResponse:
     """Readiness: the database (and Redis when configured) answer; 503 otherwise."""
     health = await runtime.monitor.check_readiness()
     return JSONResponse(health.as_dict(), status_code=health.http_status)
 
 
 @health_router.get("/health")
-async def health(runtime: Annotated[Runtime, Depends(get_runtime)]) -> dict[str, Any]:
+async def health(runtime: Annotated[Runtime, Depends(use_runtime)]) -> dict[str, Any]:
     """Every check, with its status and duration."""
     return (await runtime.monitor.check_system_health()).as_dict()

@@ -21,7 +21,7 @@ from examples.app.permissions import (
     RequireWorkflowUpdate,
 )
 from examples.app.problems import problem_response
-from examples.app.runtime import Runtime, get_runtime
+from examples.app.runtime import Runtime, use_runtime
 from examples.app.schemas import (
     ExecutionResult,
     WorkflowCreate,
@@ -74,7 +74,7 @@ def build_workflow_router(*, tenant_in_path: bool) -> APIRouter:
     async def list_workflows(
         response: Response,
         ctx: Annotated[CallContext, Depends(call_context)],
-        runtime: Annotated[Runtime, Depends(get_runtime)],
+        runtime: Annotated[Runtime, Depends(use_runtime)],
         page: Annotated[PageParams, Depends(page_params)],
         fields: Annotated[frozenset[str] | None, Depends(select_fields)],
         _: Annotated[object, Depends(RequireWorkflowRead)],
@@ -105,7 +105,7 @@ def build_workflow_router(*, tenant_in_path: bool) -> APIRouter:
     async def create_workflow(
         body: WorkflowCreate,
         ctx: Annotated[CallContext, Depends(call_context)],
-        runtime: Annotated[Runtime, Depends(get_runtime)],
+        runtime: Annotated[Runtime, Depends(use_runtime)],
         _: Annotated[object, Depends(RequireWorkflowCreate)],
     ) -> dict[str, Any]:
         # The quota is counted first (atomically, in the control plane) and given back if the
@@ -137,7 +137,7 @@ def build_workflow_router(*, tenant_in_path: bool) -> APIRouter:
         workflow_id: str,
         response: Response,
         ctx: Annotated[CallContext, Depends(call_context)],
-        runtime: Annotated[Runtime, Depends(get_runtime)],
+        runtime: Annotated[Runtime, Depends(use_runtime)],
         fields: Annotated[frozenset[str] | None, Depends(select_fields)],
         _: Annotated[object, Depends(RequireWorkflowRead)],
     ) -> Any:
@@ -167,7 +167,7 @@ def build_workflow_router(*, tenant_in_path: bool) -> APIRouter:
         workflow_id: str,
         body: WorkflowUpdate,
         ctx: Annotated[CallContext, Depends(call_context)],
-        runtime: Annotated[Runtime, Depends(get_runtime)],
+        runtime: Annotated[Runtime, Depends(use_runtime)],
         _: Annotated[object, Depends(RequireWorkflowUpdate)],
     ) -> Any:
         changes = body.model_dump(exclude_unset=True, exclude_none=True)
@@ -190,7 +190,7 @@ def build_workflow_router(*, tenant_in_path: bool) -> APIRouter:
     async def delete_workflow(
         workflow_id: str,
         ctx: Annotated[CallContext, Depends(call_context)],
-        runtime: Annotated[Runtime, Depends(get_runtime)],
+        runtime: Annotated[Runtime, Depends(use_runtime)],
         _: Annotated[object, Depends(RequireWorkflowDelete)],
     ) -> Response:
         async with runtime.tenants.session(ctx.tenant) as session:
@@ -210,7 +210,7 @@ def build_workflow_router(*, tenant_in_path: bool) -> APIRouter:
     async def execute_workflow(
         workflow_id: str,
         ctx: Annotated[CallContext, Depends(call_context)],
-        runtime: Annotated[Runtime, Depends(get_runtime)],
+        runtime: Annotated[Runtime, Depends(use_runtime)],
         _: Annotated[object, Depends(RequireWorkflowExecute)],
     ) -> Any:
         async with runtime.tenants.session(ctx.tenant) as session:

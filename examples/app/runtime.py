@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, Request
 
 from examples.app.settings import AppConfig
 from examples.app.tenants import EmailDirectory, TenantAuditSink, TenantInfo, TenantService
@@ -40,7 +40,7 @@ from relaypoint_tenancy.resolution import SqlTenantLookup, TenantResolver
 from relaypoint_tenancy.strategies import IsolationStrategy, default_strategy
 from relaypoint_tenancy.users import SqlUserDirectory
 
-__all__ = ["Runtime", "build_runtime", "get_runtime"]
+__all__ = ["Runtime", "build_runtime", "get_runtime", "mount_rate_limiter", "use_runtime"]
 
 logger = logging.getLogger("examples.app")
 T = TypeVar("T")
@@ -267,6 +267,11 @@ def mount_rate_limiter(runtime: Runtime, app: ASGIApp) -> ASGIApp:
     )
     runtime.limiter = limiter
     return limiter
+
+
+async def use_runtime(request: Request) -> Runtime:
+    """The runtime as a FastAPI dependency (async: sync dependencies cost a thread-pool hop)."""
+    return get_runtime(request)
 
 
 def get_runtime(connection: HTTPConnection) -> Runtime:
