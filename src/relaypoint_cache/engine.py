@@ -657,7 +657,8 @@ class Cache:
                 base,
                 _redis_glob(pattern),
                 scan_count,
-                limit=None,
+                # Many small batches, each a short command: bound the whole walk, not each step.
+                limit=self.op_timeout * 40,
             )
             await self._l2("publish", backend.publish, self._notice("p", scope, pattern))
             if deleted is not _FAILED:

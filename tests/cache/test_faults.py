@@ -68,6 +68,9 @@ async def test_redis_killed_mid_load_and_restarted(
     assert wrong == []
     assert stats_down.errors.get("l2", 0) > 0
     assert stats_down.circuit_state in {"open", "half_open"}
+    # The listener noticed the lost subscription (and flushed L1, see _listen).
+    assert not stats_down.subscribed
+    assert stats_down.errors.get("subscription", 0) >= 1
 
     # Back to normal: L2 is written and read again after recovery.
     assert await cache.wait_ready(wait=10)
@@ -112,3 +115,25 @@ async def test_unreachable_redis_costs_no_time_once_the_circuit_is_open(
     assert stats.errors.get("l2", 0) == failures_when_opened
     assert stats.circuit_state == "open"
     assert calls == 51
+
+
+async def test_lost_subscription_flushes_l1(
+    make_cache: MakeCache, redis_server: RedisServer
+) -> None:
+    cache = make_cache(redis_server.url, key_prefix="lost:", op_timeout=0.2)
+    assert await cache.wait_ready()
+    for i in range(10):
+        await cache.set(f"k{i}", i, tenant_id="acme")
+    assert (await cache.stats()).l1_entries == 10
+    redis_server.kill()
+    for _ in range(500):
+        if not (await cache.stats()).subscribed:
+            break
+        await asyncio.sleep(0.01)
+    stats = await cache.stats()
+    assert not stats.subscribed
+    # Invalidation notices may be lost from now on, so nothing L1 held is trusted any more.
+    assert stats.l1_entries == 0
+    assert await cache.get("k1", MISSING, tenant_id="acme") is MISSING
+    redis_server.start()
+    assert await cache.wait_ready(wait=10)

@@ -151,7 +151,8 @@ class RedisBackend:
             )
             pubsub = client.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.subscribe(self._channel_bytes)
+                async with asyncio.timeout(2.0):
+                    await pubsub.subscribe(self._channel_bytes)
                 on_subscribed()
                 loop = asyncio.get_running_loop()
                 quiet_since = loop.time()
