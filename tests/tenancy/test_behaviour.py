@@ -320,3 +320,30 @@ async def test_schema_sessions_leave_no_search_path_behind(
             assert (await conn.execute(text("SELECT to_regclass('rp_users')"))).scalar() is None
     finally:
         await tenancy.dispose()
+
+
+async def test_orm_statements_cannot_write_another_tenants_id(sqlite_tenancy: Tenancy) -> None:
+    from sqlalchemy import insert
+
+    a = await _create(sqlite_tenancy, new_slug("w"))
+    b = await _create(sqlite_tenancy, new_slug("v"))
+    ref_a, ref_b = a.ref, b.ref  # type: ignore[attr-defined]
+    row = {"action": "x", "detail": {}, "created_at": a.created_at}  # type: ignore[attr-defined]
+    async with sqlite_tenancy.strategy.session(ref_a) as session:
+        with pytest.raises(TenantIsolationError):
+            await session.execute(insert(AuditEvent).values(tenant_id=ref_b.id, **row))
+        with pytest.raises(TenantIsolationError):
+            await session.execute(insert(AuditEvent), [{"tenant_id": ref_b.id, **row}])
+        with pytest.raises(TenantIsolationError):
+            await session.execute(insert(AuditEvent), {"tenant_id": ref_b.id, **row})
+        with pytest.raises(TenantIsolationError):
+            await session.execute(update(AuditEvent).values(tenant_id=ref_b.id))
+        await session.rollback()
+        await session.execute(insert(AuditEvent), {"tenant_id": ref_a.id, **row})
+        await session.execute(insert(AuditEvent).values(tenant_id=ref_a.id, **row))
+        await session.execute(insert(AuditEvent), [{"tenant_id": ref_a.id, **row}])
+        await session.commit()
+    async with sqlite_tenancy.strategy.session(ref_b) as session:
+        assert "x" not in (await session.execute(select(AuditEvent.action))).scalars().all()
+    async with sqlite_tenancy.strategy.session(ref_a) as session:
+        assert (await session.execute(select(AuditEvent.action))).scalars().all().count("x") == 3

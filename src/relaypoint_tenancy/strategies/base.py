@@ -59,11 +59,43 @@ class TenantSession(Session):
     """The sync session class behind tenant-bound :class:`AsyncSession` objects."""
 
 
+def _written_tenant_ids(state: ORMExecuteState) -> list[object]:
+    """Every ``tenant_id`` value an ORM-enabled INSERT/UPDATE statement would write."""
+    found: list[object] = []
+    parameters = state.parameters
+    rows = parameters if isinstance(parameters, list) else [parameters] if parameters else []
+    if not parameters:
+        # Values given with .values(...): read them back from the statement. (ORM bulk
+        # statements carry their rows in ``parameters`` instead and cannot be compiled alone.)
+        statement: Any = state.statement
+        for key, value in statement.compile().params.items():
+            if key == "tenant_id" or key.startswith("tenant_id_m"):
+                found.append(value)
+    for row in rows:
+        if isinstance(row, Mapping) and "tenant_id" in row:
+            found.append(row["tenant_id"])
+    return found
+
+
+def _check_written_tenant(state: ORMExecuteState, tenant_id: str) -> None:
+    mapper = state.bind_mapper
+    if mapper is None or not issubclass(mapper.class_, TenantScoped):
+        return
+    for value in _written_tenant_ids(state):
+        if value is not None and value != tenant_id:
+            raise TenantIsolationError(
+                f"refusing a statement that writes tenant_id {value!r} through a session bound "
+                f"to tenant {tenant_id!r}"
+            )
+
+
 @event.listens_for(TenantSession, "do_orm_execute")
 def _filter_by_tenant(state: ORMExecuteState) -> None:
     tenant_id = state.session.info.get(TENANT_INFO_KEY)
     if tenant_id is None or state.execution_options.get(ALL_TENANTS_OPTION, False):
         return
+    if state.is_insert or state.is_update:
+        _check_written_tenant(state, tenant_id)
     if state.is_select or state.is_update or state.is_delete:
         state.statement = state.statement.options(
             with_loader_criteria(
