@@ -120,7 +120,7 @@ def strategy_target(
 
 def build_strategy(target: StrategyTarget, *, pool: int = 4) -> IsolationStrategy:
     if target.kind == "sqlite-shared":
-        return SharedTableStrategy(create_async_engine(target.url))
+        return SharedTableStrategy(create_async_engine(target.url, pool_size=pool, max_overflow=0))
     databases = target.databases
     assert databases is not None
     engine = create_async_engine(target.url, pool_size=pool, max_overflow=0)
