@@ -89,6 +89,18 @@ class Decision:
         self._raw = raw
 
     @property
+    def raw(self) -> tuple[PolicySet, Sequence[int]] | None:
+        """The backend's raw answer this decision was made from (``None`` for synthetic ones):
+        the plan's policies and, per policy, used, oldest bucket, retry time (µs)."""
+        return self._raw
+
+    def policies_static(self) -> list[tuple[str, int, float]]:
+        """Name, limit and window seconds of each policy, without building policy states."""
+        if self._raw is not None:
+            return [(s[0], s[4], s[5]) for s in self._raw[0]]
+        return [(p.name, p.limit, p.window_seconds) for p in self.policies]
+
+    @property
     def policy_set(self) -> PolicySet | None:
         """The plan's static policy description, when the decision came from a backend answer."""
         return self._raw[0] if self._raw is not None else None

@@ -159,9 +159,7 @@ class RateLimiter:
         self.timeout = float(timeout)
         self._clock = clock
         if backend is None or isinstance(backend, str):
-            backend = create_backend(
-                backend, clock=clock, socket_timeout=timeout * 2, connect_timeout=timeout * 2
-            )
+            backend = create_backend(backend, clock=clock, connect_timeout=max(timeout, 0.05))
         if not isinstance(backend, RateLimitBackend):
             raise RateLimitConfigurationError(
                 f"backend must be a URL or a RateLimitBackend, not {backend!r}"

@@ -48,17 +48,18 @@ def _policy_reset(policy: PolicyState) -> int:
     return _seconds(policy.retry_after if policy.retry_after is not None else policy.reset_after)
 
 
-def _static_parts(policies: tuple[PolicyState, ...], decision: Decision) -> tuple[bytes, list[str]]:
+def _static_parts(decision: Decision) -> tuple[bytes, list[str]]:
     """The ``RateLimit-Policy`` value and the per-item prefixes of ``RateLimit`` (cached per plan)."""
     policy_set = decision.policy_set
     if policy_set is not None:
         cached: tuple[bytes, list[str]] | None = policy_set.derived.get("draft")
         if cached is not None:
             return cached
-    names = [_sf_string(p.name) for p in policies]
+    policies = decision.policies_static()
+    names = [_sf_string(name) for name, _, _ in policies]
     value = ", ".join(
-        f"{name};q={p.limit};w={max(1, _seconds(p.window_seconds))}"
-        for name, p in zip(names, policies, strict=True)
+        f"{quoted};q={limit};w={max(1, _seconds(seconds))}"
+        for quoted, (_, limit, seconds) in zip(names, policies, strict=True)
     ).encode("latin-1")
     parts = (value, [f"{name};r=" for name in names])
     if policy_set is not None:
@@ -66,10 +67,59 @@ def _static_parts(policies: tuple[PolicyState, ...], decision: Decision) -> tupl
     return parts
 
 
+def _admitted_headers(decision: Decision, legacy: bool, draft: bool) -> list[tuple[bytes, bytes]]:
+    """Headers of an admitted decision straight from the backend's raw answer (the hot path of
+    every response): one pass, no per-policy objects."""
+    raw = decision.raw
+    assert raw is not None
+    policy_set, values = raw
+    now = decision.clock_us
+    remaining: list[int] = []
+    resets: list[int] = []
+    best = 0
+    best_reset_us = -1
+    i = 0
+    for k, (_, _, _, _, limit, _, window_us, bucket_us) in enumerate(policy_set):
+        used = values[i]
+        oldest = values[i + 1]
+        i += 3
+        left = limit - used if used < limit else 0
+        reset_us = (oldest + 1) * bucket_us + window_us - now if oldest >= 0 else 0
+        remaining.append(left)
+        resets.append(-(-reset_us // 1_000_000) if reset_us > 0 else 0)
+        if (
+            k == 0
+            or left < remaining[best]
+            or (left == remaining[best] and reset_us > best_reset_us)
+        ):
+            best = k
+            best_reset_us = reset_us
+    headers: list[tuple[bytes, bytes]] = []
+    if legacy:
+        top = policy_set[best]
+        headers.append((b"x-ratelimit-limit", str(top[4]).encode()))
+        headers.append((b"x-ratelimit-remaining", str(remaining[best]).encode()))
+        headers.append((b"x-ratelimit-reset", str(resets[best]).encode()))
+        tier = top[2] or decision.tier
+        if tier:
+            headers.append((b"x-ratelimit-tier", tier.encode("latin-1")))
+    if draft:
+        policy_value, prefixes = _static_parts(decision)
+        headers.append((b"ratelimit-policy", policy_value))
+        state = ", ".join(
+            f"{prefix}{left};t={reset}"
+            for prefix, left, reset in zip(prefixes, remaining, resets, strict=True)
+        )
+        headers.append((b"ratelimit", state.encode("latin-1")))
+    return headers
+
+
 def rate_limit_headers(
     decision: Decision, *, legacy: bool = True, draft: bool = True
 ) -> list[tuple[bytes, bytes]]:
     """Every rate-limit header for ``decision`` as ASGI header pairs."""
+    if decision.allowed and decision.raw is not None and decision.raw[0]:
+        return _admitted_headers(decision, legacy, draft)
     headers: list[tuple[bytes, bytes]] = []
     policies = decision.policies
     if legacy:
@@ -82,7 +132,7 @@ def rate_limit_headers(
         if tier:
             headers.append((b"x-ratelimit-tier", tier.encode("latin-1")))
     if draft and policies:
-        policy_value, prefixes = _static_parts(policies, decision)
+        policy_value, prefixes = _static_parts(decision)
         headers.append((b"ratelimit-policy", policy_value))
         state = ", ".join(
             f"{prefix}{p.remaining};t={_policy_reset(p)}"

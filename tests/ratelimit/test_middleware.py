@@ -318,3 +318,23 @@ def test_bad_middleware_configuration_fails_at_construction() -> None:
         EnterpriseRateLimiter(inner, fault_policy="sometimes")
     with pytest.raises(ValueError, match="unknown rate-limit tier"):
         EnterpriseRateLimiter(inner, default_tier="GOLD")
+
+
+async def test_header_fast_path_matches_the_general_path() -> None:
+    from relaypoint_ratelimit import Identity, RateLimiter
+    from relaypoint_ratelimit.headers import rate_limit_headers
+
+    clock = FakeClock()
+    limiter = RateLimiter(
+        tiers=TierSet.from_mapping({"FREE": "5/second; 7/minute; 50/hour"}),
+        clock=clock,
+        metrics=RateLimitMetrics(CollectorRegistry()),
+        memo_refusals=False,
+    )
+    tenant = Identity("u", tenant_id="acme", tenant_tier="FREE")
+    for step in range(12):
+        decision = await limiter.check(tenant if step % 3 else Identity("u"))
+        general = decision.replace(policies=decision.policies)  # no raw answer: the general path
+        assert general.raw is None
+        assert rate_limit_headers(decision) == rate_limit_headers(general)
+        clock.advance(0.35)

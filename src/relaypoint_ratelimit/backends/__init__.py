@@ -33,7 +33,7 @@ def create_backend(
     url: str | None,
     *,
     clock: Clock = system_clock,
-    socket_timeout: float = 0.25,
+    socket_timeout: float | None = None,
     connect_timeout: float = 0.25,
 ) -> RateLimitBackend:
     """The backend for ``url`` (``None`` or ``""``: memory). Redis is imported only for Redis URLs."""

@@ -47,6 +47,7 @@ class BackendRequest:
     expected_tier: str | None = None
     script_keys: tuple[str, ...] = field(init=False, repr=False, compare=False)
     script_args: tuple[str | int, ...] = field(init=False, repr=False, compare=False)
+    script_command: tuple[int | bytes, ...] = field(init=False, repr=False, compare=False)
     plain: tuple[tuple[str, int, int, int, int], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -58,6 +59,16 @@ class BackendRequest:
             args += (spec.window_us, spec.bucket_us, spec.limit, spec.cost)
         object.__setattr__(self, "script_keys", (first, *(c.key for c in self.counters)))
         object.__setattr__(self, "script_args", tuple(args))
+        # Encoded once per plan: the hot path hands redis-py ready bytes.
+        object.__setattr__(
+            self,
+            "script_command",
+            (
+                len(self.script_keys),
+                *(k.encode("utf-8") for k in self.script_keys),
+                *(str(a).encode("utf-8") for a in args),
+            ),
+        )
         object.__setattr__(
             self,
             "plain",

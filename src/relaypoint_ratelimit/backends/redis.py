@@ -42,7 +42,12 @@ def _text(value: Any) -> str:
 
 class RedisBackend:
     """Counters in Redis hashes, tiers in Redis strings; every failure becomes
-    :class:`~relaypoint_ratelimit.errors.RateLimitBackendError` for the fault policy to handle."""
+    :class:`~relaypoint_ratelimit.errors.RateLimitBackendError` for the fault policy to handle.
+
+    ``socket_timeout`` defaults to none because the limiter bounds every call as a whole with its
+    own ``timeout`` (connection, write, read and a NOSCRIPT reload together); a second timer per
+    read would only cost time. Connecting has its own ``connect_timeout``.
+    """
 
     name = "redis"
     remote = True
@@ -51,7 +56,7 @@ class RedisBackend:
         self,
         url: str | BackendURL,
         *,
-        socket_timeout: float = 0.25,
+        socket_timeout: float | None = None,
         connect_timeout: float = 0.25,
         max_connections: int | None = None,
         client: Any = None,
@@ -89,17 +94,13 @@ class RedisBackend:
         await self._client.aclose()
 
     async def apply(self, request: BackendRequest) -> BackendResult:
-        keys = request.script_keys
+        command = request.script_command
         try:
             try:
-                reply = await self._client.evalsha(
-                    self._sha, len(keys), *keys, *request.script_args
-                )
+                reply = await self._client.execute_command("EVALSHA", self._sha, *command)
             except self._exceptions.NoScriptError:
                 await self._client.script_load(self._source)
-                reply = await self._client.evalsha(
-                    self._sha, len(keys), *keys, *request.script_args
-                )
+                reply = await self._client.execute_command("EVALSHA", self._sha, *command)
         except self._errors as exc:
             raise RateLimitBackendError(
                 f"rate limiter backend failed: {type(exc).__name__}: {exc}"

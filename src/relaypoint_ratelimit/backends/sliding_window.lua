@@ -103,12 +103,16 @@ for i = 1, n do
   local cost = tonumber(ARGV[base + 3])
   local key = KEYS[i + 1]
   local index = math.floor(now / bucket)
-  redis.call('HINCRBY', key, string.format('%d', index), cost)
+  local counted = redis.call('HINCRBY', key, string.format('%d', index), cost)
   local flat = flats[i]
   for j = 1, #flat, 2 do
     if tonumber(flat[j]) < lows[i] then redis.call('HDEL', key, flat[j]) end
   end
-  redis.call('PEXPIRE', key, math.ceil((window + bucket) / 1000) + 1)
+  -- A new bucket lives until (index + 1) * bucket + window < now + window + bucket: extending the
+  -- key's life when a bucket is created is enough; later uses of that bucket change nothing.
+  if counted == cost then
+    redis.call('PEXPIRE', key, math.ceil((window + bucket) / 1000) + 1)
+  end
   local oldest = oldests[i]
   if oldest < 0 then oldest = index end
   reply[#reply + 1] = useds[i] + cost
