@@ -14,6 +14,8 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
@@ -181,7 +183,17 @@ def install_problem_handlers(app: FastAPI) -> None:
             500, "an unexpected error occurred; it has been logged", incident=incident
         )
 
+    async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        logger.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return problem_response(
+            503,
+            "the database is temporarily unavailable; retry shortly",
+            headers={"Retry-After": "5"},
+        )
+
     app.add_exception_handler(StarletteHTTPException, http_error)
+    for error in (OperationalError, InterfaceError, SQLAlchemyTimeoutError):
+        app.add_exception_handler(error, database_unavailable)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(RelayPointError, relaypoint_error)
     app.add_exception_handler(Exception, unexpected_error)
