@@ -8,9 +8,10 @@ pydantic models...). Pass ``key=`` to build keys yourself. The tenant comes from
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, cast
 
 from relaypoint_cache.errors import CacheConfigurationError
@@ -54,8 +55,13 @@ def cached(
     early_refresh: bool | None = None,
     negative_ttl: float | None = None,
     lease: bool = True,
+    tags: Iterable[str] | Callable[..., Iterable[str]] = (),
 ) -> Callable[[Callable[P, Awaitable[R]]], CachedFunction[P, R]]:
-    """Cache an ``async def`` function (see the module docstring for how keys are built)."""
+    """Cache an ``async def`` function (see the module docstring for how keys are built).
+
+    ``tags``: fixed tags, or a callable receiving the function's arguments and returning the
+    entry's tags (``tags=lambda user_id, tenant_id: [f"user:{user_id}"]``).
+    """
     policy = FreshnessPolicy(
         ttl=ttl,
         l1_ttl=l1_ttl,
@@ -64,7 +70,9 @@ def cached(
         early_refresh=early_refresh,
         negative_ttl=negative_ttl,
         lease=lease,
+        tags=() if callable(tags) else tuple(tags),
     )
+    tags_of = tags if callable(tags) else None
 
     def decorate(fn: Callable[P, Awaitable[R]]) -> CachedFunction[P, R]:
         if not inspect.iscoroutinefunction(fn):
@@ -132,8 +140,11 @@ def cached(
                 if hook is not None:
                     hook(True, tenant_id=tenant)
                 return entry.value
+            call_policy = policy
+            if tags_of is not None:
+                call_policy = dataclasses.replace(policy, tags=tuple(tags_of(*args, **kwargs)))
             return await target._get_or_set_slow(
-                tenant, ns, skey, functools.partial(fn, *args, **kwargs), policy
+                tenant, ns, skey, functools.partial(fn, *args, **kwargs), call_policy
             )
 
         async def invalidate(*args: Any, **kwargs: Any) -> bool:

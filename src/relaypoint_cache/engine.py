@@ -27,7 +27,7 @@ import random
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from typing import Any, Final, TypeVar
 
 from relaypoint_cache import metrics
@@ -113,6 +113,14 @@ def l2_key(scheme: KeyScheme, tenant: str | None, namespace: str, key: str, vers
     return versioned_base(scheme.tenant_prefix(tenant), version, namespace) + escape_key_part(key)
 
 
+def _check_tags(tags: Iterable[str]) -> None:
+    for tag in tags:
+        if not isinstance(tag, str) or not _NAMESPACE_PATTERN.match(tag):
+            raise CacheConfigurationError(
+                f"tag {tag!r} is not allowed: use 1-200 printable characters"
+            )
+
+
 async def _call_factory(factory: Factory) -> Any:
     result = factory()
     if inspect.isawaitable(result):
@@ -163,6 +171,10 @@ class Cache:
         self._ns_stats: dict[str, NamespaceStats] = {}
         self._errors: dict[str, int] = {}
         self._inflight: dict[Hashable, asyncio.Task[Any]] = {}
+        # Tags: versions known here ((tenant, tag) -> (version, read at)), and which L1 keys
+        # carry each tag, so an invalidation can drop them without scanning L1.
+        self._tag_versions: dict[tuple[str | None, str], tuple[int, float]] = {}
+        self._tag_index: dict[tuple[str | None, str], set[Hashable]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._origin = uuid.uuid4().hex
         self._backend: L2Backend | None = None
@@ -355,6 +367,7 @@ class Cache:
         early_refresh: bool | None = None,
         negative_ttl: float | None = None,
         lease: bool = True,
+        tags: Iterable[str] = (),
     ) -> Any:
         """The cached value, or the factory's (computed once across callers and processes).
 
@@ -378,6 +391,7 @@ class Cache:
             early_refresh=early_refresh,
             negative_ttl=negative_ttl,
             lease=lease,
+            tags=tuple(tags),
         )
         return await self._get_or_set_slow(tenant, namespace, key, factory_func, policy)
 
@@ -524,7 +538,16 @@ class Cache:
             if token:
                 await self._release_lease(scope, key, token)
             return value
-        meta = self._meta(ttl, policy.stale_while_revalidate, policy.stale_if_error, delta)
+        tag_versions = await self._tag_snapshot(scope.tenant, policy.tags)
+        if tag_versions is None:
+            # Tag versions unknown (Redis down): serve the value, but do not cache it under
+            # versions that may already be stale.
+            if token:
+                await self._release_lease(scope, key, token)
+            return value
+        meta = self._meta(
+            ttl, policy.stale_while_revalidate, policy.stale_if_error, delta, tag_versions
+        )
         prepared = await self._prepare_l2(scope, key, value, meta, strict=False)
         size = len(prepared[1]) if prepared is not None else None
         self._fill_l1(scope, lkey, key, value, meta, size, policy.l1_ttl)
@@ -582,22 +605,30 @@ class Cache:
         l1_ttl: float | None = None,
         stale_while_revalidate: float = 0.0,
         stale_if_error: float = 0.0,
+        tags: Iterable[str] = (),
     ) -> bool:
         """Store ``value``; other processes drop their L1 copies. ``False`` if caching is off.
+
+        ``tags`` lets :meth:`invalidate_tag` retire this entry together with others.
 
         Raises :class:`SerializationError` for a value the serializer cannot encode.
         """
         tenant = tenant_id if tenant_id is not None else current_tenant()
         self._ensure_configured()
-        FreshnessPolicy(ttl=ttl, l1_ttl=l1_ttl)
+        policy = FreshnessPolicy(ttl=ttl, l1_ttl=l1_ttl, tags=tuple(tags))
         scope = self._scope(tenant, namespace, key)
         if not self.enabled:
+            return False
+        tag_versions = await self._tag_snapshot(tenant, policy.tags)
+        if tag_versions is None:
+            self._l1.remove((tenant, namespace, key))
             return False
         meta = self._meta(
             ttl if ttl is not None else self.default_ttl,
             stale_while_revalidate,
             stale_if_error,
             0.0,
+            tag_versions,
         )
         prepared = await self._prepare_l2(scope, key, value, meta, strict=True)
         size = len(prepared[1]) if prepared is not None else None
@@ -697,9 +728,95 @@ class Cache:
             )
             self._invalidate_tenant_locally(tenant_id)
 
+    async def invalidate_tag(self, tag: str, *, tenant_id: str | None = None) -> None:
+        """Retire every entry of one tenant carrying ``tag``, in every namespace, in O(1).
+
+        The tag's version is incremented (entries written under the old version are no longer
+        served from L2), and L1 copies here and in other processes are dropped.
+        """
+        tenant = tenant_id if tenant_id is not None else current_tenant()
+        self._ensure_configured()
+        scope = self._scope(tenant, DEFAULT_NAMESPACE, "")
+        _check_tags((tag,))
+        backend = self._current_backend()
+        if backend is None:
+            version = self._tag_versions.get((tenant, tag), (0, math.inf))[0]
+            self._invalidate_tag_locally(tenant, tag)
+            self._tag_versions[(tenant, tag)] = (version + 1, math.inf)
+            return
+        self._invalidate_tag_locally(tenant, tag)
+        await self._l2(
+            "bump",
+            backend.bump,
+            self._version_key(scope),
+            "tg:" + escape_key_part(tag),
+            self._notice("g", scope, tag),
+        )
+        self._invalidate_tag_locally(tenant, tag)
+
+    def _invalidate_tag_locally(self, tenant: str | None, tag: str) -> None:
+        for lkey in self._tag_index.pop((tenant, tag), ()):
+            self._l1.remove(lkey)
+        if self._url is not None and not self._url.startswith("memory"):
+            self._tag_versions.pop((tenant, tag), None)
+
+    def _index_tag(self, tenant: str | None, tag: str, lkey: Hashable) -> None:
+        keys = self._tag_index.setdefault((tenant, tag), set())
+        keys.add(lkey)
+        if len(keys) > 2 * max(self._l1.max_entries, 1):
+            # Evicted entries leave their keys behind; keep only those still in L1.
+            keys.intersection_update(self._data.keys())
+
+    async def _tag_snapshot(
+        self, tenant: str | None, tags: tuple[str, ...]
+    ) -> tuple[tuple[str, int], ...] | None:
+        """Current versions of ``tags`` (``None`` if Redis cannot tell us)."""
+        if not tags:
+            return ()
+        _check_tags(tags)
+        versions = await self._tag_version_map(tenant, tags)
+        if versions is None:
+            return None
+        return tuple((tag, versions[tag]) for tag in dict.fromkeys(tags))
+
+    async def _tags_current(self, tenant: str | None, pairs: tuple[tuple[str, int], ...]) -> bool:
+        versions = await self._tag_version_map(tenant, tuple(tag for tag, _ in pairs))
+        return versions is not None and all(versions[tag] == version for tag, version in pairs)
+
+    async def _tag_version_map(
+        self, tenant: str | None, tags: tuple[str, ...]
+    ) -> dict[str, int] | None:
+        now = self._now()
+        known: dict[str, int] = {}
+        missing: list[str] = []
+        for tag in dict.fromkeys(tags):
+            cached = self._tag_versions.get((tenant, tag))
+            if cached is not None and now - cached[1] < self.version_ttl:
+                known[tag] = cached[0]
+            elif self._current_backend() is None:
+                known[tag] = cached[0] if cached is not None else 0
+            else:
+                missing.append(tag)
+        if missing:
+            backend = self._backend_or_raise()
+            scope = self._scope(tenant, DEFAULT_NAMESPACE, "")
+            fields = ["tg:" + escape_key_part(tag) for tag in missing]
+            versions = await self._l2(
+                "versions", backend.versions, self._version_key(scope), fields
+            )
+            if versions is _FAILED:
+                return None
+            for tag, version in zip(missing, versions, strict=True):
+                self._tag_versions[(tenant, tag)] = (version, now)
+                known[tag] = version
+        return known
+
     def clear_local(self) -> None:
         """Drop this process's L1 (L2 and other processes are untouched)."""
         self._l1.clear()
+        self._tag_index.clear()
+        if self._url is not None and not self._url.startswith("memory"):
+            self._tag_versions.clear()  # re-read from Redis; L1-only keeps its own counters
         for scope in self._scopes.values():
             scope.invalidate()
 
@@ -786,12 +903,19 @@ class Cache:
         self._scopes[(tenant, namespace)] = scope
         return scope
 
-    def _meta(self, ttl: float, swr: float, sie: float, delta: float) -> EntryMeta:
+    def _meta(
+        self,
+        ttl: float,
+        swr: float,
+        sie: float,
+        delta: float,
+        tags: tuple[tuple[str, int], ...] = (),
+    ) -> EntryMeta:
         if self.ttl_jitter:
             ttl *= 1.0 - self.ttl_jitter * self._rng.random()
         now = self._clock.time()
         fresh = now + ttl
-        return EntryMeta(now, fresh, fresh + swr, fresh + sie, delta)
+        return EntryMeta(now, fresh, fresh + swr, fresh + sie, delta, tags)
 
     def _fill_l1(
         self,
@@ -834,6 +958,8 @@ class Cache:
         )
         if l1_until <= now or not self._l1.put(lkey, entry, now):
             return None
+        for tag, _ in meta.tags:
+            self._index_tag(scope.tenant, tag, lkey)
         return entry
 
     def _version_key(self, scope: Scope) -> str:
@@ -942,6 +1068,8 @@ class Cache:
             logger.warning("relaypoint cache: refusing stored entry: %s", exc)
             await self._l2("delete", self._backend_or_raise().delete, redis_key, None)
             return None
+        if meta.tags and not await self._tags_current(scope.tenant, meta.tags):
+            return None  # a tag of this entry was invalidated after it was written
         return meta, value, len(data)
 
     async def _prepare_l2(
@@ -1088,6 +1216,8 @@ class Cache:
                 scope.invalidate()
         elif op == "t":
             self._invalidate_tenant_locally(tenant)
+        elif op == "g":
+            self._invalidate_tag_locally(tenant, arg)
 
     def _on_subscribed(self, event: asyncio.Event) -> None:
         # Notices sent while we were not listening are lost: forget everything L1 holds.

@@ -8,6 +8,7 @@ and how long it took to compute (XFetch uses that to refresh expensive values ea
 
 from __future__ import annotations
 
+import json
 import struct
 from typing import Any, NamedTuple
 
@@ -27,9 +28,11 @@ _HEADER = struct.Struct("!2sBBB5d")
 
 
 class EntryMeta(NamedTuple):
-    """Wall-clock times (seconds since the epoch) of one entry and its compute time.
+    """Wall-clock times (seconds since the epoch) of one entry, its compute time and tags.
 
-    A NamedTuple because one is built on every L2 read (cheaper than a frozen dataclass).
+    ``tags`` pairs each tag with the tag's version when the entry was written; the entry is
+    valid only while every tag still has that version. A NamedTuple because one is built on
+    every L2 read (cheaper than a frozen dataclass).
     """
 
     created: float
@@ -37,10 +40,15 @@ class EntryMeta(NamedTuple):
     swr_until: float
     sie_until: float
     delta: float
+    tags: tuple[tuple[str, int], ...] = ()
 
     @property
     def stale_end(self) -> float:
         return max(self.fresh_until, self.swr_until, self.sie_until)
+
+
+_FLAG_TAGS = 1
+_TAGS_LENGTH = struct.Struct("!I")
 
 
 _UNSIGNED_DECODERS: dict[int, Serializer] = {}
@@ -59,36 +67,58 @@ def pack_entry(serializer: Serializer, redis_key: bytes, meta: EntryMeta, value:
         _MAGIC,
         _FORMAT,
         serializer.codec_id,
-        0,
+        _FLAG_TAGS if meta.tags else 0,
         meta.created,
         meta.fresh_until,
         meta.swr_until,
         meta.sie_until,
         meta.delta,
     )
+    if meta.tags:
+        block = json.dumps([list(pair) for pair in meta.tags], separators=(",", ":")).encode()
+        header += _TAGS_LENGTH.pack(len(block)) + block
     if isinstance(serializer, SignedPickleSerializer):
         return header + serializer.sign(redis_key, header + payload) + payload
     return header + payload
+
+
+def _read_tags(data: bytes) -> tuple[tuple[tuple[str, int], ...], int]:
+    """The tag block after the fixed header and where the rest starts."""
+    start = _HEADER.size + _TAGS_LENGTH.size
+    if len(data) < start:
+        raise SerializationError("stored cache entry is truncated")
+    (length,) = _TAGS_LENGTH.unpack_from(data, _HEADER.size)
+    try:
+        pairs = json.loads(data[start : start + length])
+        tags = tuple((str(tag), int(version)) for tag, version in pairs)
+    except (ValueError, TypeError) as exc:
+        raise SerializationError(f"stored cache entry has a corrupt tag block: {exc}") from exc
+    return tags, start + length
 
 
 def unpack_entry(serializer: Serializer, redis_key: bytes, data: bytes) -> tuple[EntryMeta, Any]:
     """Decode ``data``; raises :class:`SerializationError` (or ``TamperedEntryError``) if untrusted."""
     if len(data) < _HEADER.size:
         raise SerializationError("stored cache entry is truncated")
-    magic, fmt, codec_id, _flags, created, fresh, swr, sie, delta = _HEADER.unpack_from(data)
+    magic, fmt, codec_id, flags, created, fresh, swr, sie, delta = _HEADER.unpack_from(data)
     if magic != _MAGIC or fmt != _FORMAT:
         raise SerializationError("stored cache entry has an unknown format")
-    meta = EntryMeta(created, fresh, swr, sie, delta)
-    body = data[_HEADER.size :]
+    body_start = _HEADER.size
+    tags: tuple[tuple[str, int], ...] = ()
+    if flags & _FLAG_TAGS:
+        tags, body_start = _read_tags(data)
+    meta = EntryMeta(created, fresh, swr, sie, delta, tags)
+    body = data[body_start:]
     if codec_id == SignedPickleSerializer.codec_id:
         # Pickle is decoded only by a serializer configured for it, and only once the tag
-        # (always HMAC-SHA256, whatever the entry claims) matches this key and content.
+        # (always HMAC-SHA256, whatever the entry claims) matches this key and content. The
+        # signature covers the header and the tag block too.
         if not isinstance(serializer, SignedPickleSerializer):
             raise SerializationError(
                 "stored entry is pickled but this cache is not configured for signed pickle"
             )
-        tag, payload = body[: serializer.tag_size], body[serializer.tag_size :]
-        serializer.verify(redis_key, data[: _HEADER.size] + payload, tag)
+        mac, payload = body[: serializer.tag_size], body[serializer.tag_size :]
+        serializer.verify(redis_key, data[:body_start] + payload, mac)
         return meta, serializer.loads(payload)
     if codec_id == serializer.codec_id:
         return meta, serializer.loads(body)

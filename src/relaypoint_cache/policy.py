@@ -30,6 +30,7 @@ class FreshnessPolicy:
     ``early_refresh``: XFetch probabilistic refresh before expiry (``None``: the cache's setting).
     ``negative_ttl``: TTL for a ``None`` result (``None``: same as ``ttl``; ``0``: do not cache).
     ``lease``: take a cross-process Redis lease before computing.
+    ``tags``: tags of the stored entry (see ``Cache.invalidate_tag``).
     """
 
     ttl: float | None = None
@@ -39,6 +40,7 @@ class FreshnessPolicy:
     early_refresh: bool | None = None
     negative_ttl: float | None = None
     lease: bool = True
+    tags: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _non_negative("ttl", self.ttl)
