@@ -476,7 +476,9 @@ class Cache:
                 if wall < meta.fresh_until:
                     stats.hits_l2 += 1
                     self._report(True, tenant)
-                    entry = self._fill_l1(scope, lkey, key, value, meta, size, policy.l1_ttl)
+                    entry = self._fill_l1(
+                        scope, lkey, key, value, meta, size, policy.l1_ttl, policy.early_refresh
+                    )
                     if entry is not None and entry.soft <= self._now() < entry.fresh:
                         entry.refreshing = True
                         stats.early_refreshes += 1
@@ -485,7 +487,9 @@ class Cache:
                 if wall < meta.swr_until:
                     stats.stale_served += 1
                     self._report(True, tenant)
-                    entry = self._fill_l1(scope, lkey, key, value, meta, size, policy.l1_ttl)
+                    entry = self._fill_l1(
+                        scope, lkey, key, value, meta, size, policy.l1_ttl, policy.early_refresh
+                    )
                     if entry is not None:
                         entry.refreshing = True
                     stats.early_refreshes += 1
@@ -499,7 +503,9 @@ class Cache:
                     meta, value, size = loaded
                     stats.hits_l2 += 1
                     self._report(True, tenant)
-                    self._fill_l1(scope, lkey, key, value, meta, size, policy.l1_ttl)
+                    self._fill_l1(
+                        scope, lkey, key, value, meta, size, policy.l1_ttl, policy.early_refresh
+                    )
                     return value
                 token = loaded
         stats.misses += 1
@@ -550,7 +556,7 @@ class Cache:
         )
         prepared = await self._prepare_l2(scope, key, value, meta, strict=False)
         size = len(prepared[1]) if prepared is not None else None
-        self._fill_l1(scope, lkey, key, value, meta, size, policy.l1_ttl)
+        self._fill_l1(scope, lkey, key, value, meta, size, policy.l1_ttl, policy.early_refresh)
         if prepared is not None:
             await self._store_l2(scope, key, prepared, meta, token=token, notify=notify)
         elif token:
@@ -926,6 +932,7 @@ class Cache:
         meta: EntryMeta,
         size: int | None,
         l1_ttl: float | None,
+        early_refresh: bool | None = None,
     ) -> Entry | None:
         now = self._now()
         offset = now - self._clock.time()
@@ -938,7 +945,8 @@ class Cache:
         else:
             l1_until = min(now + (l1_ttl if l1_ttl is not None else self.l1_ttl), stale_end)
         soft = min(l1_until, fresh)
-        if self.early_refresh and meta.delta > 0:
+        early = self.early_refresh if early_refresh is None else early_refresh
+        if early and meta.delta > 0:
             # XFetch: refresh early with a probability that grows as expiry nears and with the
             # value's compute time; each process draws its own deadline.
             soft = min(

@@ -102,6 +102,20 @@ async def test_xfetch_off_or_unlucky_draw_waits_for_expiry(
     assert factory.calls == 1
 
 
+async def test_early_refresh_can_be_switched_off_per_call(
+    backend_cache: BackendCache, fake_clock: FakeClock
+) -> None:
+    cache = await backend_cache(clock=fake_clock, rng=FixedRandom(1 - 2.718281828459045**-10))
+    factory = _slow_factory(fake_clock, 2.0)
+    await cache.get_or_set("k", factory, ttl=60, tenant_id="acme", early_refresh=False)
+    fake_clock.advance(55)
+    assert (
+        await cache.get_or_set("k", factory, ttl=60, tenant_id="acme", early_refresh=False) == "v1"
+    )
+    await cache.drain()
+    assert factory.calls == 1
+
+
 async def test_stale_while_revalidate_serves_stale_and_refreshes_once(
     backend_cache: BackendCache, fake_clock: FakeClock
 ) -> None:
