@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -63,10 +64,21 @@ def postgres_unavailable_reason(url: str = POSTGRES_URL) -> str | None:
         conn = await asyncpg.connect(url, timeout=2)
         await conn.close()
 
-    try:
-        asyncio.run(probe())
-    except Exception as exc:
-        return f"PostgreSQL at {url} does not answer ({exc})"
+    # A private thread gives the probe its own event loop, so it also works when the first test
+    # to ask is already running inside one (asyncio.run refuses to nest).
+    failure: list[BaseException] = []
+
+    def run_probe() -> None:
+        try:
+            asyncio.run(probe())
+        except BaseException as exc:
+            failure.append(exc)
+
+    thread = threading.Thread(target=run_probe, name="postgres-probe")
+    thread.start()
+    thread.join()
+    if failure:
+        return f"PostgreSQL at {url} does not answer ({failure[0]})"
     return None
 
 
