@@ -6,7 +6,8 @@ tenant (six windows). ``limits`` checks a list of limits with one ``hit`` per li
 does (its default async Redis client is coredis; a redis-py row is shown too), and with "test
 every limit, then hit every limit" for the same all-or-nothing semantics as relaypoint.
 pyrate-limiter checks all rates of one bucket per call, one bucket per scope. Round trips are
-request writes counted inside redis-py and coredis connections. Keys live under a unique prefix
+request writes counted inside redis-py and coredis connections. Rows of a table are timed in
+interleaved batches (medians), so load drifting on a shared machine hits every row alike. Keys live under a unique prefix
 and are deleted at the end.
 """
 
@@ -40,7 +41,7 @@ from pyrate_limiter import (
     RedisBucket,
 )
 
-from benchmarks._harness import Row, print_table, time_async
+from benchmarks._harness import Row, print_table
 from relaypoint_ratelimit import EnterpriseRateLimiter, Identity, RateLimiter, TierSet
 from relaypoint_ratelimit.metrics import RateLimitMetrics
 
@@ -223,12 +224,13 @@ async def redis_tables(trips: RoundTrips) -> None:
                 ],
             ),
         ):
-            rows = []
-            for name, fn in cases:
+            for _, fn in cases:
                 # Warm every user's key once so pyrate's bucket creation is not timed.
                 for _ in range(USERS):
                     await fn()
-                seconds = await time_async(fn, ops=OPS, repeats=REPEATS)
+            timings = await interleaved([fn for _, fn in cases], ops=OPS, repeats=REPEATS)
+            rows = []
+            for (name, fn), seconds in zip(cases, timings, strict=True):
                 rtt = await per_check_round_trips(trips, fn)
                 rows.append(Row(name, seconds, {"round trips": f"{rtt:.2f}"}))
             print_table(title, rows, baseline="relaypoint_ratelimit")
@@ -273,17 +275,18 @@ async def memory_table() -> None:
     async def pyrate_free() -> object:
         return await pyrate.try_acquire_async(next_user(), blocking=False)
 
-    rows = []
-    for name, fn in (
+    cases = [
         ("relaypoint_ratelimit", rp_free),
         ("limits moving-window", mw_free),
         ("limits moving, test+hit", mw_atomic_free),
         ("limits sliding-counter", sw_free),
         ("pyrate-limiter 4", pyrate_free),
-    ):
+    ]
+    for _, fn in cases:
         for _ in range(USERS):
             await fn()
-        rows.append(Row(name, await time_async(fn, ops=OPS * 4, repeats=REPEATS)))
+    timings = await interleaved([fn for _, fn in cases], ops=OPS * 4, repeats=REPEATS * 2)
+    rows = [Row(name, seconds) for (name, _), seconds in zip(cases, timings, strict=True)]
     print_table(
         "Memory, FREE tier per user (3 windows): one check", rows, baseline="relaypoint_ratelimit"
     )

@@ -137,6 +137,8 @@ class EnterpriseRateLimiter:
 
     async def _identity(self, scope: Scope) -> Identity | None:
         result = self.resolver(scope)
+        if result is None or type(result) is Identity:
+            return result
         if inspect.isawaitable(result):
             return await result
         return result

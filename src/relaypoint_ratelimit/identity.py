@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from relaypoint_core.request_state import get_scope_principal, get_scope_tenant
@@ -42,12 +42,19 @@ class Identity:
     tenant_tier: str | None = None
     user_tier: str | None = None
     anonymous: bool = False
+    _hash: int = field(default=0, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.user_key, str) or not self.user_key:
             raise RateLimitConfigurationError("Identity.user_key must be a non-empty string")
         if len(self.user_key) > 512:
             raise RateLimitConfigurationError("Identity.user_key is longer than 512 characters")
+        # Identities key the limiter's plan cache: hash once, not on every lookup.
+        fields = (self.user_key, self.tenant_id, self.tenant_tier, self.user_tier, self.anonymous)
+        object.__setattr__(self, "_hash", hash(fields))
+
+    def __hash__(self) -> int:
+        return self._hash
 
 
 IdentityResolver = Callable[
@@ -103,13 +110,18 @@ def client_address(
 class ScopeIdentityResolver:
     """The default resolver: relaypoint principal and tenant, else the client address."""
 
-    __slots__ = ("_proxies", "tier_claim")
+    __slots__ = ("_cache", "_proxies", "tier_claim")
+
+    _MAX_CACHED = 50_000
 
     def __init__(
         self, *, trusted_proxies: Iterable[str] = (), tier_claim: str | None = "tier"
     ) -> None:
         self._proxies = _parse_networks(trusted_proxies)
         self.tier_claim = tier_claim
+        # The same callers come back again and again: reuse their (immutable) Identity instead
+        # of building and validating a new one per request.
+        self._cache: dict[tuple[str | bool | None, ...], Identity] = {}
 
     def __call__(self, scope: MutableMapping[str, Any]) -> Identity:
         principal = get_scope_principal(scope)
@@ -120,15 +132,18 @@ class ScopeIdentityResolver:
             tenant_id = principal.tenant_id if principal is not None else current_tenant()
         if principal is not None:
             hint = principal.claims.get(self.tier_claim) if self.tier_claim else None
-            return Identity(
-                user_key=principal.user_id,
-                tenant_id=tenant_id,
-                tenant_tier=tenant_tier,
-                user_tier=hint if isinstance(hint, str) else None,
-            )
-        return Identity(
-            user_key=client_address(scope, self._proxies),
-            tenant_id=tenant_id,
-            tenant_tier=tenant_tier,
-            anonymous=True,
-        )
+            user_key = principal.user_id
+            tier = hint if isinstance(hint, str) else None
+            anonymous = False
+        else:
+            user_key = client_address(scope, self._proxies)
+            tier = None
+            anonymous = True
+        key = (user_key, tenant_id, tenant_tier, tier, anonymous)
+        identity = self._cache.get(key)
+        if identity is None:
+            identity = Identity(user_key, tenant_id, tenant_tier, tier, anonymous)
+            if len(self._cache) >= self._MAX_CACHED:
+                self._cache.clear()
+            self._cache[key] = identity
+        return identity

@@ -7,9 +7,12 @@ is ``memory`` or ``redis``. No user id, tenant id or path ever becomes a label v
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 __all__ = ["RateLimitMetrics", "default_metrics"]
 
@@ -36,12 +39,11 @@ class RateLimitMetrics:
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         registry = registry if registry is not None else REGISTRY
-        self.decisions = Counter(
-            "relaypoint_ratelimit_decisions_total",
-            "Rate-limit decisions by tier, outcome (allowed/limited/failed_open/failed_closed) and source",
-            ["tier", "outcome", "source"],
-            registry=registry,
-        )
+        # Decisions are counted on every request: plain integers in a dict, exported by a
+        # collector at scrape time, cost far less than a locked prometheus Counter per request.
+        self._decision_counts: dict[tuple[str, str, str], int] = {}
+        self.decisions = _DecisionCollector(self._decision_counts)
+        registry.register(self.decisions)
         self.backend_latency = Histogram(
             "relaypoint_ratelimit_backend_latency_seconds",
             "Latency of one rate-limit backend call (one script call per request on Redis)",
@@ -70,11 +72,9 @@ class RateLimitMetrics:
         self._children: dict[tuple[str, ...], Any] = {}
 
     def decision(self, tier: str, outcome: str, source: str) -> None:
-        key = ("d", tier, outcome, source)
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = self.decisions.labels(tier, outcome, source)
-        child.inc()
+        counts = self._decision_counts
+        key = (tier, outcome, source)
+        counts[key] = counts.get(key, 0) + 1
 
     def latency(self, backend: str, seconds: float) -> None:
         key = ("l", backend)
@@ -89,6 +89,28 @@ class RateLimitMetrics:
     def circuit(self, backend: str, state: str) -> None:
         self.circuit_state.labels(backend).set(_CIRCUIT_VALUES.get(state, -1))
         self.circuit_transitions.labels(backend, state).inc()
+
+
+class _DecisionCollector(Collector):
+    """Exports ``relaypoint_ratelimit_decisions_total`` from the limiter's own counts."""
+
+    _NAME = "relaypoint_ratelimit_decisions"
+    _HELP = (
+        "Rate-limit decisions by tier, outcome (allowed/limited/failed_open/failed_closed) "
+        "and source"
+    )
+
+    def __init__(self, counts: dict[tuple[str, str, str], int]) -> None:
+        self._counts = counts
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(self._NAME, self._HELP, labels=["tier", "outcome", "source"])
+        for labels, value in list(self._counts.items()):
+            family.add_metric(list(labels), value)
+        yield family
+
+    def describe(self) -> Iterator[Metric]:
+        yield CounterMetricFamily(self._NAME, self._HELP, labels=["tier", "outcome", "source"])
 
 
 _default: RateLimitMetrics | None = None
