@@ -66,6 +66,7 @@ DEFAULT_NAMESPACE = "default"
 _FAILED: Final[Any] = object()
 _MAX_SCOPES = 50_000
 _MAX_NAMESPACE_STATS = 1_000
+_MAX_TAG_VERSIONS = 100_000
 _NAMESPACE_PATTERN = re.compile(r"^[^\x00-\x1f\x7f]{1,200}$")
 _FALSE_WORDS = frozenset({"0", "false", "no", "off"})
 
@@ -745,12 +746,9 @@ class Cache:
         scope = self._scope(tenant, DEFAULT_NAMESPACE, "")
         _check_tags((tag,))
         backend = self._current_backend()
-        if backend is None:
-            version = self._tag_versions.get((tenant, tag), (0, math.inf))[0]
-            self._invalidate_tag_locally(tenant, tag)
-            self._tag_versions[(tenant, tag)] = (version + 1, math.inf)
-            return
         self._invalidate_tag_locally(tenant, tag)
+        if backend is None:
+            return  # L1 only: the tag index has dropped every tagged entry
         await self._l2(
             "bump",
             backend.bump,
@@ -763,15 +761,21 @@ class Cache:
     def _invalidate_tag_locally(self, tenant: str | None, tag: str) -> None:
         for lkey in self._tag_index.pop((tenant, tag), ()):
             self._l1.remove(lkey)
-        if self._url is not None and not self._url.startswith("memory"):
-            self._tag_versions.pop((tenant, tag), None)
+        self._tag_versions.pop((tenant, tag), None)
 
     def _index_tag(self, tenant: str | None, tag: str, lkey: Hashable) -> None:
         keys = self._tag_index.setdefault((tenant, tag), set())
         keys.add(lkey)
-        if len(keys) > 2 * max(self._l1.max_entries, 1):
+        limit = 2 * max(self._l1.max_entries, 1)
+        if len(keys) > limit:
             # Evicted entries leave their keys behind; keep only those still in L1.
             keys.intersection_update(self._data.keys())
+        if len(self._tag_index) > limit:
+            live = self._data.keys()
+            for index_key, members in list(self._tag_index.items()):
+                members.intersection_update(live)
+                if not members:
+                    del self._tag_index[index_key]
 
     async def _tag_snapshot(
         self, tenant: str | None, tags: tuple[str, ...]
@@ -800,7 +804,7 @@ class Cache:
             if cached is not None and now - cached[1] < self.version_ttl:
                 known[tag] = cached[0]
             elif self._current_backend() is None:
-                known[tag] = cached[0] if cached is not None else 0
+                known[tag] = 0  # L1 only: invalidation removes tagged entries physically
             else:
                 missing.append(tag)
         if missing:
@@ -812,6 +816,8 @@ class Cache:
             )
             if versions is _FAILED:
                 return None
+            if len(self._tag_versions) > _MAX_TAG_VERSIONS:
+                self._tag_versions.clear()  # a cache of Redis state: re-read on demand
             for tag, version in zip(missing, versions, strict=True):
                 self._tag_versions[(tenant, tag)] = (version, now)
                 known[tag] = version
@@ -821,8 +827,7 @@ class Cache:
         """Drop this process's L1 (L2 and other processes are untouched)."""
         self._l1.clear()
         self._tag_index.clear()
-        if self._url is not None and not self._url.startswith("memory"):
-            self._tag_versions.clear()  # re-read from Redis; L1-only keeps its own counters
+        self._tag_versions.clear()
         for scope in self._scopes.values():
             scope.invalidate()
 
