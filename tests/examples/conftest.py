@@ -37,12 +37,21 @@ class LiveApp:
     process: subprocess.Popen[bytes]
     log_path: Path
     env: dict[str, str] = field(default_factory=dict)
+    _sessions: dict[tuple[str, str | None], dict[str, str]] = field(default_factory=dict)
 
     def client(self, **kwargs: object) -> httpx.Client:
         return httpx.Client(base_url=self.base_url, timeout=15.0, **kwargs)  # type: ignore[arg-type]
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def session(self, email: str, tenant: str | None = None) -> dict[str, str]:
+        """A demo user's tokens, signed in once per server (for tests that never end the session;
+        every Argon2 verification costs real time on a loaded machine)."""
+        key = (email, tenant)
+        if key not in self._sessions:
+            self._sessions[key] = self.login(email, tenant)
+        return self._sessions[key]
 
     def login(
         self, email: str, tenant: str | None = None, password: str = DEMO_PASSWORD

@@ -24,7 +24,7 @@ PASSWORD = "contract test password"
 
 @pytest.fixture(scope="module")
 def contract_tenant(embedded_app: LiveApp) -> dict[str, str]:
-    root = embedded_app.login("super_admin@acme.example")
+    root = embedded_app.session("super_admin@acme.example")
     slug = f"contract{uuid.uuid4().hex[:8]}"
     with embedded_app.client() as client:
         created = client.post(

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.examples.conftest import ALLOWED_ORIGIN, LiveApp
+from tests.examples.conftest import ALLOWED_ORIGIN, DEMO_PASSWORD, LiveApp
 
 API = "/api/v1"
 ROLES = ("super_admin", "tenant_admin", "manager", "team_lead", "user", "viewer", "api_user")
@@ -92,7 +92,7 @@ def test_refresh_rotates_and_a_reused_refresh_token_revokes_the_family(live_app:
         after = client.post(f"{API}/auth/refresh", json={"refresh_token": second["refresh_token"]})
         assert_problem(after, 401)
 
-        admin = live_app.login("tenant_admin@acme.example")
+        admin = live_app.session("tenant_admin@acme.example")
         audit = client.get(f"{API}/tenants/acme/audit-log?limit=200", headers=bearer(admin))
         assert audit.status_code == 200
         assert any(e["action"] == "auth.refresh_reuse" for e in audit.json()["items"])
@@ -117,8 +117,8 @@ def test_logout_ends_the_session(live_app: LiveApp) -> None:
 @pytest.mark.parametrize("role", ROLES)
 def test_workflow_crud_follows_the_role(live_app: LiveApp, role: str) -> None:
     can_create, can_update, can_execute, can_delete = WORKFLOW_RIGHTS[role]
-    tokens = live_app.login(f"{role}@acme.example")
-    owner = live_app.login("tenant_admin@acme.example")
+    tokens = live_app.session(f"{role}@acme.example")
+    owner = live_app.session("tenant_admin@acme.example")
     with live_app.client() as client:
         target = new_workflow(client, owner)
         path = f"{API}/workflows/{target['id']}"
@@ -145,7 +145,7 @@ def test_workflow_crud_follows_the_role(live_app: LiveApp, role: str) -> None:
 
 
 def test_listing_paginates_by_50_and_selects_fields(live_app: LiveApp) -> None:
-    tokens = live_app.login("user@acme.example")
+    tokens = live_app.session("user@acme.example")
     with live_app.client() as client:
         for _ in range(3):
             new_workflow(client, tokens)
@@ -166,7 +166,7 @@ def test_listing_paginates_by_50_and_selects_fields(live_app: LiveApp) -> None:
 
 
 def test_workflow_reads_are_cached_and_invalidated_on_write(live_app: LiveApp) -> None:
-    tokens = live_app.login("user@acme.example")
+    tokens = live_app.session("user@acme.example")
     with live_app.client() as client:
         workflow = new_workflow(client, tokens)
         path = f"{API}/workflows/{workflow['id']}"
@@ -197,8 +197,8 @@ def test_workflow_reads_are_cached_and_invalidated_on_write(live_app: LiveApp) -
 
 
 def test_acme_token_cannot_read_globex_by_path_header_or_host(live_app: LiveApp) -> None:
-    acme = live_app.login("tenant_admin@acme.example")
-    globex = live_app.login("tenant_admin@globex.example")
+    acme = live_app.session("tenant_admin@acme.example")
+    globex = live_app.session("tenant_admin@globex.example")
     with live_app.client() as client:
         theirs = client.get(f"{API}/workflows", headers=bearer(globex)).json()["items"]
         assert theirs
@@ -238,9 +238,9 @@ def test_acme_token_cannot_read_globex_by_path_header_or_host(live_app: LiveApp)
 
 
 def test_tenant_admin_endpoints_and_their_permissions(live_app: LiveApp) -> None:
-    admin = live_app.login("tenant_admin@acme.example")
-    viewer = live_app.login("viewer@acme.example")
-    root = live_app.login("super_admin@acme.example")
+    admin = live_app.session("tenant_admin@acme.example")
+    viewer = live_app.session("viewer@acme.example")
+    root = live_app.session("super_admin@acme.example")
     with live_app.client() as client:
         usage = client.get(f"{API}/tenants/acme/usage", headers=bearer(viewer)).json()
         assert usage["plan_tier"] == "PROFESSIONAL"
@@ -294,7 +294,7 @@ def test_tenant_admin_endpoints_and_their_permissions(live_app: LiveApp) -> None
 
 
 def test_a_free_tenant_hits_429_with_headers_and_retry_after(live_app: LiveApp) -> None:
-    root = live_app.login("super_admin@acme.example")
+    root = live_app.session("super_admin@acme.example")
     slug = f"free{uuid.uuid4().hex[:8]}"
     password = "free plan password"
     with live_app.client() as client:
@@ -342,7 +342,7 @@ def test_a_free_tenant_hits_429_with_headers_and_retry_after(live_app: LiveApp) 
 
 
 def test_every_api_response_carries_rate_limit_headers(live_app: LiveApp) -> None:
-    tokens = live_app.login("user@acme.example")
+    tokens = live_app.session("user@acme.example")
     with live_app.client() as client:
         responses = [
             client.get(f"{API}/workflows", headers=bearer(tokens)),
@@ -369,7 +369,7 @@ def test_every_api_response_carries_rate_limit_headers(live_app: LiveApp) -> Non
 
 
 def test_errors_are_problem_json_and_security_headers_are_set(live_app: LiveApp) -> None:
-    tokens = live_app.login("user@acme.example")
+    tokens = live_app.session("user@acme.example")
     with live_app.client() as client:
         garbage = client.post(
             f"{API}/workflows",
@@ -400,7 +400,7 @@ def test_errors_are_problem_json_and_security_headers_are_set(live_app: LiveApp)
 
 
 def test_gzip_and_cors_allow_list(live_app: LiveApp) -> None:
-    tokens = live_app.login("user@acme.example")
+    tokens = live_app.session("user@acme.example")
     with live_app.client() as client:
         zipped = client.get(
             f"{API}/workflows?limit=200",
@@ -457,7 +457,7 @@ def _samples(text: str, name: str) -> list[tuple[dict[str, str], float]]:
 
 
 def test_metrics_show_the_traffic(live_app: LiveApp) -> None:
-    tokens = live_app.login("viewer@acme.example")
+    tokens = live_app.session("viewer@acme.example")
     with live_app.client() as client:
         before = client.get("/metrics").text
         for _ in range(3):
@@ -487,3 +487,22 @@ def test_metrics_show_the_traffic(live_app: LiveApp) -> None:
     assert f"{API}/tenants/acme/workflows" not in after
     assert _samples(after, "relaypoint_api_request_duration_seconds_count")
     assert "relaypoint_cache" in after
+
+
+# --- start-up -----------------------------------------------------------------------------------
+
+
+def test_startup_says_which_backends_are_in_use(live_app: LiveApp) -> None:
+    log = live_app.log()
+    assert f"password '{DEMO_PASSWORD}'" in log
+    assert "signing tokens with an ephemeral random key" in log
+    assert "acme (PROFESSIONAL), globex (FREE)" in log
+    if live_app.backend == "embedded":
+        assert "(embedded SQLite, shared isolation)" in log
+        assert "rate limiting: memory:// (in-process)" in log
+        assert "cache:         memory:// (L1 only)" in log
+    else:
+        assert "(PostgreSQL, schema isolation)" in log
+        assert "rate limiting: redis://" in log
+        assert "(Redis L2)" in log
+        assert "tokens:        redis://" in log
