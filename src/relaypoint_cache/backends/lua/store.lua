@@ -3,16 +3,13 @@
 -- ARGV[1] payload, ARGV[2] ttl ms, ARGV[3] index member, ARGV[4] fencing token or '',
 -- ARGV[5] the value-key prefix that members are relative to.
 -- All keys share the tenant's hash tag, so this runs on one Cluster slot.
--- Returns 1 when written, 0 when another holder owns the lease now (the stale holder's
--- value must not overwrite the newer one).
+-- Returns 1 when written, 0 when the caller's lease is no longer its own: it expired (and may
+-- have been taken by a newer holder whose value must not be overwritten by this older one).
 if ARGV[4] ~= '' then
-  local holder = redis.call('GET', KEYS[3])
-  if holder and holder ~= ARGV[4] then
+  if redis.call('GET', KEYS[3]) ~= ARGV[4] then
     return 0
   end
-  if holder then
-    redis.call('DEL', KEYS[3])
-  end
+  redis.call('DEL', KEYS[3])
 end
 local ttl = tonumber(ARGV[2])
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
