@@ -135,10 +135,9 @@ class EnterpriseRateLimiter:
 
     # --- ASGI ---------------------------------------------------------------------------------------
 
-    async def _identity(self, scope: Scope) -> Identity | None:
-        result = self.resolver(scope)
-        if result is None or type(result) is Identity:
-            return result
+    @staticmethod
+    async def _identity(result: Identity | Awaitable[Identity | None]) -> Identity | None:
+        """The resolver's answer, awaited when the resolver is asynchronous."""
         if inspect.isawaitable(result):
             return await result
         return result
@@ -154,10 +153,16 @@ class EnterpriseRateLimiter:
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.enabled or scope.get("path") in self.exempt_paths:
+        if (
+            scope["type"] != "http"
+            or not self.enabled
+            or (self.exempt_paths and scope.get("path") in self.exempt_paths)
+        ):
             await self.app(scope, receive, send)
             return
-        identity = await self._identity(scope)
+        identity = self.resolver(scope)
+        if identity is not None and type(identity) is not Identity:
+            identity = await self._identity(identity)
         if identity is None:
             await self.app(scope, receive, send)
             return
@@ -165,7 +170,8 @@ class EnterpriseRateLimiter:
         cost = (
             route.cost if route is not None else (self.cost(scope) if self.cost is not None else 1)
         )
-        decision = await self.limiter.check(identity, cost=cost, route=route)
+        # _run directly: check() only forwards to it, and this runs on every request.
+        decision = await self.limiter._run(identity, cost, route, True, consume=True)
         state = scope.get("state")
         if state is None:
             scope["state"] = state = {}
