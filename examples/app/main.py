@@ -51,7 +51,7 @@ from relaypoint_tenancy.errors import (
     TenantNotFoundError,
     TenantSuspendedError,
 )
-from relaypoint_tenancy.resolution import SqlTenantLookup, TenantResolver
+from relaypoint_tenancy.resolution import DEFAULT_SOURCES, SqlTenantLookup, TenantResolver
 
 __all__ = ["create_app"]
 
@@ -157,16 +157,16 @@ def create_app(config: AppConfig | None = None) -> FastAPI:
         )
 
     # Innermost first: each add_middleware wraps what was added before it.
-    if settings.ENABLE_MULTI_TENANCY:
-        resolver = TenantResolver(
-            SqlTenantLookup(runtime.engine),
-            base_domain=config.base_domain,
-            path_prefix=f"{api}/tenants/",
-            cache_ttl=5.0,
-        )
-        app.add_middleware(
-            TenantResolutionMiddleware, resolver=resolver, exempt_paths=TENANCY_EXEMPT
-        )
+    # With ENABLE_MULTI_TENANCY=false a request may not choose its tenant (path, header, host):
+    # it always works in the tenant of its token.
+    resolver = TenantResolver(
+        SqlTenantLookup(runtime.engine),
+        sources=DEFAULT_SOURCES if settings.ENABLE_MULTI_TENANCY else ("token",),
+        base_domain=config.base_domain,
+        path_prefix=f"{api}/tenants/",
+        cache_ttl=5.0,
+    )
+    app.add_middleware(TenantResolutionMiddleware, resolver=resolver, exempt_paths=TENANCY_EXEMPT)
     app.add_middleware(lambda inner: mount_rate_limiter(runtime, inner))
     install_auth(app, runtime.auth)
     if settings.PROMETHEUS_ENABLED:
