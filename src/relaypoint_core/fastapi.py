@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from relaypoint_core.auth.asgi import AUTH_ERROR_STATE_KEY, AuthenticationMiddleware, bearer_token
@@ -36,6 +36,7 @@ from relaypoint_core.errors import (
     TokenReuseError,
     TokenRevokedError,
 )
+from relaypoint_core.problem import PROBLEM_CONTENT_TYPE, encode_problem, problem_body
 from relaypoint_core.rbac.checker import PermissionChecker
 from relaypoint_core.rbac.permissions import Permission, is_valid_permission
 from relaypoint_core.request_state import (
@@ -61,7 +62,6 @@ __all__ = [
 ]
 
 AUTH_SERVICE_STATE_ATTR = "relaypoint_auth"
-PROBLEM_JSON = "application/problem+json"
 
 
 class ProblemHTTPException(HTTPException):
@@ -81,19 +81,18 @@ class ProblemHTTPException(HTTPException):
         self.code = code
 
     def body(self) -> dict[str, Any]:
-        return {
-            "type": "about:blank",
-            "title": self.title,
-            "status": self.status_code,
-            "detail": self.detail,
-            "code": self.code,
-        }
+        return problem_body(
+            self.status_code, title=self.title, detail=self.detail, extra={"code": self.code}
+        )
 
 
-def _problem_response(request: Request, exc: Exception) -> JSONResponse:
+def _problem_response(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ProblemHTTPException)
-    return JSONResponse(
-        exc.body(), status_code=exc.status_code, headers=exc.headers, media_type=PROBLEM_JSON
+    return Response(
+        encode_problem(exc.body()),
+        status_code=exc.status_code,
+        headers=exc.headers,
+        media_type=PROBLEM_CONTENT_TYPE,
     )
 
 
@@ -138,7 +137,7 @@ def _unavailable(exc: BackendUnavailableError) -> ProblemHTTPException:
     )
 
 
-async def _auth_error_response(request: Request, exc: Exception) -> JSONResponse:
+async def _auth_error_response(request: Request, exc: Exception) -> Response:
     if isinstance(exc, AuthorizationError):
         problem = ProblemHTTPException(403, "Forbidden", str(exc), code="forbidden")
     else:

@@ -7,10 +7,10 @@ limiter (which reads the plan tier this middleware leaves there). Errors are ans
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
+from relaypoint_core.problem import problem_body, send_problem
 from relaypoint_core.request_state import set_scope_tenant
 from relaypoint_core.tenant_context import reset_current_tenant, set_current_tenant
 from relaypoint_tenancy.errors import (
@@ -33,38 +33,40 @@ TENANT_RECORD_STATE_KEY = "relaypoint.tenancy.record"
 _PROBLEM_BASE = "https://docs.relaypoint.ai/tenancy/errors#"
 
 
-def problem_for(error: TenancyError) -> tuple[int, dict[str, Any]]:
-    """HTTP status and problem+json body for a resolution error."""
+def _problem_fields(error: TenancyError) -> tuple[int, dict[str, Any]]:
+    """HTTP status and the problem members (``problem_body`` keywords) for a resolution error."""
     if isinstance(error, TenantSuspendedError):
         return 403, {
-            "type": _PROBLEM_BASE + "tenant-suspended",
+            "type_": _PROBLEM_BASE + "tenant-suspended",
             "title": "Tenant suspended",
-            "status": 403,
             "detail": f"Tenant '{error.tenant}' is suspended. Contact your administrator or "
             "billing to reactivate it.",
-            "tenant": error.tenant,
+            "extra": {"tenant": error.tenant},
         }
     if isinstance(error, TenantMismatchError):
         return 403, {
-            "type": _PROBLEM_BASE + "tenant-mismatch",
+            "type_": _PROBLEM_BASE + "tenant-mismatch",
             "title": "Token not valid for this tenant",
-            "status": 403,
             "detail": "The access token was issued for a different tenant than the one this "
             "request addresses.",
         }
     if isinstance(error, TenantNotFoundError):
         return 404, {
-            "type": _PROBLEM_BASE + "tenant-not-found",
+            "type_": _PROBLEM_BASE + "tenant-not-found",
             "title": "Tenant not found",
-            "status": 404,
             "detail": f"No tenant named '{error.tenant}' exists.",
         }
     return 400, {
-        "type": _PROBLEM_BASE + "tenant-required",
+        "type_": _PROBLEM_BASE + "tenant-required",
         "title": "Tenant required",
-        "status": 400,
         "detail": str(error),
     }
+
+
+def problem_for(error: TenancyError) -> tuple[int, dict[str, Any]]:
+    """HTTP status and problem+json body for a resolution error."""
+    status, fields = _problem_fields(error)
+    return status, problem_body(status, **fields)
 
 
 class TenantRequiredError(TenancyError):
@@ -121,19 +123,10 @@ class TenantResolutionMiddleware:
             reset_current_tenant(token)
 
     async def _refuse(self, scope: Scope, send: Send, error: TenancyError) -> None:
-        status, body = problem_for(error)
+        status, fields = _problem_fields(error)
         if scope["type"] == "websocket":
-            await send({"type": "websocket.close", "code": 4000 + status, "reason": body["title"]})
+            await send(
+                {"type": "websocket.close", "code": 4000 + status, "reason": fields["title"]}
+            )
             return
-        payload = json.dumps(body).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"application/problem+json"),
-                    (b"content-length", str(len(payload)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": payload})
+        await send_problem(send, status, **fields)
