@@ -4,11 +4,13 @@ Keys (all under ``KeyScheme("auth")``, hash-tagged by tenant):
 ``rp:auth:{t==acme}:fam:<family>`` is a hash ``{cur: <token id>, rev: 0|1}`` with a TTL that is
 renewed on each rotation; ``rp:auth:{t==acme}:rev:<token id>`` marks one revoked access token
 until it expires. Rotation is one Lua script, so two concurrent refreshes cannot both succeed.
+The scripts ship as package data in ``lua/`` next to this module.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable
+from importlib import resources
 from typing import Any, TypeVar
 
 from relaypoint_core.auth.store import RotationOutcome
@@ -23,30 +25,10 @@ __all__ = ["RedisTokenStore"]
 
 T = TypeVar("T")
 
-_ROTATE = """
-local state = redis.call('HMGET', KEYS[1], 'cur', 'rev')
-if not state[1] then return 0 end
-if state[2] == '1' then return 2 end
-if state[1] ~= ARGV[1] then
-  redis.call('HSET', KEYS[1], 'rev', '1')
-  return 3
-end
-redis.call('HSET', KEYS[1], 'cur', ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return 1
-"""
 
-_REVOKE_FAMILY = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'rev', '1')
-return 1
-"""
+def _script(name: str) -> str:
+    return resources.files("relaypoint_core.auth.stores").joinpath("lua", name).read_text("utf-8")
 
-_IS_REVOKED = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 1 end
-if KEYS[2] and redis.call('HGET', KEYS[2], 'rev') == '1' then return 1 end
-return 0
-"""
 
 _OUTCOMES = {
     0: RotationOutcome.UNKNOWN,
@@ -75,9 +57,9 @@ class RedisTokenStore:
         # A dead Redis then costs one fast error per call instead of a socket timeout.
         self.breaker = breaker or CircuitBreaker("auth token store", clock=clock)
         self._keys = KeyScheme("auth", key_prefix)
-        self._rotate = client.register_script(_ROTATE)
-        self._revoke_family = client.register_script(_REVOKE_FAMILY)
-        self._is_revoked = client.register_script(_IS_REVOKED)
+        self._rotate = client.register_script(_script("rotate.lua"))
+        self._revoke_family = client.register_script(_script("revoke_family.lua"))
+        self._is_revoked = client.register_script(_script("is_revoked.lua"))
         self._redis_errors: tuple[type[BaseException], ...] = (
             require_module("redis.exceptions", extra="redis", feature="auth on Redis").RedisError,
             OSError,
