@@ -38,8 +38,7 @@ from relaypoint_core.monitoring.asgi import MetricsMiddleware, metrics_app
 from relaypoint_core.rbac import Permission
 from relaypoint_core.request_state import get_scope_principal, get_scope_tenant
 from relaypoint_ratelimit import EnterpriseRateLimiter, decision_of
-from relaypoint_tenancy.asgi import TenantResolutionMiddleware
-from relaypoint_tenancy.resolution import TenantRecord, TenantResolver
+from relaypoint_tenancy import TenantRecord, TenantResolutionMiddleware, TenantResolver
 
 __all__ = ["StaticTenantLookup", "create_app"]
 

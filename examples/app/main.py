@@ -42,16 +42,18 @@ from relaypoint_core import __version__
 from relaypoint_core.fastapi import install_auth
 from relaypoint_core.monitoring.asgi import MetricsMiddleware, metrics_app
 from relaypoint_core.rbac import Role
-from relaypoint_tenancy.asgi import TenantResolutionMiddleware
-from relaypoint_tenancy.errors import (
+from relaypoint_tenancy import (
     BrandingValidationError,
     QuotaExceeded,
+    SqlTenantLookup,
     TenancyError,
     TenantExistsError,
     TenantNotFoundError,
+    TenantResolutionMiddleware,
+    TenantResolver,
     TenantSuspendedError,
 )
-from relaypoint_tenancy.resolution import DEFAULT_SOURCES, SqlTenantLookup, TenantResolver
+from relaypoint_tenancy.resolution import DEFAULT_SOURCES
 
 __all__ = ["create_app"]
 

@@ -34,15 +34,19 @@ from relaypoint_ratelimit import (
     ScopeIdentityResolver,
     decision_of,
 )
-from relaypoint_ratelimit.asgi import ASGIApp
-from relaypoint_tenancy.errors import TenancyError
-from relaypoint_tenancy.resolution import SqlTenantLookup, TenantResolver
-from relaypoint_tenancy.strategies import IsolationStrategy, default_strategy
-from relaypoint_tenancy.users import SqlUserDirectory
+from relaypoint_tenancy import (
+    IsolationStrategy,
+    SqlTenantLookup,
+    SqlUserDirectory,
+    TenancyError,
+    TenantResolver,
+)
+from relaypoint_tenancy.strategies import default_strategy
 
 __all__ = ["Runtime", "build_runtime", "get_runtime", "mount_rate_limiter", "use_runtime"]
 
 logger = logging.getLogger("examples.app")
+ASGIApp = Callable[[MutableMapping[str, Any], Any, Any], Awaitable[None]]
 T = TypeVar("T")
 
 

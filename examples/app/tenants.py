@@ -19,10 +19,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from examples.app.domain import APP_TENANT_TABLES
 from relaypoint_core.audit import AuditEvent as CoreAuditEvent
 from relaypoint_core.auth.users import UserDirectory, UserRecord
-from relaypoint_tenancy.manager import TenantManager
+from relaypoint_tenancy import IsolationStrategy, TenantInfo, TenantManager
 from relaypoint_tenancy.models import AuditEvent
-from relaypoint_tenancy.records import TenantInfo
-from relaypoint_tenancy.strategies import IsolationStrategy
 
 __all__ = [
     "EmailDirectory",
