@@ -7,7 +7,8 @@ does (its default async Redis client is coredis; a redis-py row is shown too), a
 every limit, then hit every limit" for the same all-or-nothing semantics as relaypoint.
 pyrate-limiter checks all rates of one bucket per call, one bucket per scope. Round trips are
 request writes counted inside redis-py and coredis connections. Rows of a table are timed in
-interleaved batches (medians), so load drifting on a shared machine hits every row alike. Keys live under a unique prefix
+turn, call by call (medians of single calls), so load drifting on a shared machine hits every
+row alike. Keys live under a unique prefix
 and are deleted at the end.
 """
 
@@ -295,17 +296,15 @@ async def memory_table() -> None:
 async def interleaved(
     fns: list[Callable[[], Awaitable[object]]], *, ops: int, repeats: int
 ) -> list[float]:
-    """Median seconds per call of each function, timed in alternating batches."""
+    """Median seconds of one call of each function, the functions called in turn (a, b, c, a,
+    b, c, ...) so that load drifting on a shared machine hits every function alike."""
     samples: list[list[float]] = [[] for _ in fns]
-    for fn in fns:
-        for _ in range(ops):
-            await fn()
-    for _ in range(repeats):
+    clock = time.perf_counter
+    for _ in range(ops * repeats):
         for index, fn in enumerate(fns):
-            start = time.perf_counter()
-            for _ in range(ops):
-                await fn()
-            samples[index].append((time.perf_counter() - start) / ops)
+            start = clock()
+            await fn()
+            samples[index].append(clock() - start)
     return [statistics.median(s) for s in samples]
 
 

@@ -185,7 +185,6 @@ class RateLimiter:
         self._plans: dict[object, _Plan] = {}
         self._tier_hints: dict[str, str] = {}
         self._on_decision = on_decision
-        self._started = False
         self._unknown_tiers_logged: set[str] = set()
         self._routes: tuple[RoutePolicy, ...] = ()
 
@@ -194,7 +193,6 @@ class RateLimiter:
     async def startup(self) -> None:
         """Connect and load scripts. An unreachable backend is logged, not raised: the fault
         policy covers it, and the first successful call loads the script if needed."""
-        self._started = True
         try:
             await asyncio.wait_for(self.backend.startup(), timeout=max(self.timeout * 10, 1.0))
         except (RateLimitBackendError, TimeoutError) as exc:
@@ -251,8 +249,8 @@ class RateLimiter:
         *,
         consume: bool,
     ) -> Decision:
-        if not self._started:
-            await self.startup()
+        # No lazy startup() here: a request must never wait past the call timeout, and the first
+        # call loads the script itself (NOSCRIPT) within that timeout.
         if type(cost) is not int or cost < (1 if consume else 0):
             raise RateLimitConfigurationError(
                 f"request cost must be a positive integer, not {cost!r}"
