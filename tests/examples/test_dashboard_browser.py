@@ -50,6 +50,9 @@ def browser() -> Iterator[object]:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
+    # Never let selenium fetch a driver or browser of its own: Debian's packages or nothing.
+    previous_offline = os.environ.get("SE_OFFLINE")
+    os.environ["SE_OFFLINE"] = "true"
     profile = tempfile.mkdtemp(prefix="rp-chromium-")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
@@ -73,6 +76,10 @@ def browser() -> Iterator[object]:
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+        if previous_offline is None:
+            os.environ.pop("SE_OFFLINE", None)
+        else:
+            os.environ["SE_OFFLINE"] = previous_offline
 
 
 @pytest.mark.parametrize("slug", sorted(TENANTS))
@@ -80,6 +87,18 @@ def test_dashboard_login_shows_the_tenant_branding(
     browser: object, embedded_app: LiveApp, slug: str
 ) -> None:
     live_app = embedded_app  # the page is the same on every backend; one browser run is enough
+    from selenium.webdriver.remote.webdriver import WebDriver
+
+    assert isinstance(browser, WebDriver)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    try:
+        _check_dashboard(browser, live_app, slug)
+    except Exception:
+        browser.save_screenshot(str(ARTIFACTS / f"dashboard-{slug}-FAILED.png"))
+        raise
+
+
+def _check_dashboard(browser: object, live_app: LiveApp, slug: str) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.remote.webdriver import WebDriver
     from selenium.webdriver.support.ui import WebDriverWait
@@ -115,7 +134,6 @@ def test_dashboard_login_shows_the_tenant_branding(
     assert support.get_attribute("href").startswith("mailto:")
     assert not [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
 
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shot = Path(ARTIFACTS) / f"dashboard-{slug}.png"
     assert browser.save_screenshot(str(shot))
     assert shot.stat().st_size > 1000
