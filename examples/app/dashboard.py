@@ -81,6 +81,7 @@ def render_theme_css(branding: Branding) -> str:
         f"  --rp-primary: {branding.primary_color};\n"
         f"  --rp-secondary: {branding.secondary_color};\n"
         f"  --rp-on-primary: {_on_color(branding.primary_color)};\n"
+        f"  --rp-on-secondary: {_on_color(branding.secondary_color)};\n"
         "}\n"
     )
 
@@ -92,7 +93,8 @@ def render_logo_svg(branding: Branding) -> str:
         '<svg xmlns="http://www.w3.org/2000/svg" width="80" height="80" viewBox="0 0 80 80">'
         f'<rect width="80" height="80" rx="16" fill="{branding.secondary_color}"/>'
         '<text x="40" y="52" font-family="sans-serif" font-size="32" font-weight="700" '
-        f'text-anchor="middle" fill="#FFFFFF">{html.escape(initials or "?")}</text></svg>'
+        f'text-anchor="middle" fill="{_on_color(branding.secondary_color)}">'
+        f"{html.escape(initials or '?')}</text></svg>"
     )
 
 
