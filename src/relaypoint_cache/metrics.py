@@ -70,7 +70,7 @@ class _CacheCollector:
             byte_count += cache._l1.bytes
             for kind, count in cache._errors.items():
                 error_totals[kind] = error_totals.get(kind, 0) + count
-            for stats in list(cache._ns_stats.values()):
+            for stats in list(cache._scopes.ns_stats.values()):
                 label = _namespace_label(stats.name)
                 bucket = totals.setdefault(("ns", label), {})
                 for field in ("hits_l1", "hits_l2", *simple):

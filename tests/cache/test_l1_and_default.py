@@ -66,11 +66,11 @@ async def test_cache_stays_within_its_l1_bounds() -> None:
 
 
 async def test_tenant_scopes_are_bounded_without_leaking_entries() -> None:
-    from relaypoint_cache import engine
+    from relaypoint_cache.engine import scopes
 
     cache = Cache("memory://")
-    original = engine._MAX_SCOPES
-    engine._MAX_SCOPES = 5
+    original = scopes.MAX_SCOPES
+    scopes.MAX_SCOPES = 5
     try:
         for i in range(10):
             await cache.set("k", i, tenant_id=f"t{i}")
@@ -79,7 +79,7 @@ async def test_tenant_scopes_are_bounded_without_leaking_entries() -> None:
         assert await cache.get("k", MISSING, tenant_id="t0") is MISSING
         assert await cache.get("k", tenant_id="t9") == 9
     finally:
-        engine._MAX_SCOPES = original
+        scopes.MAX_SCOPES = original
 
 
 def test_import_does_nothing() -> None:

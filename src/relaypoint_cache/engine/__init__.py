@@ -1,0 +1,19 @@
+"""The cache engine, one module per job.
+
+- :mod:`.cache`: the :class:`Cache` facade (configuration, L1 hit paths, composition).
+- :mod:`.freshness`: deadlines, XFetch early refresh, stale-while-revalidate / stale-if-error.
+- :mod:`.singleflight`: one computation per key in this process.
+- :mod:`.leases`: one computation per key across processes (fenced Redis leases).
+- :mod:`.l2`: the L2 access path (connection per event loop, timeouts, circuit breaker, versions).
+- :mod:`.coherence`: invalidation notices on Redis pub/sub.
+- :mod:`.tags`: tag versions and the L1 tag index.
+- :mod:`.scopes`: tenant namespaces, bounded.
+- :mod:`.keys`: Redis key layout and name validation (pure).
+"""
+
+from __future__ import annotations
+
+from relaypoint_cache.engine.cache import DEFAULT_NAMESPACE, MISSING, Cache
+from relaypoint_cache.engine.keys import l2_key, versioned_base
+
+__all__ = ["DEFAULT_NAMESPACE", "MISSING", "Cache", "l2_key", "versioned_base"]

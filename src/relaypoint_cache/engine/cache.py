@@ -1,0 +1,821 @@
+"""The ``Cache`` facade: configuration, the L1 hit paths, and the composition of the engine's parts.
+
+Read path: an L1 hit is one dict lookup and no await beyond the coroutine itself (kept here, in
+``get``, ``get_or_set`` and ``@cached``, on purpose: no indirection on the hottest path). An L1 miss
+goes to L2 (:mod:`~relaypoint_cache.engine.l2`: one ``GET``; the namespace and tenant versions that
+are part of the key are known locally and re-read at most every ``version_ttl`` seconds), then to
+the factory. Computations of one key are single-flighted in the process
+(:mod:`~relaypoint_cache.engine.singleflight`) and leased across processes
+(:mod:`~relaypoint_cache.engine.leases`); what may be served when is decided by
+:mod:`~relaypoint_cache.engine.freshness`.
+
+Write path: the value goes to L1 and L2, and a notice on Redis pub/sub
+(:mod:`~relaypoint_cache.engine.coherence`) tells every other process to drop its L1 copy.
+
+Faults: every L2 call has a timeout and goes through a circuit breaker; a failing Redis makes the
+cache an L1 + factory cache, never an exception in the caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import os
+import random
+import time
+from collections.abc import Callable, Hashable, Iterable
+from typing import Any, Final
+
+from relaypoint_cache import metrics
+from relaypoint_cache.backends import L2Backend
+from relaypoint_cache.engine.coherence import Subscription
+from relaypoint_cache.engine.freshness import (
+    Freshness,
+    entry_meta,
+    freshness,
+    local_entry,
+    stored_ttl,
+)
+from relaypoint_cache.engine.invalidation import Invalidation
+from relaypoint_cache.engine.keys import (
+    DEFAULT_NAMESPACE,
+    check_tags,
+)
+from relaypoint_cache.engine.l2 import L2Access
+from relaypoint_cache.engine.leases import Leases
+from relaypoint_cache.engine.scopes import ScopeRegistry
+from relaypoint_cache.engine.settings import EngineSettings
+from relaypoint_cache.engine.singleflight import SingleFlight
+from relaypoint_cache.engine.tags import TagRegistry
+from relaypoint_cache.envelope import EntryMeta
+from relaypoint_cache.errors import CacheConfigurationError
+from relaypoint_cache.l1 import Entry, L1Store, Scope
+from relaypoint_cache.policy import FreshnessPolicy
+from relaypoint_cache.serializers import Serializer, make_serializer
+from relaypoint_cache.stats import CacheStats, NamespaceSnapshot
+from relaypoint_core.backend_url import parse_backend_url
+from relaypoint_core.circuit import CircuitBreaker
+from relaypoint_core.clock import Clock, system_clock
+from relaypoint_core.keys import DEFAULT_KEY_PREFIX, KeyScheme
+from relaypoint_core.tenant_context import current_tenant, validate_tenant_id
+
+__all__ = ["DEFAULT_NAMESPACE", "MISSING", "Cache"]
+
+logger = logging.getLogger("relaypoint.cache")
+
+Factory = Callable[[], Any]
+
+
+class _Missing:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Final[Any] = _Missing()
+"""Pass as ``default`` to ``get`` to tell a cached ``None`` from a miss."""
+
+_FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+
+
+async def _call_factory(factory: Factory) -> Any:
+    result = factory()
+    if inspect.isawaitable(result):
+        result = await result
+    return result
+
+
+class Cache:
+    """An L1 (+ optional Redis L2) cache; see the module docstring and ``docs/cache.md``.
+
+    ``url``: ``None``/``memory://`` for L1 only, or ``redis://``, ``rediss://``,
+    ``redis+cluster://``. With ``from_env=True`` (the default instance) the URL and the on/off
+    switch come from ``REDIS_URL`` and ``ENABLE_CACHING`` on first use, not at construction.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        key_prefix: str = DEFAULT_KEY_PREFIX,
+        default_ttl: float = 300.0,
+        l1_ttl: float = 60.0,
+        l1_max_entries: int = 10_000,
+        l1_max_bytes: int = 64 * 1024 * 1024,
+        ttl_jitter: float = 0.0,
+        serializer: str | Serializer = "json",
+        pickle_secret: str | bytes | None = None,
+        op_timeout: float = 0.25,
+        lease_ttl: float = 10.0,
+        lease_wait: float = 5.0,
+        version_ttl: float = 1.0,
+        early_refresh: bool = True,
+        xfetch_beta: float = 1.0,
+        circuit_failure_threshold: int = 3,
+        circuit_reset_timeout: float = 2.0,
+        enabled: bool = True,
+        clock: Clock = system_clock,
+        rng: random.Random | None = None,
+        report_to_monitor: bool = False,
+        from_env: bool = False,
+    ) -> None:
+        self._l1 = L1Store(l1_max_entries, l1_max_bytes)
+        # Bound once: the hot paths in get() and @cached read these directly.
+        self._data = self._l1.data
+        self._clock = clock
+        self._now = clock.monotonic
+        self._settings = EngineSettings()
+        self._scopes = ScopeRegistry(KeyScheme("cache", key_prefix))
+        self._errors: dict[str, int] = {}
+        self._inflight = SingleFlight()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._l2 = L2Access(
+            self._settings,
+            on_connect=self._on_connect,
+            on_drop=self._on_drop,
+            count_error=self._count_error,
+        )
+        self._leases = Leases(self._settings, self._l2, self._read_l2)
+        self._tags = TagRegistry(self._settings, self._l1, self._l2, self._scopes)
+        self._invalidation = Invalidation(
+            self._settings, self._l1, self._l2, self._scopes, self._tags
+        )
+        self._subscription = Subscription(
+            on_notice=self._on_notice, clear_local=self.clear_local, count_error=self._count_error
+        )
+        self._configured = False
+        self._monitor_hook: Callable[..., None] | None = None
+        self._options: dict[str, Any] = {}
+        self.configure(
+            url,
+            key_prefix=key_prefix,
+            default_ttl=default_ttl,
+            l1_ttl=l1_ttl,
+            ttl_jitter=ttl_jitter,
+            serializer=serializer,
+            pickle_secret=pickle_secret,
+            op_timeout=op_timeout,
+            lease_ttl=lease_ttl,
+            lease_wait=lease_wait,
+            version_ttl=version_ttl,
+            early_refresh=early_refresh,
+            xfetch_beta=xfetch_beta,
+            circuit_failure_threshold=circuit_failure_threshold,
+            circuit_reset_timeout=circuit_reset_timeout,
+            enabled=enabled,
+            clock=clock,
+            rng=rng,
+            report_to_monitor=report_to_monitor,
+            _from_env=from_env,
+        )
+
+    # -- configuration ---------------------------------------------------------------------------
+    def configure(self, url: str | None = None, **options: Any) -> None:
+        """(Re)configure this cache; drops L1 and any Redis connection. No I/O happens here."""
+        from_env = bool(options.pop("_from_env", False))
+        unknown = set(options) - set(inspect.signature(Cache.__init__).parameters)
+        if unknown:
+            raise CacheConfigurationError(f"unknown cache option(s): {', '.join(sorted(unknown))}")
+        merged = {**self._options, **options}
+        merged["url"] = url
+        merged["from_env"] = from_env and url is None
+        self._options = merged
+        self._apply(merged)
+        self._configured = False
+        self._monitor_hook = None
+        self._l2.drop()
+        self.clear_local()
+
+    def _apply(self, o: dict[str, Any]) -> None:
+        for name in (
+            "default_ttl",
+            "l1_ttl",
+            "lease_ttl",
+            "lease_wait",
+            "version_ttl",
+            "op_timeout",
+        ):
+            value = o.get(name)
+            if not isinstance(value, int | float) or value <= 0:
+                raise CacheConfigurationError(f"{name} must be a positive number, got {value!r}")
+        jitter = o.get("ttl_jitter", 0.0)
+        if not 0.0 <= jitter < 1.0:
+            raise CacheConfigurationError("ttl_jitter is a fraction of the TTL in [0, 1)")
+        scheme = KeyScheme("cache", o.get("key_prefix", DEFAULT_KEY_PREFIX))
+        self._scopes.scheme = scheme
+        serializer = o.get("serializer", "json")
+        settings = self._settings
+        settings.serializer = (
+            make_serializer(serializer, pickle_secret=o.get("pickle_secret"))
+            if isinstance(serializer, str)
+            else serializer
+        )
+        self.default_ttl = float(o["default_ttl"])
+        self.l1_ttl = float(o["l1_ttl"])
+        self.ttl_jitter = float(jitter)
+        settings.lease_ttl = float(o["lease_ttl"])
+        settings.lease_wait = float(o["lease_wait"])
+        settings.version_ttl = float(o["version_ttl"])
+        settings.op_timeout = float(o["op_timeout"])
+        self.early_refresh = bool(o.get("early_refresh", True))
+        self.xfetch_beta = float(o.get("xfetch_beta", 1.0))
+        self.enabled = bool(o.get("enabled", True))
+        settings.url = o.get("url")
+        clock = o.get("clock") or system_clock
+        self._clock = settings.clock = clock
+        # The system clock's method only wraps time.monotonic: skip the extra call on hot paths.
+        self._now = settings.now = time.monotonic if clock is system_clock else clock.monotonic
+        self._rng = o.get("rng") or random.Random()  # noqa: S311 - jitter, not secrets
+        self._report_to_monitor = bool(o.get("report_to_monitor", False))
+        settings.breaker = CircuitBreaker(
+            "cache",
+            failure_threshold=int(o.get("circuit_failure_threshold", 3)),
+            reset_timeout=float(o.get("circuit_reset_timeout", 2.0)),
+            clock=clock,
+        )
+        settings.channel = scheme.component_prefix() + "_inv"
+        if settings.url is not None:
+            parse_backend_url(settings.url, component="cache")
+
+    def _ensure_configured(self) -> None:
+        """Resolve what waits for first use: the environment (default instance), the monitor."""
+        if self._configured:
+            return
+        self._configured = True
+        metrics.register_cache(self)
+        if self._options.get("from_env"):
+            switch = os.environ.get("ENABLE_CACHING")
+            if switch is not None and switch.strip().lower() in _FALSE_WORDS:
+                self.enabled = False
+            url = os.environ.get("REDIS_URL") or None
+            if url is not None:
+                parse_backend_url(url, component="cache")
+                self._settings.url = url
+        if self._report_to_monitor:
+            self._monitor_hook = _monitor_hook()
+
+    @property
+    def url(self) -> str:
+        """The L2 URL in use (``memory://`` when L1 only)."""
+        self._ensure_configured()
+        return self._settings.url or "memory://"
+
+    @property
+    def op_timeout(self) -> float:
+        """The timeout of each L2 call, in seconds."""
+        return self._settings.op_timeout
+
+    @property
+    def lease_ttl(self) -> float:
+        return self._settings.lease_ttl
+
+    @property
+    def lease_wait(self) -> float:
+        return self._settings.lease_wait
+
+    @property
+    def version_ttl(self) -> float:
+        return self._settings.version_ttl
+
+    # -- reads -----------------------------------------------------------------------------------
+    async def get(
+        self,
+        key: str,
+        default: Any = None,
+        *,
+        tenant_id: str | None = None,
+        namespace: str = DEFAULT_NAMESPACE,
+    ) -> Any:
+        """The cached value, or ``default`` on a miss (a cached ``None`` is returned as ``None``)."""
+        tenant = tenant_id if tenant_id is not None else current_tenant()
+        entry = self._data.get((tenant, namespace, key))
+        if entry is not None and entry.soft > self._now() and entry.epoch == entry.scope.epoch:
+            entry.ref = True
+            entry.stats.hits_l1 += 1
+            hook = self._monitor_hook
+            if hook is not None:
+                hook(True, tenant_id=tenant)
+            return entry.value
+        return await self._get_slow(tenant, namespace, key, default)
+
+    async def _get_slow(self, tenant: str | None, namespace: str, key: str, default: Any) -> Any:
+        self._ensure_configured()
+        scope = self._scopes.get(tenant, namespace, key)
+        stats = scope.stats
+        if not self.enabled:
+            stats.misses += 1
+            self._report(False, tenant)
+            return default
+        lkey = (tenant, namespace, key)
+        now = self._now()
+        entry = self._data.get(lkey)
+        if (
+            entry is not None
+            and entry.scope is scope
+            and entry.epoch == scope.epoch
+            and now < entry.l1_until
+            and now < entry.fresh
+        ):
+            # Only the XFetch deadline passed; a plain get has nothing to refresh with.
+            entry.soft = min(entry.l1_until, entry.fresh)
+            stats.hits_l1 += 1
+            self._report(True, tenant)
+            return entry.value
+        found = await self._read_l2(scope, key)
+        if found is not None:
+            meta, value, size = found
+            if self._clock.time() < meta.fresh_until:
+                stats.hits_l2 += 1
+                self._fill_l1(scope, lkey, key, value, meta, size, None)
+                self._report(True, tenant)
+                return value
+        stats.misses += 1
+        self._report(False, tenant)
+        return default
+
+    async def get_or_set(
+        self,
+        key: str,
+        factory_func: Factory,
+        ttl: float | None = None,
+        *,
+        tenant_id: str | None = None,
+        namespace: str = DEFAULT_NAMESPACE,
+        l1_ttl: float | None = None,
+        stale_while_revalidate: float = 0.0,
+        stale_if_error: float = 0.0,
+        early_refresh: bool | None = None,
+        negative_ttl: float | None = None,
+        lease: bool = True,
+        tags: Iterable[str] = (),
+    ) -> Any:
+        """The cached value, or the factory's (computed once across callers and processes).
+
+        ``factory_func`` may be sync, async, or return an awaitable. Factory exceptions reach the
+        caller (unless a ``stale_if_error`` value can be served); cache faults never do.
+        """
+        tenant = tenant_id if tenant_id is not None else current_tenant()
+        entry = self._data.get((tenant, namespace, key))
+        if entry is not None and entry.soft > self._now() and entry.epoch == entry.scope.epoch:
+            entry.ref = True
+            entry.stats.hits_l1 += 1
+            hook = self._monitor_hook
+            if hook is not None:
+                hook(True, tenant_id=tenant)
+            return entry.value
+        policy = FreshnessPolicy(
+            ttl=ttl,
+            l1_ttl=l1_ttl,
+            stale_while_revalidate=stale_while_revalidate,
+            stale_if_error=stale_if_error,
+            early_refresh=early_refresh,
+            negative_ttl=negative_ttl,
+            lease=lease,
+            tags=tuple(tags),
+        )
+        return await self._get_or_set_slow(tenant, namespace, key, factory_func, policy)
+
+    async def _get_or_set_slow(
+        self,
+        tenant: str | None,
+        namespace: str,
+        key: str,
+        factory: Factory,
+        policy: FreshnessPolicy,
+    ) -> Any:
+        self._ensure_configured()
+        scope = self._scopes.get(tenant, namespace, key)
+        stats = scope.stats
+        if not self.enabled:
+            stats.misses += 1
+            return await _call_factory(factory)
+        lkey = (tenant, namespace, key)
+        now = self._now()
+        entry = self._data.get(lkey)
+        stale: Entry | None = None
+        if (
+            entry is not None
+            and entry.scope is scope
+            and entry.epoch == scope.epoch
+            and now < entry.l1_until
+        ):
+            state = freshness(now, entry.fresh, entry.swr, entry.sie)
+            if state is Freshness.FRESH:
+                # The XFetch deadline of this process passed: refresh early, serve the value now.
+                entry.soft = min(entry.l1_until, entry.fresh)
+                stats.hits_l1 += 1
+                self._report(True, tenant)
+                if not entry.refreshing and lkey not in self._inflight:
+                    entry.refreshing = True
+                    stats.early_refreshes += 1
+                    self._spawn_refresh(scope, lkey, key, factory, policy)
+                return entry.value
+            if state is Freshness.STALE_WHILE_REVALIDATE:
+                stats.stale_served += 1
+                self._report(True, tenant)
+                if not entry.refreshing and lkey not in self._inflight:
+                    entry.refreshing = True
+                    stats.early_refreshes += 1
+                    self._spawn_refresh(scope, lkey, key, factory, policy)
+                return entry.value
+            if state is Freshness.STALE_IF_ERROR:
+                stale = entry
+        task = self._inflight.running(lkey)
+        if task is not None:
+            stats.coalesced += 1
+            return await asyncio.shield(task)
+        task = self._inflight.start(lkey, self._load(scope, lkey, key, factory, policy, stale))
+        return await asyncio.shield(task)
+
+    async def _load(
+        self,
+        scope: Scope,
+        lkey: Hashable,
+        key: str,
+        factory: Factory,
+        policy: FreshnessPolicy,
+        stale: Entry | None,
+    ) -> Any:
+        stats = scope.stats
+        tenant = scope.tenant
+        stale_value: Any = stale.value if stale is not None else MISSING
+        token: int | None = None
+        backend = self._l2.current()
+        if backend is not None:
+            found = await self._read_l2(scope, key)
+            if found is not None:
+                meta, value, size = found
+                state = freshness(
+                    self._clock.time(), meta.fresh_until, meta.swr_until, meta.sie_until
+                )
+                if state is Freshness.FRESH:
+                    stats.hits_l2 += 1
+                    self._report(True, tenant)
+                    entry = self._fill_l1(
+                        scope, lkey, key, value, meta, size, policy.l1_ttl, policy.early_refresh
+                    )
+                    if entry is not None and entry.soft <= self._now() < entry.fresh:
+                        entry.refreshing = True
+                        stats.early_refreshes += 1
+                        self._spawn_refresh(scope, lkey, key, factory, policy, after=True)
+                    return value
+                if state is Freshness.STALE_WHILE_REVALIDATE:
+                    stats.stale_served += 1
+                    self._report(True, tenant)
+                    entry = self._fill_l1(
+                        scope, lkey, key, value, meta, size, policy.l1_ttl, policy.early_refresh
+                    )
+                    if entry is not None:
+                        entry.refreshing = True
+                    stats.early_refreshes += 1
+                    self._spawn_refresh(scope, lkey, key, factory, policy, after=True)
+                    return value
+                if state is Freshness.STALE_IF_ERROR:
+                    stale_value = value
+            if policy.lease:
+                loaded = await self._leases.acquire_or_wait(scope, key)
+                if isinstance(loaded, tuple):
+                    meta, value, size = loaded
+                    stats.hits_l2 += 1
+                    self._report(True, tenant)
+                    self._fill_l1(
+                        scope, lkey, key, value, meta, size, policy.l1_ttl, policy.early_refresh
+                    )
+                    return value
+                token = loaded
+        stats.misses += 1
+        self._report(False, tenant)
+        return await self._compute_and_store(
+            scope, lkey, key, factory, policy, token, stale_value, notify=False
+        )
+
+    async def _compute_and_store(
+        self,
+        scope: Scope,
+        lkey: Hashable,
+        key: str,
+        factory: Factory,
+        policy: FreshnessPolicy,
+        token: int | None,
+        stale_value: Any,
+        *,
+        notify: bool,
+    ) -> Any:
+        started = self._now()
+        try:
+            value = await _call_factory(factory)
+        except Exception:
+            if token:
+                await self._leases.release(scope, key, token)
+            if stale_value is not MISSING:
+                scope.stats.stale_served += 1
+                return stale_value
+            raise
+        delta = max(self._now() - started, 0.0)
+        ttl = stored_ttl(policy, value, self.default_ttl)
+        if ttl <= 0:
+            if token:
+                await self._leases.release(scope, key, token)
+            return value
+        tag_versions = await self._tags.snapshot(scope.tenant, policy.tags)
+        if tag_versions is None:
+            # Tag versions unknown (Redis down): serve the value, but do not cache it under
+            # versions that may already be stale.
+            if token:
+                await self._leases.release(scope, key, token)
+            return value
+        meta = self._meta(
+            ttl, policy.stale_while_revalidate, policy.stale_if_error, delta, tag_versions
+        )
+        prepared = await self._l2.prepare(scope, key, value, meta, strict=False)
+        size = len(prepared[1]) if prepared is not None else None
+        self._fill_l1(scope, lkey, key, value, meta, size, policy.l1_ttl, policy.early_refresh)
+        if prepared is not None:
+            notice = self._invalidation.notice("k", scope, key) if notify else None
+            await self._l2.store(key, prepared, meta, token=token, notice=notice)
+        elif token:
+            await self._leases.release(scope, key, token)
+        return value
+
+    def _spawn_refresh(
+        self,
+        scope: Scope,
+        lkey: Hashable,
+        key: str,
+        factory: Factory,
+        policy: FreshnessPolicy,
+        *,
+        after: bool = False,
+    ) -> None:
+        async def refresh() -> None:
+            if after:
+                # Started from inside the load task: let it finish and leave the in-flight map.
+                await asyncio.sleep(0)
+            token: int | None = None
+            try:
+                if self._l2.current() is not None and policy.lease:
+                    acquired = await self._leases.try_acquire(scope, key)
+                    if acquired == 0:
+                        return  # another process is refreshing; its notice will reach us
+                    token = acquired
+                await self._compute_and_store(
+                    scope, lkey, key, factory, policy, token, MISSING, notify=True
+                )
+            except Exception:
+                scope.stats.errors += 1
+                self._count_error("refresh")
+                logger.debug("relaypoint cache: background refresh failed", exc_info=True)
+                entry = self._data.get(lkey)
+                if entry is not None:
+                    entry.refreshing = False
+
+        task = asyncio.ensure_future(refresh())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- writes ----------------------------------------------------------------------------------
+    async def set(
+        self,
+        key: str,
+        value: Any,
+        ttl: float | None = None,
+        *,
+        tenant_id: str | None = None,
+        namespace: str = DEFAULT_NAMESPACE,
+        l1_ttl: float | None = None,
+        stale_while_revalidate: float = 0.0,
+        stale_if_error: float = 0.0,
+        tags: Iterable[str] = (),
+    ) -> bool:
+        """Store ``value``; other processes drop their L1 copies. ``False`` if caching is off.
+
+        ``tags`` lets :meth:`invalidate_tag` retire this entry together with others.
+
+        Raises :class:`SerializationError` for a value the serializer cannot encode.
+        """
+        tenant = tenant_id if tenant_id is not None else current_tenant()
+        self._ensure_configured()
+        policy = FreshnessPolicy(ttl=ttl, l1_ttl=l1_ttl, tags=tuple(tags))
+        scope = self._scopes.get(tenant, namespace, key)
+        if not self.enabled:
+            return False
+        tag_versions = await self._tags.snapshot(tenant, policy.tags)
+        if tag_versions is None:
+            self._l1.remove((tenant, namespace, key))
+            return False
+        meta = self._meta(
+            ttl if ttl is not None else self.default_ttl,
+            stale_while_revalidate,
+            stale_if_error,
+            0.0,
+            tag_versions,
+        )
+        prepared = await self._l2.prepare(scope, key, value, meta, strict=True)
+        size = len(prepared[1]) if prepared is not None else None
+        self._fill_l1(scope, (tenant, namespace, key), key, value, meta, size, l1_ttl)
+        if prepared is not None:
+            notice = self._invalidation.notice("k", scope, key)
+            await self._l2.store(key, prepared, meta, token=None, notice=notice)
+        return True
+
+    async def delete(
+        self, key: str, *, tenant_id: str | None = None, namespace: str = DEFAULT_NAMESPACE
+    ) -> bool:
+        """Remove ``key`` here, in L2 and in every other process's L1. ``True`` if it existed."""
+        tenant = tenant_id if tenant_id is not None else current_tenant()
+        self._ensure_configured()
+        scope = self._scopes.get(tenant, namespace, key)
+        return await self._invalidation.delete(scope, key)
+
+    async def invalidate_pattern(
+        self,
+        pattern: str,
+        *,
+        tenant_id: str | None = None,
+        namespace: str = DEFAULT_NAMESPACE,
+        scan_count: int = 500,
+    ) -> int:
+        """Remove the keys of one tenant's namespace matching a glob (``*``, ``?``).
+
+        Redis is never asked for ``KEYS`` or a database-wide ``SCAN``: every entry is indexed in a
+        set per tenant namespace, walked with ``SSCAN`` in batches of ``scan_count``, so the cost
+        is bounded by the size of that one namespace. Returns the number of entries removed.
+        """
+        if not isinstance(pattern, str) or not pattern:
+            raise CacheConfigurationError("invalidate_pattern needs a non-empty glob pattern")
+        tenant = tenant_id if tenant_id is not None else current_tenant()
+        self._ensure_configured()
+        scope = self._scopes.get(tenant, namespace, pattern)
+        return await self._invalidation.delete_pattern(scope, pattern, scan_count)
+
+    async def invalidate_namespace(
+        self, namespace: str = DEFAULT_NAMESPACE, *, tenant_id: str | None = None
+    ) -> None:
+        """Retire every entry of one tenant's namespace in O(1) (a version bump, no scan)."""
+        tenant = tenant_id if tenant_id is not None else current_tenant()
+        self._ensure_configured()
+        scope = self._scopes.get(tenant, namespace, "")
+        await self._invalidation.retire_namespace(scope)
+
+    async def flush_tenant(self, tenant_id: str) -> None:
+        """Retire every entry of one tenant, all namespaces, in O(1) (a generation bump)."""
+        validate_tenant_id(tenant_id)
+        self._ensure_configured()
+        await self._invalidation.retire_tenant(tenant_id)
+
+    async def invalidate_tag(self, tag: str, *, tenant_id: str | None = None) -> None:
+        """Retire every entry of one tenant carrying ``tag``, in every namespace, in O(1).
+
+        The tag's version is incremented (entries written under the old version are no longer
+        served from L2), and L1 copies here and in other processes are dropped.
+        """
+        tenant = tenant_id if tenant_id is not None else current_tenant()
+        self._ensure_configured()
+        scope = self._scopes.get(tenant, DEFAULT_NAMESPACE, "")
+        check_tags((tag,))
+        await self._invalidation.retire_tag(scope, tag)
+
+    def clear_local(self) -> None:
+        """Drop this process's L1 (L2 and other processes are untouched)."""
+        self._l1.clear()
+        self._tags.clear()
+        self._scopes.invalidate_all()
+
+    # -- introspection ---------------------------------------------------------------------------
+    async def stats(self) -> CacheStats:
+        """Hit rates per namespace, L1 size and L2 health."""
+        return CacheStats(
+            namespaces={name: NamespaceSnapshot.of(s) for name, s in self._scopes.ns_stats.items()},
+            l1_entries=len(self._l1),
+            l1_bytes=self._l1.bytes,
+            l1_evictions=self._l1.evictions,
+            l2_enabled=self._settings.has_l2,
+            circuit_state=self._settings.breaker.state.value,
+            subscribed=self._subscription.active,
+            errors=dict(self._errors),
+        )
+
+    async def wait_ready(self, wait: float = 5.0) -> bool:
+        """Connect to L2 and wait until invalidation notices are being received."""
+        self._ensure_configured()
+        if self._l2.current() is None:
+            return True
+        subscribed = self._subscription.event
+        assert subscribed is not None
+        try:
+            async with asyncio.timeout(wait):
+                await subscribed.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    async def drain(self) -> None:
+        """Wait for the background refreshes started so far (tests, graceful shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def close(self) -> None:
+        """Stop the listener and background refreshes, close Redis connections."""
+        for task in list(self._tasks):
+            task.cancel()
+        backend = self._l2.detach()
+        await self._subscription.close()
+        if backend is not None:
+            try:
+                await backend.close()
+            except Exception:
+                logger.debug("relaypoint cache: error while closing Redis", exc_info=True)
+
+    # -- internals -------------------------------------------------------------------------------
+    def _meta(
+        self,
+        ttl: float,
+        swr: float,
+        sie: float,
+        delta: float,
+        tags: tuple[tuple[str, int], ...] = (),
+    ) -> EntryMeta:
+        return entry_meta(
+            ttl,
+            swr,
+            sie,
+            delta,
+            tags,
+            wall_now=self._clock.time(),
+            jitter=self.ttl_jitter,
+            rng=self._rng,
+        )
+
+    def _fill_l1(
+        self,
+        scope: Scope,
+        lkey: Hashable,
+        key: str,
+        value: Any,
+        meta: EntryMeta,
+        size: int | None,
+        l1_ttl: float | None,
+        early_refresh: bool | None = None,
+    ) -> Entry | None:
+        now = self._now()
+        early = self.early_refresh if early_refresh is None else early_refresh
+        entry = local_entry(
+            scope,
+            key,
+            value,
+            meta,
+            size,
+            now=now,
+            wall_now=self._clock.time(),
+            # With no L2, L1 is the only level: it keeps the value for its full life.
+            l1_ttl=(l1_ttl if l1_ttl is not None else self.l1_ttl)
+            if self._settings.has_l2
+            else None,
+            xfetch_beta=self.xfetch_beta if early else None,
+            rng=self._rng,
+        )
+        if entry.l1_until <= now or not self._l1.put(lkey, entry, now):
+            return None
+        for tag, _ in meta.tags:
+            self._tags.add(scope.tenant, tag, lkey)
+        return entry
+
+    async def _read_l2(self, scope: Scope, key: str) -> tuple[EntryMeta, Any, int] | None:
+        found = await self._l2.read(scope, key)
+        if found is None:
+            return None
+        tags = found[0].tags
+        if tags and not await self._tags.current(scope.tenant, tags):
+            return None  # a tag of this entry was invalidated after it was written
+        return found
+
+    def _on_connect(self, backend: L2Backend, loop: asyncio.AbstractEventLoop) -> None:
+        self._subscription.start(backend, loop)
+
+    def _on_drop(self) -> None:
+        self._subscription.stop()
+        self._scopes.forget_remote_versions()
+
+    def _on_notice(self, data: bytes) -> None:
+        if not self._invalidation.apply_notice(data):
+            self._count_error("notice")
+
+    def _count_error(self, kind: str) -> None:
+        self._errors[kind] = self._errors.get(kind, 0) + 1
+
+    def _report(self, hit: bool, tenant: str | None) -> None:
+        hook = self._monitor_hook
+        if hook is not None:
+            hook(hit, tenant_id=tenant)
+
+
+def _monitor_hook() -> Callable[..., None] | None:
+    """``performance_monitor.record_cache_access`` when the monitoring module is present."""
+    try:
+        from relaypoint_core.monitoring import performance_monitor
+    except ImportError:  # pragma: no cover - older core without monitoring
+        return None
+    hook: Callable[..., None] = performance_monitor.record_cache_access
+    return hook

@@ -1,0 +1,47 @@
+"""The settings the engine's parts share; ``Cache.configure`` rewrites them in place."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from relaypoint_cache.serializers import JsonSerializer, Serializer
+from relaypoint_core.circuit import CircuitBreaker
+from relaypoint_core.clock import Clock, system_clock
+
+__all__ = ["EngineSettings"]
+
+
+class EngineSettings:
+    """One object referenced by every part, so a reconfiguration reaches all of them at once."""
+
+    __slots__ = (
+        "breaker",
+        "channel",
+        "clock",
+        "lease_ttl",
+        "lease_wait",
+        "now",
+        "op_timeout",
+        "serializer",
+        "url",
+        "version_ttl",
+    )
+
+    def __init__(self) -> None:
+        self.url: str | None = None
+        """The L2 URL; ``None`` or ``memory://`` for L1 only."""
+        self.channel = ""
+        self.op_timeout = 0.25
+        self.version_ttl = 1.0
+        self.lease_ttl = 10.0
+        self.lease_wait = 5.0
+        self.clock: Clock = system_clock
+        self.now: Callable[[], float] = time.monotonic
+        """The clock's monotonic reading (``time.monotonic`` itself for the system clock)."""
+        self.serializer: Serializer = JsonSerializer()
+        self.breaker = CircuitBreaker("cache", clock=system_clock)
+
+    @property
+    def has_l2(self) -> bool:
+        return self.url is not None and not self.url.startswith("memory")
