@@ -59,6 +59,17 @@ def _json(data: Mapping[str, Any]) -> bytes:
     return json.dumps(data, separators=(",", ":"), sort_keys=True).encode()
 
 
+def _json_object(segment: str, part: str) -> dict[str, Any]:
+    """The JSON object in a base64url token segment (``part`` names it in the error)."""
+    try:
+        value = json.loads(_b64decode(segment))
+    except (ValueError, binascii.Error) as exc:
+        raise TokenInvalidError(f"token {part} is not valid base64url JSON") from exc
+    if not isinstance(value, dict):
+        raise TokenInvalidError(f"token {part} is not a JSON object")
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class _Header:
     key: SigningKey
@@ -128,12 +139,7 @@ class TokenCodec:
         cached = self._headers.get(segment)
         if cached is not None:
             return cached
-        try:
-            header = json.loads(_b64decode(segment))
-        except (ValueError, binascii.Error) as exc:
-            raise TokenInvalidError("token header is not valid base64url JSON") from exc
-        if not isinstance(header, dict):
-            raise TokenInvalidError("token header is not a JSON object")
+        header = _json_object(segment, "header")
         alg = header.get("alg")
         if alg not in ALLOWED_ALGORITHMS:
             raise TokenInvalidError(f"token algorithm {alg!r} is not allowed")
@@ -170,12 +176,7 @@ class TokenCodec:
             raise TokenInvalidError("token signature is not valid base64url") from exc
         if not header.key.verify(signing_input, signature):
             raise TokenInvalidError("token signature does not verify")
-        try:
-            claims = json.loads(_b64decode(payload_segment))
-        except (ValueError, binascii.Error) as exc:
-            raise TokenInvalidError("token payload is not valid base64url JSON") from exc
-        if not isinstance(claims, dict):
-            raise TokenInvalidError("token payload is not a JSON object")
+        claims = _json_object(payload_segment, "payload")
         self._check_claims(claims, token_type)
         return claims
 
