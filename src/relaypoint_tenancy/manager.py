@@ -185,6 +185,39 @@ class TenantManager:
             )
         )
 
+    async def _insert_user(
+        self,
+        plane: TenantPlane,
+        tenant: Tenant,
+        *,
+        email: str,
+        name: str,
+        password_hash: str | None,
+        roles: Iterable[str],
+        now: datetime,
+    ) -> str:
+        """Write a user and its role grants to the tenant plane and index it; returns its id."""
+        user_id = str(uuid.uuid4())
+        await plane.execute(
+            insert(_users).values(
+                id=user_id,
+                tenant_id=tenant.id,
+                email=email,
+                name=name,
+                password_hash=password_hash,
+                status="active",
+                created_at=now,
+            )
+        )
+        for role in roles:
+            await plane.execute(
+                insert(_roles).values(
+                    user_id=user_id, tenant_id=tenant.id, role=role, created_at=now
+                )
+            )
+        self.session.add(UserIndex(user_id=user_id, tenant_id=tenant.id))
+        return user_id
+
     async def _audit_only(self, tenant: Tenant, action: str, detail: Mapping[str, Any]) -> None:
         conn = await self.session.connection()
         async with self.strategy.tenant_plane(conn, self._ref(tenant)) as plane:
@@ -253,31 +286,19 @@ class TenantManager:
                 provisioned = True
                 await self.strategy.provision(conn, ref)
                 await self._step("isolation", ref)
-                user_id = str(uuid.uuid4())
                 async with self.strategy.tenant_plane(conn, ref) as plane:
-                    await plane.execute(
-                        insert(_users).values(
-                            id=user_id,
-                            tenant_id=row.id,
-                            email=email,
-                            name=admin_name,
-                            password_hash=password_hash,
-                            status="active",
-                            created_at=now,
-                        )
-                    )
-                    await plane.execute(
-                        insert(_roles).values(
-                            user_id=user_id,
-                            tenant_id=row.id,
-                            role=Role.TENANT_ADMIN.value,
-                            created_at=now,
-                        )
+                    await self._insert_user(
+                        plane,
+                        row,
+                        email=email,
+                        name=admin_name,
+                        password_hash=password_hash,
+                        roles=[Role.TENANT_ADMIN.value],
+                        now=now,
                     )
                     await self._audit(
                         plane, row, "tenant.created", {"plan_tier": tier.value, "admin": email}
                     )
-                self.session.add(UserIndex(user_id=user_id, tenant_id=row.id))
                 await self.quotas.consume(row, "users", 1)
                 await self._step("admin_user", ref)
                 info = TenantInfo.from_row(row)
@@ -475,8 +496,6 @@ class TenantManager:
         async with self._unit():
             row = await self._load(tenant_id, for_update=True)
             await self.quotas.consume(row, "users", 1)
-            user_id = str(uuid.uuid4())
-            now = self._now()
             conn = await self.session.connection()
             async with self.strategy.tenant_plane(conn, self._ref(row)) as plane:
                 taken = (
@@ -488,25 +507,16 @@ class TenantManager:
                 ).scalar_one()
                 if taken:
                     raise TenancyError(f"user {address!r} already exists in tenant {row.slug!r}")
-                await plane.execute(
-                    insert(_users).values(
-                        id=user_id,
-                        tenant_id=row.id,
-                        email=address,
-                        name=display,
-                        password_hash=password_hash,
-                        status="active",
-                        created_at=now,
-                    )
+                user_id = await self._insert_user(
+                    plane,
+                    row,
+                    email=address,
+                    name=display,
+                    password_hash=password_hash,
+                    roles=role_names,
+                    now=self._now(),
                 )
-                for role in role_names:
-                    await plane.execute(
-                        insert(_roles).values(
-                            user_id=user_id, tenant_id=row.id, role=role, created_at=now
-                        )
-                    )
                 await self._audit(plane, row, "user.created", {"user_id": user_id})
-            self.session.add(UserIndex(user_id=user_id, tenant_id=row.id))
             return user_id
 
     async def set_password(self, tenant_id: str, user_id: str, password: str) -> None:
