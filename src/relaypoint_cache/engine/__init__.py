@@ -1,14 +1,17 @@
 """The cache engine, one module per job.
 
 - :mod:`.cache`: the :class:`Cache` facade (configuration, L1 hit paths, composition).
+- :mod:`.loader`: the miss path (stale serving, early refresh, L2, lease, compute, store).
 - :mod:`.freshness`: deadlines, XFetch early refresh, stale-while-revalidate / stale-if-error.
 - :mod:`.singleflight`: one computation per key in this process.
 - :mod:`.leases`: one computation per key across processes (fenced Redis leases).
 - :mod:`.l2`: the L2 access path (connection per event loop, timeouts, circuit breaker, versions).
-- :mod:`.coherence`: invalidation notices on Redis pub/sub.
+- :mod:`.invalidation`: what to drop, here and elsewhere, and the notice format.
+- :mod:`.coherence`: the pub/sub subscription that delivers notices.
 - :mod:`.tags`: tag versions and the L1 tag index.
 - :mod:`.scopes`: tenant namespaces, bounded.
 - :mod:`.keys`: Redis key layout and name validation (pure).
+- :mod:`.settings`: the settings every part shares.
 """
 
 from __future__ import annotations

@@ -1,16 +1,14 @@
 """The ``Cache`` facade: configuration, the L1 hit paths, and the composition of the engine's parts.
 
-Read path: an L1 hit is one dict lookup and no await beyond the coroutine itself (kept here, in
-``get``, ``get_or_set`` and ``@cached``, on purpose: no indirection on the hottest path). An L1 miss
-goes to L2 (:mod:`~relaypoint_cache.engine.l2`: one ``GET``; the namespace and tenant versions that
-are part of the key are known locally and re-read at most every ``version_ttl`` seconds), then to
-the factory. Computations of one key are single-flighted in the process
-(:mod:`~relaypoint_cache.engine.singleflight`) and leased across processes
-(:mod:`~relaypoint_cache.engine.leases`); what may be served when is decided by
-:mod:`~relaypoint_cache.engine.freshness`.
+Read path: an L1 hit is one dict lookup and no await beyond the coroutine itself. It stays here,
+in ``get`` and ``get_or_set`` (and in ``@cached``), on purpose: no indirection on the hottest
+path. A miss goes to :mod:`.loader`, which reads L2 (:mod:`.l2`: one ``GET``; the versions that
+are part of the key are known locally and re-read at most every ``version_ttl`` seconds), then
+calls the factory, single-flighted in the process (:mod:`.singleflight`) and leased across
+processes (:mod:`.leases`); what may be served when is decided by :mod:`.freshness`.
 
-Write path: the value goes to L1 and L2, and a notice on Redis pub/sub
-(:mod:`~relaypoint_cache.engine.coherence`) tells every other process to drop its L1 copy.
+Write path: the value goes to L1 and L2, and a notice (:mod:`.invalidation`) received through
+the pub/sub subscription (:mod:`.coherence`) tells every other process to drop its L1 copy.
 
 Faults: every L2 call has a timeout and goes through a circuit breaker; a failing Redis makes the
 cache an L1 + factory cache, never an exception in the caller.
@@ -24,33 +22,22 @@ import logging
 import os
 import random
 import time
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 from relaypoint_cache import metrics
 from relaypoint_cache.backends import L2Backend
 from relaypoint_cache.engine.coherence import Subscription
-from relaypoint_cache.engine.freshness import (
-    Freshness,
-    entry_meta,
-    freshness,
-    local_entry,
-    stored_ttl,
-)
 from relaypoint_cache.engine.invalidation import Invalidation
-from relaypoint_cache.engine.keys import (
-    DEFAULT_NAMESPACE,
-    check_tags,
-)
+from relaypoint_cache.engine.keys import DEFAULT_NAMESPACE, check_tags
 from relaypoint_cache.engine.l2 import L2Access
 from relaypoint_cache.engine.leases import Leases
+from relaypoint_cache.engine.loader import Factory, Loader, call_factory
 from relaypoint_cache.engine.scopes import ScopeRegistry
 from relaypoint_cache.engine.settings import EngineSettings
-from relaypoint_cache.engine.singleflight import SingleFlight
 from relaypoint_cache.engine.tags import TagRegistry
-from relaypoint_cache.envelope import EntryMeta
 from relaypoint_cache.errors import CacheConfigurationError
-from relaypoint_cache.l1 import Entry, L1Store, Scope
+from relaypoint_cache.l1 import L1Store
 from relaypoint_cache.policy import FreshnessPolicy
 from relaypoint_cache.serializers import Serializer, make_serializer
 from relaypoint_cache.stats import CacheStats, NamespaceSnapshot
@@ -64,8 +51,6 @@ __all__ = ["DEFAULT_NAMESPACE", "MISSING", "Cache"]
 
 logger = logging.getLogger("relaypoint.cache")
 
-Factory = Callable[[], Any]
-
 
 class _Missing:
     __slots__ = ()
@@ -78,13 +63,6 @@ MISSING: Final[Any] = _Missing()
 """Pass as ``default`` to ``get`` to tell a cached ``None`` from a miss."""
 
 _FALSE_WORDS = frozenset({"0", "false", "no", "off"})
-
-
-async def _call_factory(factory: Factory) -> Any:
-    result = factory()
-    if inspect.isawaitable(result):
-        result = await result
-    return result
 
 
 class Cache:
@@ -129,18 +107,25 @@ class Cache:
         self._settings = EngineSettings()
         self._scopes = ScopeRegistry(KeyScheme("cache", key_prefix))
         self._errors: dict[str, int] = {}
-        self._inflight = SingleFlight()
-        self._tasks: set[asyncio.Task[Any]] = set()
         self._l2 = L2Access(
             self._settings,
             on_connect=self._on_connect,
             on_drop=self._on_drop,
             count_error=self._count_error,
         )
-        self._leases = Leases(self._settings, self._l2, self._read_l2)
         self._tags = TagRegistry(self._settings, self._l1, self._l2, self._scopes)
         self._invalidation = Invalidation(
             self._settings, self._l1, self._l2, self._scopes, self._tags
+        )
+        self._loader = Loader(
+            self._settings,
+            self._l1,
+            self._l2,
+            Leases(self._settings, self._l2, self._tags),
+            self._tags,
+            self._invalidation,
+            report=self._report,
+            count_error=self._count_error,
         )
         self._subscription = Subscription(
             on_notice=self._on_notice, clear_local=self.clear_local, count_error=self._count_error
@@ -212,22 +197,22 @@ class Cache:
             if isinstance(serializer, str)
             else serializer
         )
-        self.default_ttl = float(o["default_ttl"])
-        self.l1_ttl = float(o["l1_ttl"])
-        self.ttl_jitter = float(jitter)
+        settings.default_ttl = float(o["default_ttl"])
+        settings.l1_ttl = float(o["l1_ttl"])
+        settings.ttl_jitter = float(jitter)
         settings.lease_ttl = float(o["lease_ttl"])
         settings.lease_wait = float(o["lease_wait"])
         settings.version_ttl = float(o["version_ttl"])
         settings.op_timeout = float(o["op_timeout"])
-        self.early_refresh = bool(o.get("early_refresh", True))
-        self.xfetch_beta = float(o.get("xfetch_beta", 1.0))
-        self.enabled = bool(o.get("enabled", True))
+        settings.early_refresh = bool(o.get("early_refresh", True))
+        settings.xfetch_beta = float(o.get("xfetch_beta", 1.0))
+        settings.enabled = bool(o.get("enabled", True))
         settings.url = o.get("url")
         clock = o.get("clock") or system_clock
         self._clock = settings.clock = clock
         # The system clock's method only wraps time.monotonic: skip the extra call on hot paths.
         self._now = settings.now = time.monotonic if clock is system_clock else clock.monotonic
-        self._rng = o.get("rng") or random.Random()  # noqa: S311 - jitter, not secrets
+        settings.rng = o.get("rng") or random.Random()  # noqa: S311 - jitter, not secrets
         self._report_to_monitor = bool(o.get("report_to_monitor", False))
         settings.breaker = CircuitBreaker(
             "cache",
@@ -248,7 +233,7 @@ class Cache:
         if self._options.get("from_env"):
             switch = os.environ.get("ENABLE_CACHING")
             if switch is not None and switch.strip().lower() in _FALSE_WORDS:
-                self.enabled = False
+                self._settings.enabled = False
             url = os.environ.get("REDIS_URL") or None
             if url is not None:
                 parse_backend_url(url, component="cache")
@@ -261,6 +246,31 @@ class Cache:
         """The L2 URL in use (``memory://`` when L1 only)."""
         self._ensure_configured()
         return self._settings.url or "memory://"
+
+    @property
+    def enabled(self) -> bool:
+        """``False`` turns the cache into a pass-through to the factory."""
+        return self._settings.enabled
+
+    @property
+    def default_ttl(self) -> float:
+        return self._settings.default_ttl
+
+    @property
+    def l1_ttl(self) -> float:
+        return self._settings.l1_ttl
+
+    @property
+    def ttl_jitter(self) -> float:
+        return self._settings.ttl_jitter
+
+    @property
+    def early_refresh(self) -> bool:
+        return self._settings.early_refresh
+
+    @property
+    def xfetch_beta(self) -> float:
+        return self._settings.xfetch_beta
 
     @property
     def op_timeout(self) -> float:
@@ -304,7 +314,7 @@ class Cache:
         self._ensure_configured()
         scope = self._scopes.get(tenant, namespace, key)
         stats = scope.stats
-        if not self.enabled:
+        if not self._settings.enabled:
             stats.misses += 1
             self._report(False, tenant)
             return default
@@ -323,12 +333,12 @@ class Cache:
             stats.hits_l1 += 1
             self._report(True, tenant)
             return entry.value
-        found = await self._read_l2(scope, key)
+        found = await self._tags.read_entry(scope, key)
         if found is not None:
             meta, value, size = found
             if self._clock.time() < meta.fresh_until:
                 stats.hits_l2 += 1
-                self._fill_l1(scope, lkey, key, value, meta, size, None)
+                self._loader.fill_l1(scope, lkey, key, value, meta, size, None)
                 self._report(True, tenant)
                 return value
         stats.misses += 1
@@ -387,193 +397,10 @@ class Cache:
     ) -> Any:
         self._ensure_configured()
         scope = self._scopes.get(tenant, namespace, key)
-        stats = scope.stats
-        if not self.enabled:
-            stats.misses += 1
-            return await _call_factory(factory)
-        lkey = (tenant, namespace, key)
-        now = self._now()
-        entry = self._data.get(lkey)
-        stale: Entry | None = None
-        if (
-            entry is not None
-            and entry.scope is scope
-            and entry.epoch == scope.epoch
-            and now < entry.l1_until
-        ):
-            state = freshness(now, entry.fresh, entry.swr, entry.sie)
-            if state is Freshness.FRESH:
-                # The XFetch deadline of this process passed: refresh early, serve the value now.
-                entry.soft = min(entry.l1_until, entry.fresh)
-                stats.hits_l1 += 1
-                self._report(True, tenant)
-                if not entry.refreshing and lkey not in self._inflight:
-                    entry.refreshing = True
-                    stats.early_refreshes += 1
-                    self._spawn_refresh(scope, lkey, key, factory, policy)
-                return entry.value
-            if state is Freshness.STALE_WHILE_REVALIDATE:
-                stats.stale_served += 1
-                self._report(True, tenant)
-                if not entry.refreshing and lkey not in self._inflight:
-                    entry.refreshing = True
-                    stats.early_refreshes += 1
-                    self._spawn_refresh(scope, lkey, key, factory, policy)
-                return entry.value
-            if state is Freshness.STALE_IF_ERROR:
-                stale = entry
-        task = self._inflight.running(lkey)
-        if task is not None:
-            stats.coalesced += 1
-            return await asyncio.shield(task)
-        task = self._inflight.start(lkey, self._load(scope, lkey, key, factory, policy, stale))
-        return await asyncio.shield(task)
-
-    async def _load(
-        self,
-        scope: Scope,
-        lkey: Hashable,
-        key: str,
-        factory: Factory,
-        policy: FreshnessPolicy,
-        stale: Entry | None,
-    ) -> Any:
-        stats = scope.stats
-        tenant = scope.tenant
-        stale_value: Any = stale.value if stale is not None else MISSING
-        token: int | None = None
-        backend = self._l2.current()
-        if backend is not None:
-            found = await self._read_l2(scope, key)
-            if found is not None:
-                meta, value, size = found
-                state = freshness(
-                    self._clock.time(), meta.fresh_until, meta.swr_until, meta.sie_until
-                )
-                if state is Freshness.FRESH:
-                    stats.hits_l2 += 1
-                    self._report(True, tenant)
-                    entry = self._fill_l1(
-                        scope, lkey, key, value, meta, size, policy.l1_ttl, policy.early_refresh
-                    )
-                    if entry is not None and entry.soft <= self._now() < entry.fresh:
-                        entry.refreshing = True
-                        stats.early_refreshes += 1
-                        self._spawn_refresh(scope, lkey, key, factory, policy, after=True)
-                    return value
-                if state is Freshness.STALE_WHILE_REVALIDATE:
-                    stats.stale_served += 1
-                    self._report(True, tenant)
-                    entry = self._fill_l1(
-                        scope, lkey, key, value, meta, size, policy.l1_ttl, policy.early_refresh
-                    )
-                    if entry is not None:
-                        entry.refreshing = True
-                    stats.early_refreshes += 1
-                    self._spawn_refresh(scope, lkey, key, factory, policy, after=True)
-                    return value
-                if state is Freshness.STALE_IF_ERROR:
-                    stale_value = value
-            if policy.lease:
-                loaded = await self._leases.acquire_or_wait(scope, key)
-                if isinstance(loaded, tuple):
-                    meta, value, size = loaded
-                    stats.hits_l2 += 1
-                    self._report(True, tenant)
-                    self._fill_l1(
-                        scope, lkey, key, value, meta, size, policy.l1_ttl, policy.early_refresh
-                    )
-                    return value
-                token = loaded
-        stats.misses += 1
-        self._report(False, tenant)
-        return await self._compute_and_store(
-            scope, lkey, key, factory, policy, token, stale_value, notify=False
-        )
-
-    async def _compute_and_store(
-        self,
-        scope: Scope,
-        lkey: Hashable,
-        key: str,
-        factory: Factory,
-        policy: FreshnessPolicy,
-        token: int | None,
-        stale_value: Any,
-        *,
-        notify: bool,
-    ) -> Any:
-        started = self._now()
-        try:
-            value = await _call_factory(factory)
-        except Exception:
-            if token:
-                await self._leases.release(scope, key, token)
-            if stale_value is not MISSING:
-                scope.stats.stale_served += 1
-                return stale_value
-            raise
-        delta = max(self._now() - started, 0.0)
-        ttl = stored_ttl(policy, value, self.default_ttl)
-        if ttl <= 0:
-            if token:
-                await self._leases.release(scope, key, token)
-            return value
-        tag_versions = await self._tags.snapshot(scope.tenant, policy.tags)
-        if tag_versions is None:
-            # Tag versions unknown (Redis down): serve the value, but do not cache it under
-            # versions that may already be stale.
-            if token:
-                await self._leases.release(scope, key, token)
-            return value
-        meta = self._meta(
-            ttl, policy.stale_while_revalidate, policy.stale_if_error, delta, tag_versions
-        )
-        prepared = await self._l2.prepare(scope, key, value, meta, strict=False)
-        size = len(prepared[1]) if prepared is not None else None
-        self._fill_l1(scope, lkey, key, value, meta, size, policy.l1_ttl, policy.early_refresh)
-        if prepared is not None:
-            notice = self._invalidation.notice("k", scope, key) if notify else None
-            await self._l2.store(key, prepared, meta, token=token, notice=notice)
-        elif token:
-            await self._leases.release(scope, key, token)
-        return value
-
-    def _spawn_refresh(
-        self,
-        scope: Scope,
-        lkey: Hashable,
-        key: str,
-        factory: Factory,
-        policy: FreshnessPolicy,
-        *,
-        after: bool = False,
-    ) -> None:
-        async def refresh() -> None:
-            if after:
-                # Started from inside the load task: let it finish and leave the in-flight map.
-                await asyncio.sleep(0)
-            token: int | None = None
-            try:
-                if self._l2.current() is not None and policy.lease:
-                    acquired = await self._leases.try_acquire(scope, key)
-                    if acquired == 0:
-                        return  # another process is refreshing; its notice will reach us
-                    token = acquired
-                await self._compute_and_store(
-                    scope, lkey, key, factory, policy, token, MISSING, notify=True
-                )
-            except Exception:
-                scope.stats.errors += 1
-                self._count_error("refresh")
-                logger.debug("relaypoint cache: background refresh failed", exc_info=True)
-                entry = self._data.get(lkey)
-                if entry is not None:
-                    entry.refreshing = False
-
-        task = asyncio.ensure_future(refresh())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        if not self._settings.enabled:
+            scope.stats.misses += 1
+            return await call_factory(factory)
+        return await self._loader.get_or_set(scope, key, factory, policy)
 
     # -- writes ----------------------------------------------------------------------------------
     async def set(
@@ -599,14 +426,14 @@ class Cache:
         self._ensure_configured()
         policy = FreshnessPolicy(ttl=ttl, l1_ttl=l1_ttl, tags=tuple(tags))
         scope = self._scopes.get(tenant, namespace, key)
-        if not self.enabled:
+        if not self._settings.enabled:
             return False
         tag_versions = await self._tags.snapshot(tenant, policy.tags)
         if tag_versions is None:
             self._l1.remove((tenant, namespace, key))
             return False
-        meta = self._meta(
-            ttl if ttl is not None else self.default_ttl,
+        meta = self._loader.new_meta(
+            ttl if ttl is not None else self._settings.default_ttl,
             stale_while_revalidate,
             stale_if_error,
             0.0,
@@ -614,7 +441,7 @@ class Cache:
         )
         prepared = await self._l2.prepare(scope, key, value, meta, strict=True)
         size = len(prepared[1]) if prepared is not None else None
-        self._fill_l1(scope, (tenant, namespace, key), key, value, meta, size, l1_ttl)
+        self._loader.fill_l1(scope, (tenant, namespace, key), key, value, meta, size, l1_ttl)
         if prepared is not None:
             notice = self._invalidation.notice("k", scope, key)
             await self._l2.store(key, prepared, meta, token=None, notice=notice)
@@ -713,12 +540,12 @@ class Cache:
 
     async def drain(self) -> None:
         """Wait for the background refreshes started so far (tests, graceful shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        while self._loader.tasks:
+            await asyncio.gather(*list(self._loader.tasks), return_exceptions=True)
 
     async def close(self) -> None:
         """Stop the listener and background refreshes, close Redis connections."""
-        for task in list(self._tasks):
+        for task in list(self._loader.tasks):
             task.cancel()
         backend = self._l2.detach()
         await self._subscription.close()
@@ -729,68 +556,6 @@ class Cache:
                 logger.debug("relaypoint cache: error while closing Redis", exc_info=True)
 
     # -- internals -------------------------------------------------------------------------------
-    def _meta(
-        self,
-        ttl: float,
-        swr: float,
-        sie: float,
-        delta: float,
-        tags: tuple[tuple[str, int], ...] = (),
-    ) -> EntryMeta:
-        return entry_meta(
-            ttl,
-            swr,
-            sie,
-            delta,
-            tags,
-            wall_now=self._clock.time(),
-            jitter=self.ttl_jitter,
-            rng=self._rng,
-        )
-
-    def _fill_l1(
-        self,
-        scope: Scope,
-        lkey: Hashable,
-        key: str,
-        value: Any,
-        meta: EntryMeta,
-        size: int | None,
-        l1_ttl: float | None,
-        early_refresh: bool | None = None,
-    ) -> Entry | None:
-        now = self._now()
-        early = self.early_refresh if early_refresh is None else early_refresh
-        entry = local_entry(
-            scope,
-            key,
-            value,
-            meta,
-            size,
-            now=now,
-            wall_now=self._clock.time(),
-            # With no L2, L1 is the only level: it keeps the value for its full life.
-            l1_ttl=(l1_ttl if l1_ttl is not None else self.l1_ttl)
-            if self._settings.has_l2
-            else None,
-            xfetch_beta=self.xfetch_beta if early else None,
-            rng=self._rng,
-        )
-        if entry.l1_until <= now or not self._l1.put(lkey, entry, now):
-            return None
-        for tag, _ in meta.tags:
-            self._tags.add(scope.tenant, tag, lkey)
-        return entry
-
-    async def _read_l2(self, scope: Scope, key: str) -> tuple[EntryMeta, Any, int] | None:
-        found = await self._l2.read(scope, key)
-        if found is None:
-            return None
-        tags = found[0].tags
-        if tags and not await self._tags.current(scope.tenant, tags):
-            return None  # a tag of this entry was invalidated after it was written
-        return found
-
     def _on_connect(self, backend: L2Backend, loop: asyncio.AbstractEventLoop) -> None:
         self._subscription.start(backend, loop)
 

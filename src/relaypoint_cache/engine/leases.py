@@ -10,28 +10,27 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from relaypoint_cache.engine.keys import lease_key
 from relaypoint_cache.engine.l2 import FAILED, L2Access
 from relaypoint_cache.engine.settings import EngineSettings
+from relaypoint_cache.engine.tags import TagRegistry
 from relaypoint_cache.envelope import EntryMeta
 from relaypoint_cache.l1 import Scope
 
 __all__ = ["Leases"]
 
 Found = tuple[EntryMeta, Any, int]
-Reader = Callable[[Scope, str], Awaitable[Found | None]]
 
 
 class Leases:
     """Take, release and wait for the leases of one cache's computations."""
 
-    def __init__(self, settings: EngineSettings, l2: L2Access, read: Reader) -> None:
+    def __init__(self, settings: EngineSettings, l2: L2Access, tags: TagRegistry) -> None:
         self._settings = settings
         self._l2 = l2
-        self._read = read
+        self._read = tags.read_entry
 
     async def try_acquire(self, scope: Scope, key: str) -> int | None:
         """A fencing token, 0 when another process holds the lease, ``None`` if L2 is down."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
 
@@ -19,16 +20,30 @@ class EngineSettings:
         "breaker",
         "channel",
         "clock",
+        "default_ttl",
+        "early_refresh",
+        "enabled",
+        "l1_ttl",
         "lease_ttl",
         "lease_wait",
         "now",
         "op_timeout",
+        "rng",
         "serializer",
+        "ttl_jitter",
         "url",
         "version_ttl",
+        "xfetch_beta",
     )
 
     def __init__(self) -> None:
+        self.enabled = True
+        self.default_ttl = 300.0
+        self.l1_ttl = 60.0
+        self.ttl_jitter = 0.0
+        self.early_refresh = True
+        self.xfetch_beta = 1.0
+        self.rng = random.Random()  # noqa: S311 - jitter, not secrets
         self.url: str | None = None
         """The L2 URL; ``None`` or ``memory://`` for L1 only."""
         self.channel = ""

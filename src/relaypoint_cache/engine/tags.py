@@ -8,12 +8,14 @@ keys carry each tag, so an invalidation drops them without scanning L1.
 from __future__ import annotations
 
 from collections.abc import Hashable
+from typing import Any
 
 from relaypoint_cache.engine.keys import DEFAULT_NAMESPACE, check_tags, version_key
 from relaypoint_cache.engine.l2 import FAILED, L2Access
 from relaypoint_cache.engine.scopes import ScopeRegistry
 from relaypoint_cache.engine.settings import EngineSettings
-from relaypoint_cache.l1 import L1Store
+from relaypoint_cache.envelope import EntryMeta
+from relaypoint_cache.l1 import L1Store, Scope
 from relaypoint_core.keys import escape_key_part
 
 __all__ = ["MAX_TAG_VERSIONS", "TagRegistry"]
@@ -59,6 +61,16 @@ class TagRegistry:
                 members.intersection_update(live)
                 if not members:
                     del self.index[index_key]
+
+    async def read_entry(self, scope: Scope, key: str) -> tuple[EntryMeta, Any, int] | None:
+        """The L2 entry of ``key``, unless a tag it carries was invalidated after it was written."""
+        found = await self._l2.read(scope, key)
+        if found is None:
+            return None
+        tags = found[0].tags
+        if tags and not await self.current(scope.tenant, tags):
+            return None
+        return found
 
     async def snapshot(
         self, tenant: str | None, tags: tuple[str, ...]
