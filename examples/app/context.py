@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from examples.app.runtime import get_runtime
 from examples.app.tenants import TenantInfo
 from relaypoint_core.auth.asgi import AUTH_ERROR_STATE_KEY
 from relaypoint_core.errors import AuthenticationError, AuthorizationError, NoTenantError
@@ -33,8 +34,6 @@ def current_principal(request: Request) -> Principal:
 
 
 async def current_tenant_info(request: Request) -> TenantInfo:
-    from examples.app.runtime import get_runtime
-
     resolved = get_scope_tenant(request.scope)
     if resolved is None:
         raise NoTenantError(
@@ -54,4 +53,5 @@ async def call_context(request: Request) -> CallContext:
     # route can never serve one tenant's data to another's token, whatever the middleware order.
     if principal.tenant_id not in (tenant.slug, tenant.id):
         raise AuthorizationError("this token belongs to another tenant")
+    get_runtime(request).meter.count(tenant.id)
     return CallContext(principal=principal, tenant=tenant)

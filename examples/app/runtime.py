@@ -19,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from starlette.requests import HTTPConnection, Request
 
+from examples.app.metering import ApiCallMeter
 from examples.app.settings import AppConfig
 from examples.app.tenants import EmailDirectory, TenantAuditSink, TenantInfo, TenantService
 from relaypoint_cache import Cache
@@ -70,6 +71,7 @@ class Runtime:
     cache: Cache
     monitor: PerformanceMonitor
     token_tenants: TenantResolver
+    meter: ApiCallMeter
     limiter: EnterpriseRateLimiter | None = None
     notes: list[str] = field(default_factory=list)
     _redis: Any = None
@@ -109,11 +111,13 @@ class Runtime:
             self.monitor.register_health_check("redis", self._redis_check, timeout=2.0)
         if self.limiter is not None:
             await self.limiter.startup()
+        self.meter.start()
 
     async def close(self) -> None:
         for name in ("database", "redis"):
             with suppress(KeyError, ValueError, LookupError):
                 self.monitor.unregister_health_check(name)
+        await self.meter.stop()
         if self.limiter is not None:
             await self.limiter.shutdown()
         await self.cache.close()
@@ -254,6 +258,7 @@ def build_runtime(config: AppConfig) -> Runtime:
         cache=cache,
         monitor=performance_monitor,
         token_tenants=token_tenants,
+        meter=ApiCallMeter(tenants),
     )
 
 

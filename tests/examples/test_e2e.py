@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import re
+import time
 import uuid
 from typing import Any
 
@@ -288,6 +289,26 @@ def test_tenant_admin_endpoints_and_their_permissions(live_app: LiveApp) -> None
     newcomer = live_app.login(f"boss@{slug}.example", tenant=slug, password="correct horse battery")
     with live_app.client() as client:
         assert client.get(f"{API}/workflows", headers=bearer(newcomer)).json()["items"] == []
+
+
+def test_api_calls_count_against_the_monthly_quota(live_app: LiveApp) -> None:
+    tokens = live_app.session("viewer@acme.example")
+
+    def api_calls(client: httpx.Client) -> tuple[int, int]:
+        usage = client.get(f"{API}/tenants/acme/usage", headers=bearer(tokens)).json()
+        item = next(i for i in usage["resources"] if i["resource"] == "api_calls")
+        return item["used"], item["limit"]
+
+    with live_app.client() as client:
+        before, limit = api_calls(client)
+        assert limit == 1_000_000  # PROFESSIONAL
+        for _ in range(5):
+            assert client.get(f"{API}/workflows", headers=bearer(tokens)).status_code == 200
+        # Calls are flushed every two seconds in one update per tenant; allow a generous bound.
+        deadline = time.monotonic() + 20
+        while (used := api_calls(client)[0]) < before + 6 and time.monotonic() < deadline:
+            time.sleep(0.5)
+    assert used >= before + 6
 
 
 # --- rate limiting ------------------------------------------------------------------------------

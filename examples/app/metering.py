@@ -1,0 +1,99 @@
+"""Counting API calls against each tenant's monthly ``api_calls`` quota, without a database
+write per request.
+
+Calls are counted in process and flushed every ``interval`` seconds with one atomic
+``consume_quota`` per tenant. When a flush finds the quota exhausted, the tenant is marked and
+its next calls are refused (403 problem+json, like any other exhausted quota) until a flush
+succeeds again (a plan upgrade, an override, or a new month). The price of batching is that a
+tenant can exceed its monthly quota by at most one interval's worth of calls, a bound stated
+here rather than hidden.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter
+
+from examples.app.tenants import TenantService
+from relaypoint_tenancy import QuotaExceeded
+
+__all__ = ["ApiCallMeter"]
+
+logger = logging.getLogger("examples.app")
+RESOURCE = "api_calls"
+
+
+class ApiCallMeter:
+    def __init__(self, tenants: TenantService, *, interval: float = 2.0) -> None:
+        self.tenants = tenants
+        self.interval = interval
+        self._pending: Counter[str] = Counter()
+        self._exhausted: dict[str, QuotaExceeded] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def count(self, tenant_id: str) -> None:
+        """Count one call of ``tenant_id`` (the tenant's id); raises if its quota is exhausted."""
+        exhausted = self._exhausted.get(tenant_id)
+        if exhausted is not None:
+            raise exhausted
+        self._pending[tenant_id] += 1
+
+    async def flush(self) -> None:
+        pending, self._pending = self._pending, Counter()
+        for tenant_id, calls in pending.items():
+            try:
+                await self.tenants.consume_quota(tenant_id, RESOURCE, calls)
+            except QuotaExceeded as exc:
+                await self._fill_up(tenant_id, exc)
+                if tenant_id not in self._exhausted:
+                    logger.warning("tenant %s exhausted its monthly API calls: %s", tenant_id, exc)
+                self._exhausted[tenant_id] = exc
+            except Exception:
+                # The database is down or busy: keep the calls for the next flush.
+                logger.exception("could not record %d API calls of tenant %s", calls, tenant_id)
+                self._pending[tenant_id] += calls
+            else:
+                self._exhausted.pop(tenant_id, None)
+        for tenant_id in list(self._exhausted):
+            if tenant_id not in pending:
+                await self._recheck(tenant_id)
+
+    async def _fill_up(self, tenant_id: str, exc: QuotaExceeded) -> None:
+        """Count what still fits of a refused batch, so usage ends exactly at the limit."""
+        room = exc.limit - exc.used
+        if room <= 0:
+            return
+        with contextlib.suppress(QuotaExceeded):  # a concurrent writer took the room first
+            await self.tenants.consume_quota(tenant_id, RESOURCE, room)
+
+    async def _recheck(self, tenant_id: str) -> None:
+        """Let an exhausted tenant through again once its limit allows (upgrade, new month)."""
+        try:
+            usage = await self.tenants.usage(tenant_id)
+        except Exception:
+            logger.exception("could not re-check the API-call quota of tenant %s", tenant_id)
+            return
+        for item in usage:
+            if item["resource"] == RESOURCE and (
+                item["limit"] is None or item["used"] < item["limit"]
+            ):
+                self._exhausted.pop(tenant_id, None)
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            await self.flush()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="api-call-meter")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.flush()

@@ -1,0 +1,80 @@
+"""API calls are counted against the monthly quota in batches, on a real tenancy database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from examples.app.metering import ApiCallMeter
+from examples.app.tenants import TenantInfo, TenantService
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from relaypoint_tenancy import QuotaExceeded
+from relaypoint_tenancy.strategies import default_strategy
+
+
+@pytest.fixture
+async def tenants(tmp_path: Path) -> AsyncIterator[TenantService]:
+    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'meter.sqlite3'}")
+    service = TenantService(engine, default_strategy(engine))
+    await service.install()
+    yield service
+    await engine.dispose()
+
+
+async def _tenant(tenants: TenantService, api_calls: int) -> TenantInfo:
+    tenant = await tenants.create(
+        name="Metered",
+        slug="metered",
+        plan_tier="FREE",
+        admin_email="admin@metered.example",
+        admin_name="Admin",
+        admin_password="metered password",
+    )
+    async with tenants.manager() as manager:
+        await manager.set_quota_override(tenant.id, "api_calls", api_calls)
+    return tenant
+
+
+def _used(usage: list[dict[str, object]]) -> object:
+    return next(item["used"] for item in usage if item["resource"] == "api_calls")
+
+
+async def test_calls_are_flushed_in_one_update_per_tenant(tenants: TenantService) -> None:
+    tenant = await _tenant(tenants, api_calls=100)
+    meter = ApiCallMeter(tenants)
+    for _ in range(7):
+        meter.count(tenant.id)
+    assert _used(await tenants.usage(tenant.id)) == 0  # nothing written per call
+    await meter.flush()
+    assert _used(await tenants.usage(tenant.id)) == 7
+    await meter.flush()  # nothing pending: nothing changes
+    assert _used(await tenants.usage(tenant.id)) == 7
+
+
+async def test_an_exhausted_quota_refuses_calls_until_the_limit_allows_again(
+    tenants: TenantService,
+) -> None:
+    tenant = await _tenant(tenants, api_calls=5)
+    meter = ApiCallMeter(tenants)
+    for _ in range(3):
+        meter.count(tenant.id)
+    await meter.flush()
+    for _ in range(3):
+        meter.count(tenant.id)
+    await meter.flush()  # 3 + 3 > 5: what fits is counted, the tenant is marked
+    assert _used(await tenants.usage(tenant.id)) == 5
+    with pytest.raises(QuotaExceeded) as refused:
+        meter.count(tenant.id)
+    assert refused.value.limit == 5
+    await meter.flush()  # still at the limit: still refused
+    with pytest.raises(QuotaExceeded):
+        meter.count(tenant.id)
+
+    async with tenants.manager() as manager:
+        await manager.set_quota_override(tenant.id, "api_calls", 1000)
+    await meter.flush()  # the re-check sees the new limit
+    meter.count(tenant.id)
+    await meter.stop()
+    assert _used(await tenants.usage(tenant.id)) == 6
