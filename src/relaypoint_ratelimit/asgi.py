@@ -166,7 +166,7 @@ class EnterpriseRateLimiter:
         if identity is None:
             await self.app(scope, receive, send)
             return
-        route = self._route(scope)
+        route = self._route(scope) if self.route_policies else None
         cost = (
             route.cost if route is not None else (self.cost(scope) if self.cost is not None else 1)
         )

@@ -118,7 +118,8 @@ def rate_limit_headers(
     decision: Decision, *, legacy: bool = True, draft: bool = True
 ) -> list[tuple[bytes, bytes]]:
     """Every rate-limit header for ``decision`` as ASGI header pairs."""
-    if decision.allowed and decision.raw is not None and decision.raw[0]:
+    raw = decision.raw
+    if decision.allowed and raw is not None and raw[0]:
         return _admitted_headers(decision, legacy, draft)
     headers: list[tuple[bytes, bytes]] = []
     policies = decision.policies

@@ -65,6 +65,7 @@ class MemoryBackend:
 
     def __init__(self, *, clock: Clock = system_clock) -> None:
         self._clock = clock
+        self._monotonic = clock.monotonic
         self._counters: OrderedDict[str, _Counter] = OrderedDict()
         self._tiers: dict[str, str] = {}
         self._ops = 0
@@ -80,7 +81,7 @@ class MemoryBackend:
 
     def apply_now(self, request: BackendRequest) -> BackendResult:
         """The synchronous core of :meth:`apply` (no await, hence atomic under asyncio)."""
-        now = int(self._clock.monotonic() * 1_000_000)
+        now = int(self._monotonic() * 1_000_000)
         if request.expected_tier is not None and request.tier_key is not None:
             stored = self._tiers.get(request.tier_key, "")
             if stored != request.expected_tier:
