@@ -88,9 +88,12 @@ class TenantResolutionMiddleware:
         self.resolver = resolver
         self.required = required
         self.exempt_paths = tuple(exempt_paths)
+        # Worked out once: the check runs on every request.
+        self._exempt_exact = frozenset(self.exempt_paths)
+        self._exempt_prefixes = tuple(p.rstrip("/") + "/" for p in self.exempt_paths)
 
     def _exempt(self, path: str) -> bool:
-        return any(path == p or path.startswith(p.rstrip("/") + "/") for p in self.exempt_paths)
+        return path in self._exempt_exact or path.startswith(self._exempt_prefixes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or self._exempt(scope.get("path", "")):

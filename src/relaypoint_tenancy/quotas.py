@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import ColumnElement, Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,6 +23,15 @@ from relaypoint_tenancy.records import UsageInfo
 __all__ = ["QuotaService"]
 
 _counters = cast(Table, UsageCounter.__table__)
+
+
+def _counter(tenant_id: str, resource: str, period: str) -> ColumnElement[bool]:
+    """The WHERE clause selecting one usage-counter row."""
+    return (
+        (_counters.c.tenant_id == tenant_id)
+        & (_counters.c.resource == resource)
+        & (_counters.c.period == period)
+    )
 
 
 class QuotaService:
@@ -64,11 +73,7 @@ class QuotaService:
         period = self.period_key(resource)
         limit = self.limit(tenant, resource)
         await self._ensure_row(tenant.id, resource, period)
-        key = (
-            (_counters.c.tenant_id == tenant.id)
-            & (_counters.c.resource == resource)
-            & (_counters.c.period == period)
-        )
+        key = _counter(tenant.id, resource, period)
         statement = update(_counters).where(key).values(used=_counters.c.used + amount)
         if limit is not None:
             statement = statement.where(_counters.c.used + amount <= limit)
@@ -87,11 +92,7 @@ class QuotaService:
     async def release(self, tenant: Tenant, resource: str, amount: int = 1) -> None:
         """Give back ``amount`` (never below zero), e.g. when a user is removed."""
         period = self.period_key(resource)
-        key = (
-            (_counters.c.tenant_id == tenant.id)
-            & (_counters.c.resource == resource)
-            & (_counters.c.period == period)
-        )
+        key = _counter(tenant.id, resource, period)
         result = await self._session.execute(
             update(_counters)
             .where(key & (_counters.c.used >= amount))

@@ -309,3 +309,38 @@ async def test_lifespan_passes_through(world: Tenancy) -> None:
     resolver = TenantResolver(SqlTenantLookup(world.engine), sources=("header",))
     await TenantResolutionMiddleware(app, resolver=resolver)({"type": "lifespan"}, None, None)  # type: ignore[arg-type]
     assert seen == ["lifespan"]
+
+
+class _NoTenants:
+    async def by_key(self, key: str) -> TenantRecord | None:
+        return None
+
+    async def by_domain(self, domain: str) -> TenantRecord | None:
+        return None
+
+
+async def test_exempt_paths_match_exactly_or_as_a_path_prefix() -> None:
+    middleware = TenantResolutionMiddleware(
+        downstream,
+        resolver=TenantResolver(_NoTenants(), sources=("header",)),
+        required=True,
+        exempt_paths=("/health", "/docs/"),
+    )
+
+    async def status_of(path: str) -> int:
+        sent: list[MutableMapping[str, Any]] = []
+
+        async def send(message: MutableMapping[str, Any]) -> None:
+            sent.append(message)
+
+        async def receive() -> MutableMapping[str, Any]:
+            return {"type": "http.request", "body": b""}
+
+        scope = {"type": "http", "path": path, "headers": [], "state": {}}
+        await middleware(scope, receive, send)
+        return int(sent[0]["status"])
+
+    for path in ("/health", "/health/db", "/docs/", "/docs/oauth2-redirect"):
+        assert await status_of(path) == 200, path
+    for path in ("/healthz", "/docs", "/documents", "/x/health"):
+        assert await status_of(path) == 400, path
