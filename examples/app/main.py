@@ -33,6 +33,7 @@ from examples.app.problems import (
 from examples.app.routes_admin import router as admin_router
 from examples.app.routes_auth import bearer_scheme, build_auth_routers
 from examples.app.routes_pages import health_router, pages_router
+from examples.app.routes_platform import router as platform_router
 from examples.app.routes_workflows import build_workflow_router
 from examples.app.runtime import Runtime, build_runtime, mount_rate_limiter
 from examples.app.security_headers import SecurityHeadersMiddleware
@@ -148,6 +149,7 @@ def create_app(config: AppConfig | None = None) -> FastAPI:
         build_workflow_router(tenant_in_path=True),
         build_workflow_router(tenant_in_path=False),
         admin_router,
+        platform_router,
     ):
         app.include_router(router, prefix=api, dependencies=secured, responses=secured_errors)
     app.include_router(health_router)

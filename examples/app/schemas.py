@@ -16,6 +16,7 @@ __all__ = [
     "Me",
     "PlanBody",
     "PlanTierName",
+    "QuotaOverride",
     "RateLimitState",
     "RateLimitWindow",
     "RefreshRequest",
@@ -172,6 +173,13 @@ class BrandingBody(BaseModel):
 class PlanBody(BaseModel):
     model_config = _STRICT
     plan_tier: PlanTierName
+
+
+class QuotaOverride(BaseModel):
+    model_config = _STRICT
+    limit: int | None = Field(
+        ge=0, le=10**15, description="the tenant's own limit; null = unlimited"
+    )
 
 
 class UsageItem(BaseModel):

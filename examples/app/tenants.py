@@ -183,6 +183,14 @@ class TenantService:
         self._forget(tenant.id, tenant.slug)
         return self._remember(tenant)
 
+    async def override_quota(
+        self, tenant_id: str, resource: str, limit: int | None, *, actor: str
+    ) -> TenantInfo:
+        async with self.manager(actor=actor) as manager:
+            tenant = await manager.set_quota_override(tenant_id, resource, limit)
+        self._forget(tenant.id, tenant.slug)
+        return self._remember(tenant)
+
     async def usage(self, tenant_id: str) -> list[dict[str, Any]]:
         async with self.manager() as manager:
             usage = await manager.get_usage(tenant_id)

@@ -291,6 +291,53 @@ def test_tenant_admin_endpoints_and_their_permissions(live_app: LiveApp) -> None
         assert client.get(f"{API}/workflows", headers=bearer(newcomer)).json()["items"] == []
 
 
+def test_platform_admin_lists_tenants_and_overrides_a_quota(live_app: LiveApp) -> None:
+    root = live_app.session("super_admin@acme.example")
+    admin = live_app.session("tenant_admin@acme.example")
+    slug = f"q{uuid.uuid4().hex[:10]}"
+    password = "quota test password"
+    with live_app.client() as client:
+        listed = client.get(f"{API}/platform/tenants?limit=200", headers=bearer(root))
+        assert {"acme", "globex"} <= {t["slug"] for t in listed.json()}
+        assert_problem(client.get(f"{API}/platform/tenants", headers=bearer(admin)), 403)
+        created = client.post(
+            f"{API}/tenants",
+            headers=bearer(root),
+            json={
+                "name": "Quota Co",
+                "slug": slug,
+                "plan_tier": "STARTER",
+                "admin_email": f"admin@{slug}.example",
+                "admin_name": "Quota admin",
+                "admin_password": password,
+            },
+        )
+        assert created.status_code == 201, created.text
+        override = client.put(
+            f"{API}/platform/tenants/{slug}/quotas/workflows",
+            headers=bearer(root),
+            json={"limit": 1},
+        )
+        assert override.status_code == 200, override.text
+        limits = {i["resource"]: i["limit"] for i in override.json()["resources"]}
+        assert limits["workflows"] == 1
+        assert_problem(
+            client.put(
+                f"{API}/platform/tenants/{slug}/quotas/workflows",
+                headers=bearer(admin),
+                json={"limit": 100},
+            ),
+            403,
+        )
+    owner = live_app.login(f"admin@{slug}.example", tenant=slug, password=password)
+    with live_app.client() as client:
+        assert new_workflow(client, owner, tenant=slug)["name"].startswith("wf-")
+        over = client.post(
+            f"{API}/tenants/{slug}/workflows", headers=bearer(owner), json={"name": "one too many"}
+        )
+        assert "quota exceeded" in assert_problem(over, 403)["detail"]
+
+
 def test_api_calls_count_against_the_monthly_quota(live_app: LiveApp) -> None:
     tokens = live_app.session("viewer@acme.example")
 

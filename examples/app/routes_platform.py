@@ -1,0 +1,62 @@
+"""Platform administration (``super_admin``): every tenant, and per-tenant quota overrides.
+
+These routes live under ``/platform`` rather than ``/tenants/{tenant_id}`` on purpose: tenant
+resolution refuses a token of one tenant on another tenant's path, which is exactly right for
+tenant users and exactly what a platform operator must step around, explicitly and only here.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query
+
+from examples.app.context import current_principal
+from examples.app.permissions import RequirePlatformTenantsManage
+from examples.app.problems import problem_response
+from examples.app.runtime import Runtime, use_runtime
+from examples.app.schemas import QuotaOverride, TenantOut, Usage
+from examples.app.tenants import tenant_to_dict
+from relaypoint_core.request_state import Principal
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/platform", tags=["platform"])
+Slug = Annotated[str, Path(min_length=1, max_length=48)]
+Resource = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+
+
+@router.get("/tenants", response_model=list[TenantOut])
+async def list_tenants(
+    runtime: Annotated[Runtime, Depends(use_runtime)],
+    _: Annotated[object, Depends(RequirePlatformTenantsManage)],
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> list[dict[str, Any]]:
+    async with runtime.tenants.manager() as manager:
+        tenants = await manager.list_tenants(limit=limit, offset=offset)
+    return [tenant_to_dict(tenant) for tenant in tenants]
+
+
+@router.put("/tenants/{slug}/quotas/{resource}", response_model=Usage)
+async def override_quota(
+    slug: Slug,
+    resource: Resource,
+    body: QuotaOverride,
+    runtime: Annotated[Runtime, Depends(use_runtime)],
+    principal: Annotated[Principal, Depends(current_principal)],
+    _: Annotated[object, Depends(RequirePlatformTenantsManage)],
+) -> Any:
+    """Give one tenant its own limit for a metered resource (``null`` = unlimited)."""
+    tenant = await runtime.tenants.get(slug)
+    if tenant is None:
+        return problem_response(404, f"no tenant {slug!r}")
+    tenant = await runtime.tenants.override_quota(
+        tenant.id, resource, body.limit, actor=principal.user_id
+    )
+    return {
+        "tenant_id": tenant.slug,
+        "plan_tier": tenant.plan_tier.value,
+        "status": tenant.status.value,
+        "resources": await runtime.tenants.usage(tenant.id),
+    }
