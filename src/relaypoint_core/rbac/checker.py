@@ -87,7 +87,10 @@ class PermissionChecker:
             return True
         if permission in _KNOWN:  # the precomputed sets are complete for known permissions
             return False
-        # Permissions outside the Permission enum can still be covered by a wildcard grant.
+        # Permissions outside the Permission enum can still be covered by a wildcard grant, but a
+        # string that is not 'resource:action' is refused here exactly as explain() refuses it.
+        if not is_valid_permission(permission):
+            return False
         return any(self.policy.role_holds(role, permission) for role in key)
 
     def roles_in(self, grants: Iterable[RoleGrant], tenant_id: str | None) -> tuple[str, ...]:

@@ -163,3 +163,21 @@ def test_custom_policy_is_validated() -> None:
     custom = PermissionChecker(RolePolicy({"auditor": ["audit_log:*"]}))
     assert custom.has_permission(["auditor"], Permission.AUDIT_LOG_EXPORT)
     assert not custom.has_permission(["auditor"], Permission.WORKFLOW_READ)
+
+
+ANY_PERMISSION = st.one_of(
+    st.sampled_from(PERMISSIONS),
+    st.sampled_from(["workflow:archive", "report:export", "bad permission", "", ":", "a:b:c"]),
+    st.text(max_size=20),
+)
+
+
+@given(grant_lists, ANY_PERMISSION, tenants)
+def test_fast_check_and_explanation_always_agree(
+    grants: list[RoleGrant], permission: str, tenant: str | None
+) -> None:
+    # The FastAPI dependency answers allowed requests with check() and explains only denials,
+    # so the two must never disagree, not even on malformed or unknown permission strings.
+    assert checker.check(grants, permission, tenant_id=tenant) == (
+        checker.explain(grants, permission, tenant_id=tenant).allowed
+    )
