@@ -34,7 +34,7 @@ from relaypoint_cache.engine.l2 import L2Access
 from relaypoint_cache.engine.leases import Leases
 from relaypoint_cache.engine.loader import Factory, Loader, call_factory
 from relaypoint_cache.engine.scopes import ScopeRegistry
-from relaypoint_cache.engine.settings import EngineSettings
+from relaypoint_cache.engine.settings import EngineSettings, SettingView
 from relaypoint_cache.engine.tags import TagRegistry
 from relaypoint_cache.errors import CacheConfigurationError
 from relaypoint_cache.l1 import L1Store
@@ -247,47 +247,16 @@ class Cache:
         self._ensure_configured()
         return self._settings.url or "memory://"
 
-    @property
-    def enabled(self) -> bool:
-        """``False`` turns the cache into a pass-through to the factory."""
-        return self._settings.enabled
-
-    @property
-    def default_ttl(self) -> float:
-        return self._settings.default_ttl
-
-    @property
-    def l1_ttl(self) -> float:
-        return self._settings.l1_ttl
-
-    @property
-    def ttl_jitter(self) -> float:
-        return self._settings.ttl_jitter
-
-    @property
-    def early_refresh(self) -> bool:
-        return self._settings.early_refresh
-
-    @property
-    def xfetch_beta(self) -> float:
-        return self._settings.xfetch_beta
-
-    @property
-    def op_timeout(self) -> float:
-        """The timeout of each L2 call, in seconds."""
-        return self._settings.op_timeout
-
-    @property
-    def lease_ttl(self) -> float:
-        return self._settings.lease_ttl
-
-    @property
-    def lease_wait(self) -> float:
-        return self._settings.lease_wait
-
-    @property
-    def version_ttl(self) -> float:
-        return self._settings.version_ttl
+    enabled: SettingView[bool] = SettingView("``False`` makes the cache a pass-through.")
+    default_ttl: SettingView[float] = SettingView("Seconds a value is fresh by default.")
+    l1_ttl: SettingView[float] = SettingView("The longest an L1 copy is trusted without L2.")
+    ttl_jitter: SettingView[float] = SettingView("Fraction of the TTL removed at random.")
+    early_refresh: SettingView[bool] = SettingView("XFetch probabilistic early refresh.")
+    xfetch_beta: SettingView[float] = SettingView("How early XFetch refreshes.")
+    op_timeout: SettingView[float] = SettingView("The timeout of each L2 call, in seconds.")
+    lease_ttl: SettingView[float] = SettingView("How long a computation lease lasts.")
+    lease_wait: SettingView[float] = SettingView("How long to wait for another lease holder.")
+    version_ttl: SettingView[float] = SettingView("How often namespace versions are re-read.")
 
     # -- reads -----------------------------------------------------------------------------------
     async def get(
@@ -439,12 +408,18 @@ class Cache:
             0.0,
             tag_versions,
         )
-        prepared = await self._l2.prepare(scope, key, value, meta, strict=True)
-        size = len(prepared[1]) if prepared is not None else None
-        self._loader.fill_l1(scope, (tenant, namespace, key), key, value, meta, size, l1_ttl)
-        if prepared is not None:
-            notice = self._invalidation.notice("k", scope, key)
-            await self._l2.store(key, prepared, meta, token=None, notice=notice)
+        await self._loader.write(
+            scope,
+            (tenant, namespace, key),
+            key,
+            value,
+            meta,
+            l1_ttl=l1_ttl,
+            early_refresh=None,
+            token=None,
+            notify=True,
+            strict=True,
+        )
         return True
 
     async def delete(

@@ -47,7 +47,10 @@ class Leases:
         )
         return None if token is FAILED else int(token)
 
-    async def release(self, scope: Scope, key: str, token: int) -> None:
+    async def release(self, scope: Scope, key: str, token: int | None) -> None:
+        """Give the lease back (nothing to do without a token)."""
+        if not token:
+            return
         l2 = self._l2
         base = await l2.versioned_base(scope)
         if base is not None:

@@ -94,18 +94,14 @@ class Loader:
             and now < entry.l1_until
         ):
             state = freshness(now, entry.fresh, entry.swr, entry.sie)
-            if state is Freshness.FRESH:
-                # The XFetch deadline of this process passed: refresh early, serve the value now.
-                entry.soft = min(entry.l1_until, entry.fresh)
-                stats.hits_l1 += 1
-                self._report(True, tenant)
-                if not entry.refreshing and lkey not in self._inflight:
-                    entry.refreshing = True
-                    stats.early_refreshes += 1
-                    self._spawn_refresh(scope, lkey, key, factory, policy)
-                return entry.value
-            if state is Freshness.STALE_WHILE_REVALIDATE:
-                stats.stale_served += 1
+            if state is Freshness.FRESH or state is Freshness.STALE_WHILE_REVALIDATE:
+                # Serve the value now and refresh it once in the background: either this
+                # process's XFetch deadline passed, or the value is in its stale window.
+                if state is Freshness.FRESH:
+                    entry.soft = min(entry.l1_until, entry.fresh)
+                    stats.hits_l1 += 1
+                else:
+                    stats.stale_served += 1
                 self._report(True, tenant)
                 if not entry.refreshing and lkey not in self._inflight:
                     entry.refreshing = True
@@ -199,8 +195,7 @@ class Loader:
         try:
             value = await call_factory(factory)
         except Exception:
-            if token:
-                await self._leases.release(scope, key, token)
+            await self._leases.release(scope, key, token)
             if stale_value is not _NO_VALUE:
                 scope.stats.stale_served += 1
                 return stale_value
@@ -208,28 +203,58 @@ class Loader:
         delta = max(self._settings.now() - started, 0.0)
         ttl = stored_ttl(policy, value, self._settings.default_ttl)
         if ttl <= 0:
-            if token:
-                await self._leases.release(scope, key, token)
+            await self._leases.release(scope, key, token)
             return value
         tag_versions = await self._tags.snapshot(scope.tenant, policy.tags)
         if tag_versions is None:
             # Tag versions unknown (Redis down): serve the value, but do not cache it under
             # versions that may already be stale.
-            if token:
-                await self._leases.release(scope, key, token)
+            await self._leases.release(scope, key, token)
             return value
         meta = self.new_meta(
             ttl, policy.stale_while_revalidate, policy.stale_if_error, delta, tag_versions
         )
-        prepared = await self._l2.prepare(scope, key, value, meta, strict=False)
+        await self.write(
+            scope,
+            lkey,
+            key,
+            value,
+            meta,
+            l1_ttl=policy.l1_ttl,
+            early_refresh=policy.early_refresh,
+            token=token,
+            notify=notify,
+            strict=False,
+        )
+        return value
+
+    async def write(
+        self,
+        scope: Scope,
+        lkey: Hashable,
+        key: str,
+        value: Any,
+        meta: EntryMeta,
+        *,
+        l1_ttl: float | None,
+        early_refresh: bool | None,
+        token: int | None,
+        notify: bool,
+        strict: bool,
+    ) -> None:
+        """Write a value to L1 and (fenced by ``token``) to L2, releasing the lease if L2 is out.
+
+        ``notify``: tell other processes to drop their copies. ``strict``: raise for a value the
+        serializer cannot encode instead of keeping it in L1 only.
+        """
+        prepared = await self._l2.prepare(scope, key, value, meta, strict=strict)
         size = len(prepared[1]) if prepared is not None else None
-        self.fill_l1(scope, lkey, key, value, meta, size, policy.l1_ttl, policy.early_refresh)
+        self.fill_l1(scope, lkey, key, value, meta, size, l1_ttl, early_refresh)
         if prepared is not None:
             notice = self._invalidation.notice("k", scope, key) if notify else None
             await self._l2.store(key, prepared, meta, token=token, notice=notice)
-        elif token:
+        else:
             await self._leases.release(scope, key, token)
-        return value
 
     def _spawn_refresh(
         self,

@@ -5,12 +5,15 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from typing import Generic, NoReturn, Protocol, TypeVar, overload
 
 from relaypoint_cache.serializers import JsonSerializer, Serializer
 from relaypoint_core.circuit import CircuitBreaker
 from relaypoint_core.clock import Clock, system_clock
 
-__all__ = ["EngineSettings"]
+__all__ = ["EngineSettings", "SettingView"]
+
+T = TypeVar("T")
 
 
 class EngineSettings:
@@ -60,3 +63,33 @@ class EngineSettings:
     @property
     def has_l2(self) -> bool:
         return self.url is not None and not self.url.startswith("memory")
+
+
+class _HasSettings(Protocol):
+    _settings: EngineSettings
+
+
+class SettingView(Generic[T]):
+    """A read-only attribute of the facade showing the setting of the same name."""
+
+    def __init__(self, doc: str | None = None) -> None:
+        self.__doc__ = doc
+        self._name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> SettingView[T]: ...
+
+    @overload
+    def __get__(self, obj: _HasSettings, owner: type | None = None) -> T: ...
+
+    def __get__(self, obj: _HasSettings | None, owner: type | None = None) -> T | SettingView[T]:
+        if obj is None:
+            return self
+        value: T = getattr(obj._settings, self._name)
+        return value
+
+    def __set__(self, obj: _HasSettings, value: T) -> NoReturn:
+        raise AttributeError(f"{self._name} is read-only: change it with configure()")
