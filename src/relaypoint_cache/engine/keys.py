@@ -16,6 +16,7 @@ __all__ = [
     "DEFAULT_NAMESPACE",
     "NAME_PATTERN",
     "check_tags",
+    "fence_key",
     "glob_regex",
     "l2_key",
     "lease_key",
@@ -77,6 +78,11 @@ def l2_key(scheme: KeyScheme, tenant: str | None, namespace: str, key: str, vers
 def version_key(tenant_prefix: str) -> str:
     """The hash of one tenant's version counters (generation, namespaces, tags)."""
     return tenant_prefix + "!v"
+
+
+def fence_key(tenant_prefix: str) -> str:
+    """The counter that hands out one tenant's lease fencing tokens."""
+    return tenant_prefix + "!f"
 
 
 def side_key(base: str, kind: str) -> str:

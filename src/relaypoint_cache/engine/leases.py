@@ -12,7 +12,7 @@ import asyncio
 import time
 from typing import Any
 
-from relaypoint_cache.engine.keys import lease_key
+from relaypoint_cache.engine.keys import fence_key, lease_key
 from relaypoint_cache.engine.l2 import FAILED, L2Access
 from relaypoint_cache.engine.settings import EngineSettings
 from relaypoint_cache.engine.tags import TagRegistry
@@ -42,7 +42,7 @@ class Leases:
             "lease",
             l2.require().acquire_lease,
             lease_key(base, key),
-            scope.redis_base + "!f",
+            fence_key(scope.redis_base),
             int(self._settings.lease_ttl * 1000),
         )
         return None if token is FAILED else int(token)
