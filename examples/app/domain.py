@@ -17,6 +17,7 @@ from sqlalchemy import JSON, DateTime, Integer, MetaData, String, Table, Text, f
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from relaypoint_core.monitoring import track_db_query
 from relaypoint_tenancy.models import TENANT_SCHEMA, TenantScoped
 
 __all__ = [
@@ -147,12 +148,14 @@ class WorkflowRepository:
         self.session = session
         self.tenant_id = tenant_id
 
+    @track_db_query("SELECT", "app_workflows")
     async def count(self) -> int:
         statement = (
             select(func.count()).select_from(Workflow).where(Workflow.tenant_id == self.tenant_id)
         )
         return int((await self.session.execute(statement)).scalar_one())
 
+    @track_db_query("SELECT", "app_workflows")
     async def page(self, *, limit: int, offset: int) -> list[Workflow]:
         statement = (
             select(Workflow)
@@ -163,6 +166,7 @@ class WorkflowRepository:
         )
         return list((await self.session.execute(statement)).scalars())
 
+    @track_db_query("SELECT", "app_workflows")
     async def get(self, workflow_id: str) -> Workflow:
         statement = select(Workflow).where(
             Workflow.tenant_id == self.tenant_id, Workflow.id == workflow_id
@@ -172,6 +176,7 @@ class WorkflowRepository:
             raise WorkflowNotFound(workflow_id)
         return workflow
 
+    @track_db_query("INSERT", "app_workflows")
     async def create(
         self,
         *,
@@ -193,6 +198,7 @@ class WorkflowRepository:
         await self.session.flush()
         return workflow
 
+    @track_db_query("UPDATE", "app_workflows")
     async def update(self, workflow_id: str, changes: dict[str, Any]) -> Workflow:
         workflow = await self.get(workflow_id)
         for name, value in changes.items():
@@ -202,6 +208,7 @@ class WorkflowRepository:
         await self.session.flush()
         return workflow
 
+    @track_db_query("DELETE", "app_workflows")
     async def delete(self, workflow_id: str) -> None:
         workflow = await self.get(workflow_id)
         runs = select(WorkflowRun).where(
@@ -212,6 +219,7 @@ class WorkflowRepository:
         await self.session.delete(workflow)
         await self.session.flush()
 
+    @track_db_query("INSERT", "app_workflow_runs")
     async def record_run(self, workflow: Workflow, *, started_by: str) -> WorkflowRun:
         started = _now()
         output = run_steps(workflow.steps)

@@ -27,6 +27,7 @@ from relaypoint_core.audit import FanOutAuditLog, LoggingAuditLog
 from relaypoint_core.auth.service import AuthService
 from relaypoint_core.monitoring import PerformanceMonitor, performance_monitor
 from relaypoint_core.monitoring import track_workflow_execution as _track_workflow
+from relaypoint_core.monitoring.db_pool import track_sqlalchemy_pool
 from relaypoint_core.redis_client import create_redis_client
 from relaypoint_core.request_state import get_scope_principal
 from relaypoint_ratelimit import (
@@ -106,6 +107,10 @@ class Runtime:
 
     async def start(self) -> None:
         await self.tenants.install()
+        try:
+            track_sqlalchemy_pool(self.engine, monitor=self.monitor)  # feeds the 90%-of-pool alert
+        except ValueError:
+            logger.info("database pool has no fixed size; pool usage is not published")
         self.monitor.register_health_check("database", self._database_check, timeout=2.0)
         if self.config.redis_url:
             self.monitor.register_health_check("redis", self._redis_check, timeout=2.0)

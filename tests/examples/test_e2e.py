@@ -555,6 +555,16 @@ def test_metrics_show_the_traffic(live_app: LiveApp) -> None:
     assert f"{API}/tenants/acme/workflows" not in after
     assert _samples(after, "relaypoint_api_request_duration_seconds_count")
     assert "relaypoint_cache" in after
+    # The workflow repository's queries are timed per operation and table, and the pool is published.
+    queried = {
+        (labels.get("operation"), labels.get("table"))
+        for labels, value in _samples(after, "relaypoint_db_query_duration_seconds_count")
+        if value > 0
+    }
+    assert ("SELECT", "app_workflows") in queried
+    sizes = [value for _, value in _samples(after, "relaypoint_db_pool_size")]
+    assert sizes
+    assert max(sizes) > 0
 
 
 # --- start-up -----------------------------------------------------------------------------------
