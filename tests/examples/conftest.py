@@ -66,7 +66,7 @@ class LiveApp:
         return tokens
 
 
-def _wait_until_live(app: LiveApp, deadline_seconds: float = 60.0) -> None:
+def _wait_until_live(app: LiveApp, deadline_seconds: float = 120.0) -> None:
     deadline = time.monotonic() + deadline_seconds
     while time.monotonic() < deadline:
         if app.process.poll() is not None:
