@@ -58,6 +58,7 @@ __all__ = [
     "get_auth_service",
     "get_current_principal",
     "install_auth",
+    "install_problem_handler",
     "require",
 ]
 
@@ -73,16 +74,24 @@ class ProblemHTTPException(HTTPException):
         title: str,
         detail: str,
         *,
-        code: str,
+        code: str | None = None,
+        type_: str = "about:blank",
+        extra: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(status_code=status_code, detail=detail, headers=headers)
         self.title = title
         self.code = code
+        self.type_ = type_
+        self.extra = {**(extra or {}), **({"code": code} if code is not None else {})}
 
     def body(self) -> dict[str, Any]:
         return problem_body(
-            self.status_code, title=self.title, detail=self.detail, extra={"code": self.code}
+            self.status_code,
+            title=self.title,
+            detail=self.detail,
+            type_=self.type_,
+            extra=self.extra,
         )
 
 
@@ -146,11 +155,17 @@ async def _auth_error_response(request: Request, exc: Exception) -> Response:
     return _problem_response(request, problem)
 
 
+def install_problem_handler(app: FastAPI) -> None:
+    """Render every :class:`ProblemHTTPException` (raised by any RelayPoint dependency) as
+    ``application/problem+json``. :func:`install_auth` calls it for you."""
+    app.add_exception_handler(ProblemHTTPException, _problem_response)
+
+
 def install_auth(app: FastAPI, service: AuthService, *, middleware: bool = True) -> None:
     """Make ``service`` available to the dependencies, render auth errors as problem+json and
     (by default) add :class:`AuthenticationMiddleware`. Call before the app starts."""
     setattr(app.state, AUTH_SERVICE_STATE_ATTR, service)
-    app.add_exception_handler(ProblemHTTPException, _problem_response)
+    install_problem_handler(app)
     app.add_exception_handler(AuthenticationError, _auth_error_response)
     app.add_exception_handler(AuthorizationError, _auth_error_response)
     if middleware:

@@ -33,7 +33,7 @@ TENANT_RECORD_STATE_KEY = "relaypoint.tenancy.record"
 _PROBLEM_BASE = "https://docs.relaypoint.ai/tenancy/errors#"
 
 
-def _problem_fields(error: TenancyError) -> tuple[int, dict[str, Any]]:
+def problem_fields(error: TenancyError) -> tuple[int, dict[str, Any]]:
     """HTTP status and the problem members (``problem_body`` keywords) for a resolution error."""
     if isinstance(error, TenantSuspendedError):
         return 403, {
@@ -65,7 +65,7 @@ def _problem_fields(error: TenancyError) -> tuple[int, dict[str, Any]]:
 
 def problem_for(error: TenancyError) -> tuple[int, dict[str, Any]]:
     """HTTP status and problem+json body for a resolution error."""
-    status, fields = _problem_fields(error)
+    status, fields = problem_fields(error)
     return status, problem_body(status, **fields)
 
 
@@ -126,7 +126,7 @@ class TenantResolutionMiddleware:
             reset_current_tenant(token)
 
     async def _refuse(self, scope: Scope, send: Send, error: TenancyError) -> None:
-        status, fields = _problem_fields(error)
+        status, fields = problem_fields(error)
         if scope["type"] == "websocket":
             await send(
                 {"type": "websocket.close", "code": 4000 + status, "reason": fields["title"]}

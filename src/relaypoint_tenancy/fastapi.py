@@ -8,11 +8,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from relaypoint_core.fastapi import ProblemHTTPException
 from relaypoint_core.request_state import ResolvedTenant, get_scope_tenant
-from relaypoint_tenancy.asgi import TENANT_RECORD_STATE_KEY, problem_for
+from relaypoint_tenancy.asgi import TENANT_RECORD_STATE_KEY, TenantRequiredError, problem_fields
 from relaypoint_tenancy.errors import TenancyError
 from relaypoint_tenancy.resolution import TenantRecord, TenantResolver
 from relaypoint_tenancy.strategies import IsolationStrategy
@@ -24,11 +25,19 @@ def get_resolved_tenant(request: Request) -> ResolvedTenant:
     """The tenant the middleware resolved; 400 when the request named none."""
     tenant = get_scope_tenant(request.scope)
     if tenant is None:
-        raise HTTPException(
-            status_code=400,
-            detail="this endpoint needs a tenant: send X-Tenant-ID or use the tenant's host name",
+        raise _problem(
+            TenantRequiredError(
+                "this endpoint needs a tenant: send X-Tenant-ID or use the tenant's host name"
+            )
         )
     return tenant
+
+
+def _problem(error: TenancyError) -> ProblemHTTPException:
+    """The same problem+json the middleware sends, as an exception FastAPI renders once
+    :func:`relaypoint_core.fastapi.install_problem_handler` (or ``install_auth``) ran."""
+    status, fields = problem_fields(error)
+    return ProblemHTTPException(status, **fields)
 
 
 CurrentTenant = Annotated[ResolvedTenant, Depends(get_resolved_tenant)]
@@ -45,10 +54,9 @@ def resolve_tenant(resolver: TenantResolver) -> Callable[[Request], object]:
         try:
             found = await resolver.resolve(request.scope)
         except TenancyError as error:
-            status, body = problem_for(error)
-            raise HTTPException(status_code=status, detail=body) from None
+            raise _problem(error) from None
         if found is None:
-            raise HTTPException(status_code=400, detail="this endpoint needs a tenant")
+            raise _problem(TenantRequiredError("this endpoint needs a tenant"))
         return found
 
     return dependency
@@ -63,7 +71,7 @@ def tenant_session(
         state = request.scope.get("state") or {}
         record = state.get(TENANT_RECORD_STATE_KEY)
         if not isinstance(record, TenantRecord):
-            raise HTTPException(status_code=400, detail="this endpoint needs a tenant")
+            raise _problem(TenantRequiredError("this endpoint needs a tenant"))
         async with strategy.session(record.ref) as session:
             yield session
 

@@ -12,6 +12,7 @@ from fastapi import Depends, FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from relaypoint_core.fastapi import install_problem_handler
 from relaypoint_core.request_state import Principal, get_scope_tenant, set_scope_principal
 from relaypoint_core.tenant_context import current_tenant
 from relaypoint_core.testing import FakeClock
@@ -257,6 +258,7 @@ def test_misconfiguration_is_refused(world: Tenancy) -> None:
 
 async def test_fastapi_dependencies(world: Tenancy, fake_clock: FakeClock) -> None:
     app = FastAPI()
+    install_problem_handler(app)
 
     @app.get("/api/v1/tenants/{tenant}/users")
     async def users(
@@ -279,7 +281,11 @@ async def test_fastapi_dependencies(world: Tenancy, fake_clock: FakeClock) -> No
     ) as client:
         response = await client.get("/api/v1/tenants/beta/users")
         assert response.json() == {"tenant": "beta", "tier": "FREE", "emails": ["b@beta.com"]}
-        assert (await client.get("/anonymous")).status_code == 400
+        refused = await client.get("/anonymous")
+        assert refused.status_code == 400
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert refused.json()["title"] == "Tenant required"
+        assert refused.json()["status"] == 400
 
 
 async def test_refused_websocket_is_closed_with_the_status(
