@@ -14,8 +14,10 @@ ASGI ``http`` request with it, ``Content-Type: application/problem+json`` and a 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
+from collections.abc import Iterable, Mapping
 from typing import Any
+
+from relaypoint_core.asgi_types import Send
 
 __all__ = [
     "PROBLEM_CONTENT_TYPE",
@@ -26,8 +28,6 @@ __all__ = [
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 _CONTENT_TYPE_HEADER = (b"content-type", PROBLEM_CONTENT_TYPE.encode("ascii"))
-
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
 def problem_body(

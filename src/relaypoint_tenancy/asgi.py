@@ -7,9 +7,10 @@ limiter (which reads the plan tier this middleware leaves there). Errors are ans
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import Iterable
 from typing import Any
 
+from relaypoint_core.asgi_types import ASGIApp, Receive, Scope, Send
 from relaypoint_core.problem import problem_body, send_problem
 from relaypoint_core.request_state import set_scope_tenant
 from relaypoint_core.tenant_context import reset_current_tenant, set_current_tenant
@@ -23,11 +24,6 @@ from relaypoint_tenancy.resolution import TenantRecord, TenantResolver
 
 __all__ = ["TENANT_RECORD_STATE_KEY", "TenantResolutionMiddleware", "problem_for"]
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 TENANT_RECORD_STATE_KEY = "relaypoint.tenancy.record"
 _PROBLEM_BASE = "https://docs.relaypoint.ai/tenancy/errors#"

@@ -7,20 +7,15 @@ keep working and sibling middlewares (rate limiting, tenancy) can read the princ
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from relaypoint_core.asgi_types import ASGIApp, Receive, Scope, Send
 from relaypoint_core.auth.service import AuthService
 from relaypoint_core.errors import AuthenticationError, BackendUnavailableError
 from relaypoint_core.request_state import set_scope_principal
 
 __all__ = ["AUTH_ERROR_STATE_KEY", "AuthenticationMiddleware", "bearer_token"]
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 AUTH_ERROR_STATE_KEY = "relaypoint.auth_error"
 

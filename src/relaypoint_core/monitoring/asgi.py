@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import REGISTRY, Collector
 
+from relaypoint_core.asgi_types import ASGIApp, Message, Receive, Scope, Send
 from relaypoint_core.monitoring._request import RequestMeasurement, current_measurement
 from relaypoint_core.monitoring.health import HealthKind
 from relaypoint_core.monitoring.metrics import UNKNOWN_LABEL, UNMATCHED_ROUTE, status_class
@@ -34,11 +35,6 @@ from relaypoint_core.tenant_context import current_tenant
 
 __all__ = ["HealthEndpoint", "MetricsEndpoint", "MetricsMiddleware", "health_app", "metrics_app"]
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 KNOWN_METHODS = frozenset(
     {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE", "QUERY"}
