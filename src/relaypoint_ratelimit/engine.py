@@ -22,6 +22,7 @@ from relaypoint_core.clock import Clock, system_clock
 from relaypoint_core.keys import DEFAULT_KEY_PREFIX
 from relaypoint_core.tenant_context import current_tenant
 from relaypoint_ratelimit.backends import (
+    ADMITTED,
     REFUSED,
     TIER_CHANGED,
     BackendRequest,
@@ -72,6 +73,8 @@ class _Plan:
     # Per counter, what _decide needs: name, scope, tier, window name, limit, seconds, window_us,
     # bucket_us (flat tuples: the hot path reads them without attribute lookups).
     statics: PolicySet
+    # The metrics count of this plan's admissions by the backend (bumped in place).
+    admitted: list[int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +175,7 @@ class RateLimiter:
             MemoryBackend(clock=clock) if self.fault_policy is FaultPolicy.LOCAL else None
         )
         self.keys = RateLimitKeys(key_prefix)
+        self._plans: dict[object, _Plan] = {}
         self.metrics = metrics if metrics is not None else default_metrics()
         self.circuit = CircuitBreaker(
             f"ratelimit:{backend.name}",
@@ -182,11 +186,19 @@ class RateLimiter:
         )
         self._memo_enabled = memo_refusals
         self._memo: dict[object, tuple[float, Decision]] = {}
-        self._plans: dict[object, _Plan] = {}
         self._tier_hints: dict[str, str] = {}
         self._on_decision = on_decision
         self._unknown_tiers_logged: set[str] = set()
         self._routes: tuple[RoutePolicy, ...] = ()
+
+    @property
+    def metrics(self) -> RateLimitMetrics:
+        return self._metrics
+
+    @metrics.setter
+    def metrics(self, metrics: RateLimitMetrics) -> None:
+        self._metrics = metrics
+        self._plans.clear()  # plans hold counts of the previous metrics
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -218,6 +230,8 @@ class RateLimiter:
         include_tiers: bool = True,
     ) -> Decision:
         """Count one request of ``cost`` against every policy that applies, if all admit it."""
+        if self._local is not None:
+            return self._check_local(identity, cost, route, include_tiers)
         return await self._run(identity, cost, route, include_tiers, consume=True)
 
     async def peek(
@@ -240,6 +254,76 @@ class RateLimiter:
             raise RateLimitExceeded(decision)
         return decision
 
+    def _plan(
+        self,
+        identity: Identity,
+        route: RoutePolicy | None,
+        include_tiers: bool,
+        cost: int,
+        plan_key: object,
+    ) -> _Plan:
+        """The cached plan of ``plan_key``, rebuilt when the user's stored tier has changed."""
+        plan = self._plans.get(plan_key)
+        if plan is None or (
+            plan.tier_key is not None and self._tier_hints.get(plan.tier_key, "") != plan.stored
+        ):
+            tier_key = None if identity.anonymous else self.keys.user_tier(identity)
+            stored = self._tier_hints.get(tier_key, "") if tier_key is not None else ""
+            plan = self._build_plan(identity, route, include_tiers, cost, tier_key, stored)
+            if len(self._plans) >= _MAX_CACHED_PLANS:
+                self._plans.clear()
+            self._plans[plan_key] = plan
+        return plan
+
+    def _check_local(
+        self, identity: Identity, cost: int, route: RoutePolicy | None, include_tiers: bool
+    ) -> Decision:
+        """:meth:`check` on the memory backend, which answers without awaiting: no coroutine,
+        no timeout, no circuit (it cannot fail). The common case, an admission, is inlined."""
+        if type(cost) is not int or cost < 1:
+            raise RateLimitConfigurationError(
+                f"request cost must be a positive integer, not {cost!r}"
+            )
+        # The identity's field tuple alone keys the usual call (hashed and compared in C).
+        plan_key: object = (
+            identity.fields
+            if route is None and include_tiers and cost == 1
+            else (identity.fields, route, include_tiers, cost)
+        )
+        local = self._local
+        assert local is not None
+        for _attempt in range(4):
+            plan = self._plans.get(plan_key)
+            if plan is None or (
+                plan.tier_key is not None and self._tier_hints.get(plan.tier_key, "") != plan.stored
+            ):
+                plan = self._plan(identity, route, include_tiers, cost, plan_key)
+            if self._memo:
+                memo = self._memo_lookup(plan_key)
+                if memo is not None:
+                    return self._finish(identity, memo)
+            if not plan.counters:
+                return self._finish(identity, Decision(True, (), plan.tier))
+            result = local.apply_now(plan.consume)
+            status = result[0]
+            if status == ADMITTED:
+                decision = Decision(
+                    True, None, plan.tier, "backend", result[1], None, (plan.statics, result[2])
+                )
+                plan.admitted[0] += 1
+                if self._on_decision is not None:
+                    self._on_decision(identity, decision)
+                return decision
+            if status == TIER_CHANGED and plan.tier_key is not None:
+                self._remember_tier(plan.tier_key, result.stored_tier or "")
+                self._memo.pop(plan_key, None)
+                continue
+            decision = self._decide(plan, result, "backend")
+            if not decision.allowed and self._memo_enabled:
+                self._memo_store(plan_key, decision)
+            return self._finish(identity, decision)
+        raise RateLimitError("the user's stored tier kept changing during the check; try again")
+
     async def _run(
         self,
         identity: Identity,
@@ -255,18 +339,13 @@ class RateLimiter:
             raise RateLimitConfigurationError(
                 f"request cost must be a positive integer, not {cost!r}"
             )
-        plan_key = (identity, route, include_tiers, cost)
+        plan_key: object = (
+            identity.fields
+            if route is None and include_tiers and cost == 1
+            else (identity.fields, route, include_tiers, cost)
+        )
         for _attempt in range(4):
-            plan = self._plans.get(plan_key)
-            if plan is None or (
-                plan.tier_key is not None and self._tier_hints.get(plan.tier_key, "") != plan.stored
-            ):
-                tier_key = None if identity.anonymous else self.keys.user_tier(identity)
-                stored = self._tier_hints.get(tier_key, "") if tier_key is not None else ""
-                plan = self._build_plan(identity, route, include_tiers, cost, tier_key, stored)
-                if len(self._plans) >= _MAX_CACHED_PLANS:
-                    self._plans.clear()
-                self._plans[plan_key] = plan
+            plan = self._plan(identity, route, include_tiers, cost, plan_key)
             if consume and self._memo:
                 memo = self._memo_lookup(plan_key)
                 if memo is not None:
@@ -375,11 +454,14 @@ class RateLimiter:
         )
         if not specs:
             empty = BackendRequest((CounterSpec("-", 1, 1, 1, 0),))
-            return _Plan((), empty, empty, user_tier.name, None, "", PolicySet(()))
+            return _Plan((), empty, empty, user_tier.name, None, "", PolicySet(()), [0])
         expected = stored if check_tier else None
         consume = BackendRequest(tuple(specs), True, tier_key, expected)
         peek = BackendRequest(tuple(specs), False, tier_key, expected)
-        return _Plan(tuple(counters), consume, peek, user_tier.name, tier_key, stored, statics)
+        admitted = self.metrics.decision_cell(user_tier.name or "other", "allowed", "backend")
+        return _Plan(
+            tuple(counters), consume, peek, user_tier.name, tier_key, stored, statics, admitted
+        )
 
     @staticmethod
     def _spec(key: str, window: Window, cost: int) -> CounterSpec:

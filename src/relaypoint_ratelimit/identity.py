@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
-from dataclasses import dataclass, field
+from dataclasses import FrozenInstanceError
 from typing import Any
 
 from relaypoint_core.request_state import get_scope_principal, get_scope_tenant
@@ -28,33 +28,106 @@ __all__ = [
 _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-@dataclass(frozen=True, slots=True)
+_set_slot = object.__setattr__
+
+
 class Identity:
-    """The subject of a check.
+    """The subject of a check (immutable, hashable, compared by value).
 
     ``user_key`` is the user id, or the client address when ``anonymous``. ``tenant_id`` and
     ``tenant_tier`` add the tenant's own windows (the whole tenant shares them). ``user_tier`` is a
     hint (e.g. from a token claim); a tier stored with ``set_user_tier`` wins over it.
     """
 
-    user_key: str
-    tenant_id: str | None = None
-    tenant_tier: str | None = None
-    user_tier: str | None = None
-    anonymous: bool = False
-    _hash: int = field(default=0, init=False, repr=False, compare=False)
+    # One tuple of the fields instead of one slot each: an identity may be built per request, and
+    # the limiter keys its caches by ``fields`` (a tuple hashes and compares in C).
+    __slots__ = ("_hash", "fields")
+    __match_args__ = ("user_key", "tenant_id", "tenant_tier", "user_tier", "anonymous")
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.user_key, str) or not self.user_key:
-            raise RateLimitConfigurationError("Identity.user_key must be a non-empty string")
-        if len(self.user_key) > 512:
-            raise RateLimitConfigurationError("Identity.user_key is longer than 512 characters")
-        # Identities key the limiter's plan cache: hash once, not on every lookup.
-        fields = (self.user_key, self.tenant_id, self.tenant_tier, self.user_tier, self.anonymous)
-        object.__setattr__(self, "_hash", hash(fields))
+    fields: tuple[str, str | None, str | None, str | None, bool]
+    """``(user_key, tenant_id, tenant_tier, user_tier, anonymous)``."""
+    _hash: int
+
+    def __init__(
+        self,
+        user_key: str,
+        tenant_id: str | None = None,
+        tenant_tier: str | None = None,
+        user_tier: str | None = None,
+        anonymous: bool = False,
+    ) -> None:
+        if type(user_key) is not str or not 0 < len(user_key) <= 512:
+            _check_user_key(user_key)
+        fields = (user_key, tenant_id, tenant_tier, user_tier, anonymous)
+        _set_slot(self, "fields", fields)
+        _set_slot(self, "_hash", hash(fields))
+
+    @property
+    def user_key(self) -> str:
+        return self.fields[0]
+
+    @property
+    def tenant_id(self) -> str | None:
+        return self.fields[1]
+
+    @property
+    def tenant_tier(self) -> str | None:
+        return self.fields[2]
+
+    @property
+    def user_tier(self) -> str | None:
+        return self.fields[3]
+
+    @property
+    def anonymous(self) -> bool:
+        return self.fields[4]
+
+    def replace(self, **changes: Any) -> Identity:
+        """A copy with some fields changed (what ``dataclasses.replace`` did)."""
+        values: dict[str, Any] = dict(zip(self.__match_args__, self.fields, strict=True))
+        unknown = set(changes) - set(values)
+        if unknown:
+            raise TypeError(f"Identity has no field(s) {sorted(unknown)}")
+        values.update(changes)
+        return Identity(**values)
+
+    __replace__ = replace
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is Identity:
+            return self.fields == other.fields
+        return NotImplemented
 
     def __hash__(self) -> int:
         return self._hash
+
+    def __repr__(self) -> str:
+        return (
+            "Identity("
+            + ", ".join(
+                f"{name}={value!r}"
+                for name, value in zip(self.__match_args__, self.fields, strict=True)
+            )
+            + ")"
+        )
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def __reduce__(
+        self,
+    ) -> tuple[type[Identity], tuple[str, str | None, str | None, str | None, bool]]:
+        return (Identity, self.fields)
+
+
+def _check_user_key(user_key: object) -> None:
+    if not isinstance(user_key, str) or not user_key:
+        raise RateLimitConfigurationError("Identity.user_key must be a non-empty string")
+    if len(user_key) > 512:
+        raise RateLimitConfigurationError("Identity.user_key is longer than 512 characters")
 
 
 IdentityResolver = Callable[

@@ -39,9 +39,10 @@ class RateLimitMetrics:
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         registry = registry if registry is not None else REGISTRY
-        # Decisions are counted on every request: plain integers in a dict, exported by a
-        # collector at scrape time, cost far less than a locked prometheus Counter per request.
-        self._decision_counts: dict[tuple[str, str, str], int] = {}
+        # Decisions are counted on every request: plain integers (one-element lists the limiter
+        # can hold on to and bump), exported by a collector at scrape time, cost far less than a
+        # locked prometheus Counter per request.
+        self._decision_counts: dict[tuple[str, str, str], list[int]] = {}
         self.decisions = _DecisionCollector(self._decision_counts)
         registry.register(self.decisions)
         self.backend_latency = Histogram(
@@ -72,9 +73,15 @@ class RateLimitMetrics:
         self._children: dict[tuple[str, ...], Any] = {}
 
     def decision(self, tier: str, outcome: str, source: str) -> None:
-        counts = self._decision_counts
+        self.decision_cell(tier, outcome, source)[0] += 1
+
+    def decision_cell(self, tier: str, outcome: str, source: str) -> list[int]:
+        """The count of one label set as a one-element list: ``cell[0] += 1`` counts a decision."""
         key = (tier, outcome, source)
-        counts[key] = counts.get(key, 0) + 1
+        cell = self._decision_counts.get(key)
+        if cell is None:
+            cell = self._decision_counts[key] = [0]
+        return cell
 
     def latency(self, backend: str, seconds: float) -> None:
         key = ("l", backend)
@@ -100,13 +107,13 @@ class _DecisionCollector(Collector):
         "and source"
     )
 
-    def __init__(self, counts: dict[tuple[str, str, str], int]) -> None:
+    def __init__(self, counts: dict[tuple[str, str, str], list[int]]) -> None:
         self._counts = counts
 
     def collect(self) -> Iterator[Metric]:
         family = CounterMetricFamily(self._NAME, self._HELP, labels=["tier", "outcome", "source"])
-        for labels, value in list(self._counts.items()):
-            family.add_metric(list(labels), value)
+        for labels, cell in list(self._counts.items()):
+            family.add_metric(list(labels), cell[0])
         yield family
 
     def describe(self) -> Iterator[Metric]:

@@ -195,6 +195,19 @@ async def test_usage_stats_and_reset(limiter: RateLimiter) -> None:
     assert (await limiter.get_usage_stats(who.user_key, tenant_id="acme")).windows[0].used == 0
 
 
+async def test_counting_after_a_reset_starts_from_zero(limiter: RateLimiter) -> None:
+    # The memory backend remembers a request's counter objects between checks; a reset must
+    # make it forget them, or the next checks would count into the dropped counters.
+    who = Identity(uid(), tenant_id="acme")
+    for _ in range(2):
+        assert (await limiter.check(who)).allowed
+    await limiter.reset(who)
+    results = [await limiter.check(who) for _ in range(4)]
+    assert [d.allowed for d in results] == [True, True, True, False]
+    assert [p.used for p in results[2].policies] == [3, 3]
+    assert (await limiter.get_usage_stats(who.user_key, tenant_id="acme")).windows[0].used == 3
+
+
 async def test_enforce_raises_with_the_decision(limiter: RateLimiter) -> None:
     who = Identity(uid())
     for _ in range(3):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 __all__ = [
     "ADMITTED",
@@ -49,6 +49,8 @@ class BackendRequest:
     script_args: tuple[str | int, ...] = field(init=False, repr=False, compare=False)
     script_command: tuple[int | bytes, ...] = field(init=False, repr=False, compare=False)
     plain: tuple[tuple[str, int, int, int, int], ...] = field(init=False, repr=False, compare=False)
+    tier_check: str | None = field(init=False, repr=False, compare=False)
+    local_state: list[Any] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         check = self.expected_tier is not None and self.tier_key is not None
@@ -74,6 +76,11 @@ class BackendRequest:
             "plain",
             tuple((c.key, c.window_us, c.bucket_us, c.limit, c.cost) for c in self.counters),
         )
+        # The stored tier to compare before counting, or None: one test on the hot path.
+        object.__setattr__(self, "tier_check", self.tier_key if check else None)
+        # Scratch space of the in-process backend (its counter objects for this request), so a
+        # repeated request skips the key lookups.
+        object.__setattr__(self, "local_state", [])
 
 
 class BackendResult(NamedTuple):

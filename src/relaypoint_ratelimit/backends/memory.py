@@ -8,6 +8,7 @@ under asyncio a check-and-count is atomic without a lock. Time comes from the in
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict, deque
 from collections.abc import Sequence
 
@@ -23,18 +24,22 @@ from relaypoint_ratelimit.backends.base import (
 __all__ = ["MemoryBackend"]
 
 _SWEEP_EVERY = 1024
+_new_tuple = tuple.__new__
 
 
 class _Counter:
     # fast_until: before this instant the newest bucket is still current and no bucket can have
-    # left the window, so a check is a comparison and an increment.
-    __slots__ = ("buckets", "expires_us", "fast_until", "total")
+    # left the window, so a check is a comparison and an increment (of `newest`, the last bucket;
+    # `oldest` is the index of the first one).
+    __slots__ = ("buckets", "expires_us", "fast_until", "newest", "oldest", "total")
 
     def __init__(self) -> None:
         self.buckets: deque[list[int]] = deque()
         self.total = 0
         self.expires_us = 0
         self.fast_until = 0
+        self.newest: list[int] = []
+        self.oldest = -1
 
 
 def retry_at(
@@ -65,10 +70,13 @@ class MemoryBackend:
 
     def __init__(self, *, clock: Clock = system_clock) -> None:
         self._clock = clock
-        self._monotonic = clock.monotonic
+        # The system clock's method only forwards to time.monotonic: skip the hop.
+        self._monotonic = time.monotonic if clock is system_clock else clock.monotonic
         self._counters: OrderedDict[str, _Counter] = OrderedDict()
         self._tiers: dict[str, str] = {}
         self._ops = 0
+        # Bumped whenever a counter object is dropped: requests' cached counters are then stale.
+        self._generation = 0
 
     async def startup(self) -> None:
         return None
@@ -82,11 +90,31 @@ class MemoryBackend:
     def apply_now(self, request: BackendRequest) -> BackendResult:
         """The synchronous core of :meth:`apply` (no await, hence atomic under asyncio)."""
         now = int(self._monotonic() * 1_000_000)
-        if request.expected_tier is not None and request.tier_key is not None:
-            stored = self._tiers.get(request.tier_key, "")
+        tier_key = request.tier_check
+        if tier_key is not None:
+            stored = self._tiers.get(tier_key, "")
             if stored != request.expected_tier:
                 return BackendResult(TIER_CHANGED, now, (), stored)
         counters = self._counters
+        state = request.local_state
+        if state and state[0] is self and state[1] == self._generation and request.consume:
+            # The common case: this request was counted here before, and every one of its
+            # counters is in its fast period and has room.
+            hot: tuple[tuple[_Counter, int, int], ...] = state[2]
+            for c, limit, cost in hot:
+                if now >= c.fast_until or c.total + cost > limit:
+                    break
+            else:
+                values: list[int] = []
+                for c, _, cost in hot:
+                    c.newest[1] += cost
+                    c.total += cost
+                    values += (c.total, c.oldest, 0)
+                self._ops += 1
+                if self._ops >= _SWEEP_EVERY:
+                    self._sweep(now)
+                # tuple.__new__ directly: the named tuple's own __new__ is a Python-level hop.
+                return _new_tuple(BackendResult, (ADMITTED, now, values, None))
         found: list[_Counter | None] = []
         refused = False
         for key, window_us, bucket_us, limit, cost in request.plain:
@@ -102,7 +130,7 @@ class MemoryBackend:
             elif cost > limit:
                 refused = True
             found.append(counter)
-        values: list[int] = []
+        values = []
         if refused or not request.consume:
             for (_, window_us, bucket_us, limit, cost), counter in zip(
                 request.plain, found, strict=True
@@ -114,11 +142,15 @@ class MemoryBackend:
                     at = retry_at(live, used, cost, limit, window_us, bucket_us)
                 values += (used, live[0][0] if live else -1, at)
             return BackendResult(REFUSED if refused else ADMITTED, now, values)
-        for (key, window_us, bucket_us, _, cost), counter in zip(request.plain, found, strict=True):
+        touched: list[tuple[_Counter, int, int]] = []
+        for (key, window_us, bucket_us, limit, cost), counter in zip(
+            request.plain, found, strict=True
+        ):
             if counter is not None and now < counter.fast_until:
-                counter.buckets[-1][1] += cost
+                touched.append((counter, limit, cost))
+                counter.newest[1] += cost
                 counter.total += cost
-                values += (counter.total, counter.buckets[0][0], 0)
+                values += (counter.total, counter.oldest, 0)
                 continue
             index = now // bucket_us
             if counter is None:
@@ -132,10 +164,13 @@ class MemoryBackend:
                 else:
                     buckets.append([index, cost])
             counter.total += cost
-            oldest = counter.buckets[0][0]
+            oldest = counter.oldest = counter.buckets[0][0]
+            counter.newest = counter.buckets[-1]
             counter.expires_us = max(counter.expires_us, (index + 1) * bucket_us + window_us)
             counter.fast_until = min((index + 1) * bucket_us, (oldest + 1) * bucket_us + window_us)
             values += (counter.total, oldest, 0)
+            touched.append((counter, limit, cost))
+        state[:] = (self, self._generation, tuple(touched))
         self._ops += 1
         if self._ops >= _SWEEP_EVERY:
             self._sweep(now)
@@ -150,6 +185,7 @@ class MemoryBackend:
             if counter.expires_us > now:
                 break
             del counters[key]
+            self._generation += 1
 
     def __len__(self) -> int:
         """Number of counters held (for tests of memory bounds)."""
@@ -170,4 +206,5 @@ class MemoryBackend:
 
     async def delete(self, keys: Sequence[str]) -> None:
         for key in keys:
-            self._counters.pop(key, None)
+            if self._counters.pop(key, None) is not None:
+                self._generation += 1
