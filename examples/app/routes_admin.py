@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
 
 from examples.app.context import CallContext, call_context
 from examples.app.permissions import (
@@ -19,6 +20,7 @@ from examples.app.permissions import (
     RequirePlatformTenantsManage,
     RequireTenantSettingsRead,
 )
+from examples.app.problems import problem_responses
 from examples.app.runtime import Runtime, use_runtime
 from examples.app.schemas import (
     AuditPage,
@@ -30,6 +32,7 @@ from examples.app.schemas import (
     Usage,
 )
 from examples.app.tenants import tenant_to_dict
+from relaypoint_core.monitoring import InvalidTimeWindowError
 
 __all__ = ["router"]
 
@@ -120,6 +123,26 @@ async def usage(
         "status": ctx.tenant.status.value,
         "resources": await runtime.tenants.usage(ctx.tenant.id),
     }
+
+
+@router.get("/{tenant_id}/performance", responses=problem_responses(422))
+async def performance_report(
+    ctx: Annotated[CallContext, Depends(call_context)],
+    runtime: Annotated[Runtime, Depends(use_runtime)],
+    _: Annotated[object, Depends(RequireAnalyticsRead)],
+    time_window: Annotated[str, Query(max_length=32, examples=["1h", "15m", "1h30m"])] = "1h",
+) -> dict[str, Any]:
+    """This process's request count, error rate, latency percentiles, slowest routes, cache hit
+    rate and workflows executed for the tenant over ``time_window``."""
+    try:
+        report = await runtime.monitor.get_performance_report(
+            tenant_id=ctx.tenant.slug, time_window=time_window
+        )
+    except InvalidTimeWindowError as exc:
+        raise RequestValidationError(
+            [{"loc": ("query", "time_window"), "msg": str(exc), "type": "value_error"}]
+        ) from None
+    return report.as_dict()
 
 
 @router.get("/{tenant_id}/rate-limit", response_model=RateLimitState)

@@ -252,6 +252,8 @@ def build_runtime(config: AppConfig) -> Runtime:
         redis or "memory://",
         key_prefix=config.key_prefix,
         enabled=settings.ENABLE_CACHING,
+        # Feeds the cache hit rate of performance_monitor.get_performance_report().
+        report_to_monitor=True,
     )
     token_tenants = TenantResolver(SqlTenantLookup(engine), sources=("token",), cache_ttl=5.0)
     return Runtime(

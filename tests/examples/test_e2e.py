@@ -194,6 +194,32 @@ def test_workflow_reads_are_cached_and_invalidated_on_write(live_app: LiveApp) -
         assert names[workflow["id"]] == "renamed"
 
 
+def test_performance_report_counts_the_tenants_requests_and_cache_hits(live_app: LiveApp) -> None:
+    user = live_app.session("user@acme.example")
+    admin = live_app.session("tenant_admin@acme.example")
+    report_path = f"{API}/tenants/acme/performance"
+    with live_app.client() as client:
+        before = client.get(report_path, headers=bearer(admin)).json()
+        workflow = new_workflow(client, user)
+        path = f"{API}/workflows/{workflow['id']}"
+        assert client.get(path, headers=bearer(user)).headers["x-cache"] == "miss"
+        assert client.get(path, headers=bearer(user)).headers["x-cache"] == "hit"
+        after = client.get(report_path, headers=bearer(admin))
+        assert after.status_code == 200
+        report = after.json()
+        assert report["tenant_id"] == "acme"
+        assert report["request_count"] >= before["request_count"] + 3
+        assert report["cache_hits"] >= before["cache_hits"] + 1
+        assert report["cache_misses"] >= before["cache_misses"] + 1
+        assert report["cache_hit_rate"] is not None
+        assert report["latency"]["p50"] <= report["latency"]["p99"]
+        bad = client.get(f"{report_path}?time_window=soon", headers=bearer(admin))
+        assert "time_window" in assert_problem(bad, 422)["detail"] or bad.json().get("errors")
+        assert (
+            client.get(report_path, headers=bearer(live_app.session("api_user@acme.example")))
+        ).status_code == 403
+
+
 # --- tenant isolation ---------------------------------------------------------------------------
 
 
