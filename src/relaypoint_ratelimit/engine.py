@@ -62,7 +62,7 @@ class _Counter:
     window: Window
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Plan:
     counters: tuple[_Counter, ...]
     consume: BackendRequest
@@ -75,6 +75,8 @@ class _Plan:
     statics: PolicySet
     # The metrics count of this plan's admissions by the backend (bumped in place).
     admitted: list[int]
+    # The limiter's tier-hints version when `stored` was last confirmed current.
+    hints_version: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +189,8 @@ class RateLimiter:
         self._memo_enabled = memo_refusals
         self._memo: dict[object, tuple[float, Decision]] = {}
         self._tier_hints: dict[str, str] = {}
+        # Bumped when a hint changes: a plan confirmed under the current version is current.
+        self._hints_version = 0
         self._on_decision = on_decision
         self._unknown_tiers_logged: set[str] = set()
         self._routes: tuple[RoutePolicy, ...] = ()
@@ -264,6 +268,8 @@ class RateLimiter:
     ) -> _Plan:
         """The cached plan of ``plan_key``, rebuilt when the user's stored tier has changed."""
         plan = self._plans.get(plan_key)
+        if plan is not None and plan.hints_version == self._hints_version:
+            return plan
         if plan is None or (
             plan.tier_key is not None and self._tier_hints.get(plan.tier_key, "") != plan.stored
         ):
@@ -273,6 +279,7 @@ class RateLimiter:
             if len(self._plans) >= _MAX_CACHED_PLANS:
                 self._plans.clear()
             self._plans[plan_key] = plan
+        plan.hints_version = self._hints_version
         return plan
 
     def _check_local(
@@ -294,9 +301,7 @@ class RateLimiter:
         assert local is not None
         for _attempt in range(4):
             plan = self._plans.get(plan_key)
-            if plan is None or (
-                plan.tier_key is not None and self._tier_hints.get(plan.tier_key, "") != plan.stored
-            ):
+            if plan is None or plan.hints_version != self._hints_version:
                 plan = self._plan(identity, route, include_tiers, cost, plan_key)
             if self._memo:
                 memo = self._memo_lookup(plan_key)
@@ -468,9 +473,12 @@ class RateLimiter:
         return CounterSpec(key, window.window_us, window.bucket_us, window.limit, cost)
 
     def _remember_tier(self, tier_key: str, tier: str) -> None:
+        if self._tier_hints.get(tier_key) == tier:
+            return
         if len(self._tier_hints) >= _MAX_TIER_HINTS:
             self._tier_hints.clear()
         self._tier_hints[tier_key] = tier
+        self._hints_version += 1
 
     # --- backend call with timeout, circuit breaker and fault policy ---------------------------
 

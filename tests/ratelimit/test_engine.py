@@ -13,6 +13,7 @@ from relaypoint_core.tenant_context import tenant_scope
 from relaypoint_ratelimit import (
     DEFAULT_TIERS,
     Identity,
+    MemoryBackend,
     RateLimiter,
     RateLimitExceeded,
     RoutePolicy,
@@ -179,6 +180,23 @@ async def test_set_user_tier_is_stored_in_the_backend_and_seen_by_other_limiters
     finally:
         await first.aclose()
         await second.aclose()
+
+
+async def test_limiters_sharing_a_memory_backend_see_each_others_tiers() -> None:
+    # The memory backend answers a repeated request from remembered counters; a tier stored by
+    # another limiter in between must still send that request back for its tier check.
+    shared = MemoryBackend()
+    first, second = (
+        RateLimiter(
+            shared, tiers=TIERS, default_tier="BASIC", metrics=RateLimitMetrics(CollectorRegistry())
+        )
+        for _ in range(2)
+    )
+    who = Identity(uid(), tenant_id="acme")
+    assert [(await second.check(who)).tier for _ in range(2)] == ["BASIC", "BASIC"]
+    await first.set_user_tier(who.user_key, "plus", tenant_id="acme")
+    decision = await second.check(who)
+    assert (decision.tier, decision.policies[0].limit, decision.policies[0].used) == ("PLUS", 6, 3)
 
 
 async def test_usage_stats_and_reset(limiter: RateLimiter) -> None:

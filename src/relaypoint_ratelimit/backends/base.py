@@ -80,7 +80,7 @@ class BackendRequest:
         object.__setattr__(self, "tier_check", self.tier_key if check else None)
         # Scratch space of the in-process backend (its counter objects for this request), so a
         # repeated request skips the key lookups.
-        object.__setattr__(self, "local_state", [])
+        object.__setattr__(self, "local_state", [None, ()])
 
 
 class BackendResult(NamedTuple):

@@ -75,8 +75,10 @@ class MemoryBackend:
         self._counters: OrderedDict[str, _Counter] = OrderedDict()
         self._tiers: dict[str, str] = {}
         self._ops = 0
-        # Bumped whenever a counter object is dropped: requests' cached counters are then stale.
-        self._generation = 0
+        # Replaced whenever a tier is stored: requests' remembered counters
+        # (BackendRequest.local_state) vouch for their tier check only in the epoch they were
+        # saved in. A dropped counter gets fast_until 0, so no remembered request uses it again.
+        self._epoch = object()
 
     async def startup(self) -> None:
         return None
@@ -90,19 +92,14 @@ class MemoryBackend:
     def apply_now(self, request: BackendRequest) -> BackendResult:
         """The synchronous core of :meth:`apply` (no await, hence atomic under asyncio)."""
         now = int(self._monotonic() * 1_000_000)
-        tier_key = request.tier_check
-        if tier_key is not None:
-            stored = self._tiers.get(tier_key, "")
-            if stored != request.expected_tier:
-                return BackendResult(TIER_CHANGED, now, (), stored)
-        counters = self._counters
         state = request.local_state
-        if state and state[0] is self and state[1] == self._generation and request.consume:
-            # The common case: this request was counted here before, and every one of its
+        if state[0] is self._epoch:
+            # The common case: this request was counted here before, nothing was dropped and no
+            # tier was stored since (so its tier check still holds), and every one of its
             # counters is in its fast period and has room.
-            hot: tuple[tuple[_Counter, int, int], ...] = state[2]
-            for c, limit, cost in hot:
-                if now >= c.fast_until or c.total + cost > limit:
+            hot: tuple[tuple[_Counter, int, int], ...] = state[1]
+            for c, room, _ in hot:
+                if now >= c.fast_until or c.total > room:
                     break
             else:
                 values: list[int] = []
@@ -115,6 +112,12 @@ class MemoryBackend:
                     self._sweep(now)
                 # tuple.__new__ directly: the named tuple's own __new__ is a Python-level hop.
                 return _new_tuple(BackendResult, (ADMITTED, now, values, None))
+        tier_key = request.tier_check
+        if tier_key is not None:
+            stored = self._tiers.get(tier_key, "")
+            if stored != request.expected_tier:
+                return BackendResult(TIER_CHANGED, now, (), stored)
+        counters = self._counters
         found: list[_Counter | None] = []
         refused = False
         for key, window_us, bucket_us, limit, cost in request.plain:
@@ -147,7 +150,7 @@ class MemoryBackend:
             request.plain, found, strict=True
         ):
             if counter is not None and now < counter.fast_until:
-                touched.append((counter, limit, cost))
+                touched.append((counter, limit - cost, cost))
                 counter.newest[1] += cost
                 counter.total += cost
                 values += (counter.total, counter.oldest, 0)
@@ -169,8 +172,8 @@ class MemoryBackend:
             counter.expires_us = max(counter.expires_us, (index + 1) * bucket_us + window_us)
             counter.fast_until = min((index + 1) * bucket_us, (oldest + 1) * bucket_us + window_us)
             values += (counter.total, oldest, 0)
-            touched.append((counter, limit, cost))
-        state[:] = (self, self._generation, tuple(touched))
+            touched.append((counter, limit - cost, cost))
+        request.local_state[:] = (self._epoch, tuple(touched))
         self._ops += 1
         if self._ops >= _SWEEP_EVERY:
             self._sweep(now)
@@ -185,7 +188,7 @@ class MemoryBackend:
             if counter.expires_us > now:
                 break
             del counters[key]
-            self._generation += 1
+            counter.fast_until = 0
 
     def __len__(self) -> int:
         """Number of counters held (for tests of memory bounds)."""
@@ -199,6 +202,7 @@ class MemoryBackend:
         return self._tiers.get(tier_key)
 
     async def set_tier(self, tier_key: str, tier: str | None) -> None:
+        self._epoch = object()
         if tier is None:
             self._tiers.pop(tier_key, None)
         else:
@@ -206,5 +210,6 @@ class MemoryBackend:
 
     async def delete(self, keys: Sequence[str]) -> None:
         for key in keys:
-            if self._counters.pop(key, None) is not None:
-                self._generation += 1
+            counter = self._counters.pop(key, None)
+            if counter is not None:
+                counter.fast_until = 0
