@@ -279,14 +279,16 @@ class RateLimiter:
             if len(self._plans) >= _MAX_CACHED_PLANS:
                 self._plans.clear()
             self._plans[plan_key] = plan
-        plan.hints_version = self._hints_version
+        # A plan without counters never takes the fast path of _check_local (-1 never matches).
+        plan.hints_version = self._hints_version if plan.counters else -1
         return plan
 
     def _check_local(
         self, identity: Identity, cost: int, route: RoutePolicy | None, include_tiers: bool
     ) -> Decision:
         """:meth:`check` on the memory backend, which answers without awaiting: no coroutine,
-        no timeout, no circuit (it cannot fail). The common case, an admission, is inlined."""
+        no timeout, no circuit (it cannot fail). The usual case, an admission under a current
+        plan, is written out here; anything else goes through :meth:`_check_local_general`."""
         if type(cost) is not int or cost < 1:
             raise RateLimitConfigurationError(
                 f"request cost must be a positive integer, not {cost!r}"
@@ -297,12 +299,40 @@ class RateLimiter:
             if route is None and include_tiers and cost == 1
             else (identity.fields, route, include_tiers, cost)
         )
+        plan = self._plans.get(plan_key)
+        memo = self._memo
+        if plan is None or plan.hints_version != self._hints_version or (memo and plan_key in memo):
+            return self._check_local_general(identity, cost, route, include_tiers, plan_key)
+        result = self._local.apply_now(plan.consume)  # type: ignore[union-attr]
+        status = result[0]
+        if status == ADMITTED:
+            decision = Decision(
+                True, None, plan.tier, "backend", result[1], None, (plan.statics, result[2])
+            )
+            plan.admitted[0] += 1
+            if self._on_decision is not None:
+                self._on_decision(identity, decision)
+            return decision
+        if status == TIER_CHANGED and plan.tier_key is not None:
+            self._remember_tier(plan.tier_key, result.stored_tier or "")
+            return self._check_local_general(identity, cost, route, include_tiers, plan_key)
+        decision = self._decide(plan, result, "backend")
+        if not decision.allowed and self._memo_enabled:
+            self._memo_store(plan_key, decision)
+        return self._finish(identity, decision)
+
+    def _check_local_general(
+        self,
+        identity: Identity,
+        cost: int,
+        route: RoutePolicy | None,
+        include_tiers: bool,
+        plan_key: object,
+    ) -> Decision:
         local = self._local
         assert local is not None
         for _attempt in range(4):
-            plan = self._plans.get(plan_key)
-            if plan is None or plan.hints_version != self._hints_version:
-                plan = self._plan(identity, route, include_tiers, cost, plan_key)
+            plan = self._plan(identity, route, include_tiers, cost, plan_key)
             if self._memo:
                 memo = self._memo_lookup(plan_key)
                 if memo is not None:
@@ -310,16 +340,7 @@ class RateLimiter:
             if not plan.counters:
                 return self._finish(identity, Decision(True, (), plan.tier))
             result = local.apply_now(plan.consume)
-            status = result[0]
-            if status == ADMITTED:
-                decision = Decision(
-                    True, None, plan.tier, "backend", result[1], None, (plan.statics, result[2])
-                )
-                plan.admitted[0] += 1
-                if self._on_decision is not None:
-                    self._on_decision(identity, decision)
-                return decision
-            if status == TIER_CHANGED and plan.tier_key is not None:
+            if result.status == TIER_CHANGED and plan.tier_key is not None:
                 self._remember_tier(plan.tier_key, result.stored_tier or "")
                 self._memo.pop(plan_key, None)
                 continue

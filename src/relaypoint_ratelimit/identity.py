@@ -41,12 +41,11 @@ class Identity:
 
     # One tuple of the fields instead of one slot each: an identity may be built per request, and
     # the limiter keys its caches by ``fields`` (a tuple hashes and compares in C).
-    __slots__ = ("_hash", "fields")
+    __slots__ = ("fields",)
     __match_args__ = ("user_key", "tenant_id", "tenant_tier", "user_tier", "anonymous")
 
     fields: tuple[str, str | None, str | None, str | None, bool]
     """``(user_key, tenant_id, tenant_tier, user_tier, anonymous)``."""
-    _hash: int
 
     def __init__(
         self,
@@ -58,9 +57,7 @@ class Identity:
     ) -> None:
         if type(user_key) is not str or not 0 < len(user_key) <= 512:
             _check_user_key(user_key)
-        fields = (user_key, tenant_id, tenant_tier, user_tier, anonymous)
-        _set_slot(self, "fields", fields)
-        _set_slot(self, "_hash", hash(fields))
+        _set_slot(self, "fields", (user_key, tenant_id, tenant_tier, user_tier, anonymous))
 
     @property
     def user_key(self) -> str:
@@ -99,7 +96,7 @@ class Identity:
         return NotImplemented
 
     def __hash__(self) -> int:
-        return self._hash
+        return hash(self.fields)
 
     def __repr__(self) -> str:
         return (

@@ -29,16 +29,18 @@ _new_tuple = tuple.__new__
 
 class _Counter:
     # fast_until: before this instant the newest bucket is still current and no bucket can have
-    # left the window, so a check is a comparison and an increment (of `newest`, the last bucket;
-    # `oldest` is the index of the first one).
-    __slots__ = ("buckets", "expires_us", "fast_until", "newest", "oldest", "total")
+    # left the window, so a check is a comparison and one increment, of `total` alone: the newest
+    # bucket (`newest`) really holds `total - base`, and that is written into it (settled) before
+    # anything reads the buckets. `oldest` is the index of the first bucket.
+    __slots__ = ("base", "buckets", "expires_us", "fast_until", "newest", "oldest", "total")
 
     def __init__(self) -> None:
         self.buckets: deque[list[int]] = deque()
         self.total = 0
+        self.base = 0
         self.expires_us = 0
         self.fast_until = 0
-        self.newest: list[int] = []
+        self.newest: list[int] = [0, 0]
         self.oldest = -1
 
 
@@ -96,20 +98,17 @@ class MemoryBackend:
         if state[0] is self._epoch:
             # The common case: this request was counted here before, nothing was dropped and no
             # tier was stored since (so its tier check still holds), and every one of its
-            # counters is in its fast period and has room.
-            hot: tuple[tuple[_Counter, int, int], ...] = state[1]
-            for c, room, _ in hot:
-                if now >= c.fast_until or c.total > room:
+            # counters is in its fast period and has room. Counted optimistically, in one pass;
+            # undone if a counter turns out not to be.
+            values: list[int] = []
+            for c, room, cost in state[1]:
+                total = c.total
+                if now >= c.fast_until or total > room:
+                    self._undo(state[1], len(values) // 3)
                     break
+                c.total = total = total + cost
+                values += (total, c.oldest, 0)
             else:
-                values: list[int] = []
-                for c, _, cost in hot:
-                    c.newest[1] += cost
-                    c.total += cost
-                    values += (c.total, c.oldest, 0)
-                self._ops += 1
-                if self._ops >= _SWEEP_EVERY:
-                    self._sweep(now)
                 # tuple.__new__ directly: the named tuple's own __new__ is a Python-level hop.
                 return _new_tuple(BackendResult, (ADMITTED, now, values, None))
         tier_key = request.tier_check
@@ -123,11 +122,14 @@ class MemoryBackend:
         for key, window_us, bucket_us, limit, cost in request.plain:
             counter = counters.get(key)
             if counter is not None:
+                counter.newest[1] = counter.total - counter.base  # settle
                 if now >= counter.fast_until:
                     buckets = counter.buckets
                     low = (now - window_us) // bucket_us
                     while buckets and buckets[0][0] < low:
                         counter.total -= buckets.popleft()[1]
+                    # Expiry only takes from the left: `newest` is still the last bucket.
+                    counter.base = counter.total - counter.newest[1] if buckets else 0
                 if counter.total + cost > limit:
                     refused = True
             elif cost > limit:
@@ -151,7 +153,6 @@ class MemoryBackend:
         ):
             if counter is not None and now < counter.fast_until:
                 touched.append((counter, limit - cost, cost))
-                counter.newest[1] += cost
                 counter.total += cost
                 values += (counter.total, counter.oldest, 0)
                 continue
@@ -168,16 +169,23 @@ class MemoryBackend:
                     buckets.append([index, cost])
             counter.total += cost
             oldest = counter.oldest = counter.buckets[0][0]
-            counter.newest = counter.buckets[-1]
+            newest = counter.newest = counter.buckets[-1]
+            counter.base = counter.total - newest[1]
             counter.expires_us = max(counter.expires_us, (index + 1) * bucket_us + window_us)
             counter.fast_until = min((index + 1) * bucket_us, (oldest + 1) * bucket_us + window_us)
             values += (counter.total, oldest, 0)
             touched.append((counter, limit - cost, cost))
         request.local_state[:] = (self._epoch, tuple(touched))
+        # Only this path creates counters and buckets, so only it paces the sweep.
         self._ops += 1
         if self._ops >= _SWEEP_EVERY:
             self._sweep(now)
         return BackendResult(ADMITTED, now, values)
+
+    @staticmethod
+    def _undo(hot: tuple[tuple[_Counter, int, int], ...], counted: int) -> None:
+        for c, _, cost in hot[:counted]:
+            c.total -= cost
 
     def _sweep(self, now: int) -> None:
         # Least recently written first: stop at the first counter still holding live buckets.
