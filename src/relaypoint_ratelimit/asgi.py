@@ -166,12 +166,23 @@ class EnterpriseRateLimiter:
         if identity is None:
             await self.app(scope, receive, send)
             return
-        route = self._route(scope) if self.route_policies else None
-        cost = (
-            route.cost if route is not None else (self.cost(scope) if self.cost is not None else 1)
-        )
-        # _run directly: check() only forwards to it, and this runs on every request.
-        decision = await self.limiter._run(identity, cost, route, True, consume=True)
+        if self.route_policies:
+            route = self._route(scope)
+            cost = (
+                route.cost
+                if route is not None
+                else (self.cost(scope) if self.cost is not None else 1)
+            )
+        else:
+            route = None
+            cost = self.cost(scope) if self.cost is not None else 1
+        limiter = self.limiter
+        # The engine's internals directly: check() only forwards to them, and this runs on
+        # every request. The memory backend answers synchronously.
+        if limiter._local is not None:
+            decision = limiter._check_local(identity, cost, route, True)
+        else:
+            decision = await limiter._run(identity, cost, route, True, consume=True)
         state = scope.get("state")
         if state is None:
             scope["state"] = state = {}

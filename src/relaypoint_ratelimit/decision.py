@@ -50,7 +50,7 @@ class PolicySet(tuple[PolicyStatic, ...]):
     ``derived`` so that every response does not rebuild it.
     """
 
-    derived: dict[str, Any]
+    derived: dict[Any, Any]
 
     def __new__(cls, items: Iterable[PolicyStatic]) -> PolicySet:
         made = super().__new__(cls, items)

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 
-from relaypoint_ratelimit.decision import Decision, PolicyState
+from relaypoint_ratelimit.decision import Decision, PolicySet, PolicyState
 from relaypoint_ratelimit.policies import Tier, TierSet
 
 __all__ = [
@@ -67,50 +68,75 @@ def _static_parts(decision: Decision) -> tuple[bytes, list[str]]:
     return parts
 
 
-def _admitted_headers(decision: Decision, legacy: bool, draft: bool) -> list[tuple[bytes, bytes]]:
+class _HeaderPlan:
+    """What the headers of an admitted decision need of its policy set, worked out once per plan
+    (per tier): per policy its limit, bucket length and window + bucket length, the legacy
+    headers' fixed values as bytes, and the ``RateLimit`` value as a bytes template."""
+
+    __slots__ = ("items", "limits", "policy", "template", "tiers")
+
+    def __init__(self, policy_set: PolicySet, tier: str | None, policy: bytes) -> None:
+        self.items = tuple(
+            (limit, bucket_us, window_us + bucket_us)
+            for _, _, _, _, limit, _, window_us, bucket_us in policy_set
+        )
+        self.limits = [str(static[4]).encode() for static in policy_set]
+        self.tiers = [(static[2] or tier or "").encode("latin-1") or None for static in policy_set]
+        self.policy = policy
+        self.template = ", ".join(
+            _sf_string(static[0]).replace("%", "%%") + ";r=%d;t=%d" for static in policy_set
+        ).encode("latin-1")
+
+
+def _header_plan(decision: Decision, policy_set: PolicySet) -> _HeaderPlan:
+    key = ("headers", decision.tier)
+    plan: _HeaderPlan | None = policy_set.derived.get(key)
+    if plan is None:
+        plan = policy_set.derived[key] = _HeaderPlan(
+            policy_set, decision.tier, _static_parts(decision)[0]
+        )
+    return plan
+
+
+def _admitted_headers(
+    decision: Decision, policy_set: PolicySet, values: Sequence[int], legacy: bool, draft: bool
+) -> list[tuple[bytes, bytes]]:
     """Headers of an admitted decision straight from the backend's raw answer (the hot path of
-    every response): one pass, no per-policy objects."""
-    raw = decision.raw
-    assert raw is not None
-    policy_set, values = raw
+    every response): one pass, no per-policy objects, fixed parts prepared per plan."""
+    plan = _header_plan(decision, policy_set)
     now = decision.clock_us
-    remaining: list[int] = []
-    resets: list[int] = []
-    best = 0
-    best_reset_us = -1
+    state: list[int] = []
+    best = best_left = best_reset = best_reset_us = 0
     i = 0
-    for k, (_, _, _, _, limit, _, window_us, bucket_us) in enumerate(policy_set):
+    for limit, bucket_us, span in plan.items:
         used = values[i]
         oldest = values[i + 1]
-        i += 3
         left = limit - used if used < limit else 0
-        reset_us = (oldest + 1) * bucket_us + window_us - now if oldest >= 0 else 0
-        remaining.append(left)
-        resets.append(-(-reset_us // 1_000_000) if reset_us > 0 else 0)
-        if (
-            k == 0
-            or left < remaining[best]
-            or (left == remaining[best] and reset_us > best_reset_us)
-        ):
-            best = k
+        reset_us = oldest * bucket_us + span - now if oldest >= 0 else 0
+        reset = -(-reset_us // 1_000_000) if reset_us > 0 else 0
+        state += (left, reset)
+        if i == 0 or left < best_left or (left == best_left and reset_us > best_reset_us):
+            best = i
+            best_left = left
+            best_reset = reset
             best_reset_us = reset_us
+        i += 3
     headers: list[tuple[bytes, bytes]] = []
     if legacy:
-        top = policy_set[best]
-        headers.append((b"x-ratelimit-limit", str(top[4]).encode()))
-        headers.append((b"x-ratelimit-remaining", str(remaining[best]).encode()))
-        headers.append((b"x-ratelimit-reset", str(resets[best]).encode()))
-        tier = top[2] or decision.tier
-        if tier:
-            headers.append((b"x-ratelimit-tier", tier.encode("latin-1")))
-    if draft:
-        policy_value, prefixes = _static_parts(decision)
-        headers.append((b"ratelimit-policy", policy_value))
-        state = ", ".join(
-            f"{prefix}{left};t={reset}"
-            for prefix, left, reset in zip(prefixes, remaining, resets, strict=True)
+        best //= 3
+        headers += (
+            (b"x-ratelimit-limit", plan.limits[best]),
+            (b"x-ratelimit-remaining", b"%d" % best_left),
+            (b"x-ratelimit-reset", b"%d" % best_reset),
         )
-        headers.append((b"ratelimit", state.encode("latin-1")))
+        tier = plan.tiers[best]
+        if tier is not None:
+            headers.append((b"x-ratelimit-tier", tier))
+    if draft:
+        headers += (
+            (b"ratelimit-policy", plan.policy),
+            (b"ratelimit", plan.template % tuple(state)),
+        )
     return headers
 
 
@@ -120,7 +146,7 @@ def rate_limit_headers(
     """Every rate-limit header for ``decision`` as ASGI header pairs."""
     raw = decision.raw
     if decision.allowed and raw is not None and raw[0]:
-        return _admitted_headers(decision, legacy, draft)
+        return _admitted_headers(decision, raw[0], raw[1], legacy, draft)
     headers: list[tuple[bytes, bytes]] = []
     policies = decision.policies
     if legacy:

@@ -14,7 +14,12 @@ from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from dataclasses import FrozenInstanceError
 from typing import Any
 
-from relaypoint_core.request_state import get_scope_principal, get_scope_tenant
+from relaypoint_core.request_state import (
+    PRINCIPAL_STATE_KEY,
+    TENANT_STATE_KEY,
+    Principal,
+    ResolvedTenant,
+)
 from relaypoint_core.tenant_context import current_tenant
 from relaypoint_ratelimit.errors import RateLimitConfigurationError
 
@@ -194,10 +199,21 @@ class ScopeIdentityResolver:
         self._cache: dict[tuple[str | bool | None, ...], Identity] = {}
 
     def __call__(self, scope: MutableMapping[str, Any]) -> Identity:
-        principal = get_scope_principal(scope)
-        tenant = get_scope_tenant(scope)
-        tenant_id = tenant.tenant_id if tenant is not None else None
-        tenant_tier = tenant.plan_tier if tenant is not None else None
+        # What get_scope_principal / get_scope_tenant read, read once: this runs on every request.
+        state = scope.get("state")
+        principal = tenant = None
+        if state:
+            principal = state.get(PRINCIPAL_STATE_KEY)
+            if principal is not None and not isinstance(principal, Principal):
+                principal = None
+            tenant = state.get(TENANT_STATE_KEY)
+            if tenant is not None and not isinstance(tenant, ResolvedTenant):
+                tenant = None
+        if tenant is not None:
+            tenant_id: str | None = tenant.tenant_id
+            tenant_tier = tenant.plan_tier
+        else:
+            tenant_id = tenant_tier = None
         if tenant_id is None:
             tenant_id = principal.tenant_id if principal is not None else current_tenant()
         if principal is not None:
@@ -206,7 +222,11 @@ class ScopeIdentityResolver:
             tier = hint if isinstance(hint, str) else None
             anonymous = False
         else:
-            user_key = client_address(scope, self._proxies)
+            if self._proxies:
+                user_key = client_address(scope, self._proxies)
+            else:
+                client = scope.get("client")
+                user_key = str(client[0]) if client else "unknown"
             tier = None
             anonymous = True
         key = (user_key, tenant_id, tenant_tier, tier, anonymous)
