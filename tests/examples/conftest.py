@@ -71,6 +71,11 @@ def _wait_until_live(app: LiveApp, deadline_seconds: float = 120.0) -> None:
     while time.monotonic() < deadline:
         if app.process.poll() is not None:
             raise RuntimeError(f"reference app exited with {app.process.returncode}:\n{app.log()}")
+        # The port came from free_port() and was released before uvicorn bound it: only trust
+        # an answer once our own process says it is serving there (another process may hold it).
+        if f"Uvicorn running on {app.base_url}" not in app.log():
+            time.sleep(0.1)
+            continue
         try:
             if httpx.get(f"{app.base_url}/health/ready", timeout=1.0).status_code == 200:
                 return
