@@ -32,6 +32,7 @@ from relaypoint_ratelimit.backends import (
     RateLimitBackend,
     create_backend,
 )
+from relaypoint_ratelimit.deadlines import Deadlines
 from relaypoint_ratelimit.decision import Decision, DecisionSource, PolicyScope, PolicySet
 from relaypoint_ratelimit.errors import (
     RateLimitBackendError,
@@ -192,6 +193,7 @@ class RateLimiter:
         # Bumped when a hint changes: a plan confirmed under the current version is current.
         self._hints_version = 0
         self._on_decision = on_decision
+        self._deadlines = Deadlines()
         self._unknown_tiers_logged: set[str] = set()
         self._routes: tuple[RoutePolicy, ...] = ()
 
@@ -511,17 +513,23 @@ class RateLimiter:
         if not circuit.allow():
             return None
         started = time.perf_counter()
+        # One shared timer for every call in flight instead of asyncio.timeout's one per call.
+        task = self._deadlines.begin(self.timeout)
         try:
-            async with asyncio.timeout(self.timeout):
+            try:
                 result = await backend.apply(request)
+            finally:
+                timed_out = self._deadlines.end(task)
+        except asyncio.CancelledError:
+            if not timed_out:
+                if circuit.state is not CircuitState.CLOSED:
+                    circuit.record_failure()
+                raise
+            kind = "timeout"
         except TimeoutError:
             kind = "timeout"
         except RateLimitBackendError:
             kind = "unavailable"
-        except asyncio.CancelledError:
-            if circuit.state is not CircuitState.CLOSED:
-                circuit.record_failure()
-            raise
         else:
             circuit.record_success()
             self.metrics.latency(backend.name, time.perf_counter() - started)
