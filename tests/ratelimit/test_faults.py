@@ -136,3 +136,35 @@ async def test_a_slow_redis_hits_the_timeout_not_the_client(
     finally:
         await admin.aclose()
         await limiter.aclose()
+
+
+async def test_lost_scripts_and_dropped_idle_connections_cost_no_decision(
+    redis_server: RedisServer, key_prefix: str
+) -> None:
+    """SCRIPT FLUSH (a restart or failover loses the script cache) and a server closing the
+    limiter's idle connections are recovered inside the call: still answered by Redis."""
+    import redis.asyncio as redis_asyncio
+
+    limiter = RateLimiter(
+        redis_server.url,
+        tiers=TIERS,
+        timeout=5,
+        key_prefix=key_prefix,
+        metrics=RateLimitMetrics(CollectorRegistry()),
+    )
+    admin = redis_asyncio.Redis.from_url(redis_server.url)
+    try:
+        first = await limiter.check(Identity("y"))  # no startup(): loads the script on NOSCRIPT
+        assert first.source == "backend"
+        await admin.script_flush()
+        after_flush = await limiter.check(Identity("y"))
+        await admin.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+        after_kill = await limiter.check(Identity("y"))
+        assert [(d.source, d.allowed) for d in (after_flush, after_kill)] == [
+            ("backend", True),
+            ("backend", True),
+        ]
+        assert [p.used for p in after_kill.policies] == [3]
+    finally:
+        await admin.aclose()
+        await limiter.aclose()

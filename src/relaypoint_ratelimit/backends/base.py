@@ -51,6 +51,7 @@ class BackendRequest:
     plain: tuple[tuple[str, int, int, int, int], ...] = field(init=False, repr=False, compare=False)
     tier_check: str | None = field(init=False, repr=False, compare=False)
     local_state: list[Any] = field(init=False, repr=False, compare=False)
+    remote_state: list[Any] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         check = self.expected_tier is not None and self.tier_key is not None
@@ -81,6 +82,8 @@ class BackendRequest:
         # Scratch space of the in-process backend (its counter objects for this request), so a
         # repeated request skips the key lookups.
         object.__setattr__(self, "local_state", [None, ()])
+        # Likewise for the Redis backend: (script sha, the packed EVALSHA command).
+        object.__setattr__(self, "remote_state", [None, b""])
 
 
 class BackendResult(NamedTuple):
