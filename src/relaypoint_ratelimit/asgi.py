@@ -10,9 +10,9 @@ scopes, exempt paths and requests the resolver declines pass through untouched.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 
+from relaypoint_core.asgi_types import ASGIApp, Message, Receive, Scope, Send
 from relaypoint_core.clock import Clock, system_clock
 from relaypoint_core.keys import DEFAULT_KEY_PREFIX
 from relaypoint_ratelimit.backends import RateLimitBackend
@@ -32,11 +32,6 @@ from relaypoint_ratelimit.policies import DEFAULT_TIERS, RoutePolicy, TierSet
 
 __all__ = ["EnterpriseRateLimiter"]
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 DECISION_STATE_KEY = "relaypoint.ratelimit.decision"
 

@@ -15,6 +15,7 @@ import json
 import math
 from collections.abc import Sequence
 
+from relaypoint_core.problem import PROBLEM_CONTENT_TYPE
 from relaypoint_ratelimit.decision import Decision, PolicySet, PolicyState
 from relaypoint_ratelimit.policies import Tier, TierSet
 
@@ -26,7 +27,6 @@ __all__ = [
     "retry_after_seconds",
 ]
 
-PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE = "https://docs.relaypoint.ai/ratelimit/#rate-limit-exceeded"
 UNAVAILABLE_TYPE = "https://docs.relaypoint.ai/ratelimit/#fault-policies"
 
