@@ -92,7 +92,15 @@ def start_app(backend: str, workdir: Path, extra_env: dict[str, str]) -> LiveApp
             k: v
             for k, v in os.environ.items()
             if not k.startswith(
-                ("RELAYPOINT_", "DATABASE_URL", "REDIS_URL", "SECRET_KEY", "ENVIRONMENT")
+                (
+                    "RELAYPOINT_",
+                    "DATABASE_URL",
+                    "REDIS_URL",
+                    "SECRET_KEY",
+                    "ENVIRONMENT",
+                    "PROMETHEUS_MULTIPROC_DIR",
+                    "prometheus_multiproc_dir",
+                )
             )
         },
         "ENVIRONMENT": "development",

@@ -69,6 +69,9 @@ async def scrape(monkeypatch: pytest.MonkeyPatch, directory: Path) -> str:
 async def test_workers_aggregate_and_stale_files_are_cleared_at_start_up(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # prepare_multiprocess_dir exports the variable; let monkeypatch restore it to absent, or every
+    # later test (and the apps they start) would run in multiprocess mode.
+    monkeypatch.delenv(MULTIPROC_ENV, raising=False)
     directory = tmp_path / "prom"
     prepare_multiprocess_dir(directory)
     # A previous deployment left numbers behind.
