@@ -102,3 +102,16 @@ def test_a_missing_extra_is_named_in_the_error(snippet: str) -> None:
     assert done.returncode == 0, done.stderr
     assert "MissingExtraError" in done.stdout, done.stdout
     assert "pip install 'relaypoint[redis]'" in done.stdout
+
+
+def test_nox_offers_every_session_the_brief_names() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "nox", "--list"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    listed = {line.split()[1] for line in done.stdout.splitlines() if line[:2] in ("* ", "- ")}
+    assert {"tests", "lint", "typecheck", "docs", "bench", "demo"} <= listed
