@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from tests.support.services import delete_redis_prefix
 
 from benchmarks._harness import Row, print_table
 
@@ -260,12 +261,7 @@ def main() -> None:
         finally:
             _stop(server)
     if redis_url is not None:
-        import redis
-
-        client = redis.Redis.from_url(redis_url)
-        for key in client.scan_iter(match=f"{prefix}*", count=1000):
-            client.delete(key)
-        client.close()
+        delete_redis_prefix(redis_url, prefix)
 
     print_table(
         f"Cached workflow read, {CLIENTS} concurrent clients, {REQUESTS} requests "

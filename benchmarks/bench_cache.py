@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import cachetools
+from tests.support.services import delete_redis_prefix
 
 from benchmarks._harness import Row, print_table, time_async, time_sync
 
@@ -262,18 +263,6 @@ async def bench_stampede(prefix: str) -> None:
     )
 
 
-async def _cleanup(prefix: str) -> None:
-    import redis.asyncio as redis_asyncio
-
-    client = redis_asyncio.Redis.from_url(REDIS_URL)
-    try:
-        keys = [key async for key in client.scan_iter(match=f"{prefix}*", count=1000)]
-        if keys:
-            await client.delete(*keys)
-    finally:
-        await client.aclose()
-
-
 async def main() -> None:
     prefix = f"rpbench{uuid.uuid4().hex[:8]}:"
     await bench_l1()
@@ -281,4 +270,4 @@ async def main() -> None:
         await bench_l2(prefix)
         await bench_stampede(prefix)
     finally:
-        await _cleanup(prefix)
+        delete_redis_prefix(REDIS_URL, prefix)

@@ -41,6 +41,7 @@ from pyrate_limiter import (
     RateItem,
     RedisBucket,
 )
+from tests.support.services import delete_redis_prefix
 
 from benchmarks._harness import Row, print_table
 from relaypoint_ratelimit import EnterpriseRateLimiter, Identity, RateLimiter, TierSet
@@ -237,16 +238,7 @@ async def redis_tables(trips: RoundTrips) -> None:
     finally:
         await rp.aclose()
         pyrate.close() if hasattr(pyrate, "close") else None
-        cleaner = redis_asyncio.Redis.from_url(REDIS_URL)
-        batch: list[bytes] = []
-        async for key in cleaner.scan_iter(match=f"{prefix}*", count=1000):
-            batch.append(key)
-            if len(batch) >= 1000:
-                await cleaner.delete(*batch)
-                batch.clear()
-        if batch:
-            await cleaner.delete(*batch)
-        await cleaner.aclose()
+        delete_redis_prefix(REDIS_URL, prefix)
         await pyrate_redis.aclose()
 
 

@@ -22,6 +22,7 @@ from tests.support.services import (
     REDIS_URL,
     RedisCluster,
     RedisServer,
+    delete_redis_prefix,
     postgres_unavailable_reason,
     redis_unavailable_reason,
 )
@@ -121,20 +122,7 @@ async def redis_url(key_prefix: str) -> AsyncIterator[str]:
     """URL of the shared loopback Redis; after the test, every key under ``key_prefix`` is removed."""
     require_service("redis")
     yield REDIS_URL
-    import redis.asyncio as redis_asyncio
-
-    client = redis_asyncio.Redis.from_url(REDIS_URL)
-    try:
-        batch: list[bytes] = []
-        async for key in client.scan_iter(match=f"{key_prefix}*", count=1000):
-            batch.append(key)
-            if len(batch) >= 500:
-                await client.delete(*batch)
-                batch.clear()
-        if batch:
-            await client.delete(*batch)
-    finally:
-        await client.aclose()
+    delete_redis_prefix(REDIS_URL, key_prefix)
 
 
 @pytest.fixture

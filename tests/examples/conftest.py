@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from tests.conftest import require_service
-from tests.support.services import POSTGRES_URL, REDIS_URL, free_port
+from tests.support.services import POSTGRES_URL, REDIS_URL, delete_redis_prefix, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_PASSWORD = "relaypoint-demo"
@@ -154,18 +154,6 @@ def _postgres_admin(statement: str) -> None:
     asyncio.run(run())
 
 
-def _delete_redis_prefix(prefix: str) -> None:
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
-        for start in range(0, len(keys), 500):
-            client.delete(*keys[start : start + 500])
-    finally:
-        client.close()
-
-
 @pytest.fixture(scope="session")
 def embedded_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
     """The reference app on its embedded defaults: SQLite file + in-process memory backends."""
@@ -199,7 +187,7 @@ def servers_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
             stop_app(app)
     finally:
         _postgres_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        _delete_redis_prefix(prefix)
+        delete_redis_prefix(REDIS_URL, prefix)
 
 
 @pytest.fixture(

@@ -41,6 +41,25 @@ def _tcp_answers(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
+def delete_redis_prefix(url: str, prefix: str) -> None:
+    """Delete every key under ``prefix`` (incremental SCAN, batched DELETE; never KEYS or FLUSHDB),
+    so a test or benchmark removes exactly what it created on a shared Redis."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        batch: list[bytes] = []
+        for key in client.scan_iter(match=f"{prefix}*", count=1000):
+            batch.append(key)
+            if len(batch) >= 500:
+                client.delete(*batch)
+                batch.clear()
+        if batch:
+            client.delete(*batch)
+    finally:
+        client.close()
+
+
 def redis_unavailable_reason(url: str = REDIS_URL) -> str | None:
     """``None`` when a Redis answers PING at ``url``, else why not."""
     import redis
