@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+import redis.asyncio as redis_asyncio
 
 from relaypoint_cache import MISSING, Cache, CacheConfigurationError, cached
 from relaypoint_core.errors import InvalidTenantIdError
 from relaypoint_core.tenant_context import tenant_scope
 from tests.cache.conftest import BackendCache
 from tests.conftest import BackendTarget
+from tests.support.services import delete_redis_prefix
 
 pytestmark = pytest.mark.usefixtures("backend")
 
@@ -238,3 +240,26 @@ async def test_stats_report_hit_rates_per_namespace(backend_cache: BackendCache)
     assert users.misses == 1
     assert users.hit_rate == pytest.approx(0.75)
     assert stats.l1_entries == 1
+
+
+async def test_reconfiguring_the_key_prefix_moves_known_namespaces_too(
+    redis_url: str, key_prefix: str
+) -> None:
+    # Two prefixes of this test's own, removed at the end (the fixture cleans only key_prefix).
+    first, second = key_prefix[:-1] + "a:", key_prefix[:-1] + "b:"
+    cache = Cache(redis_url, key_prefix=first)
+    raw = redis_asyncio.Redis.from_url(redis_url)
+    try:
+        await cache.set("user:1", {"v": 1}, tenant_id="acme")
+        assert [k async for k in raw.scan_iter(match=f"{first}*user*")]
+        await cache.close()
+        cache.configure(redis_url, key_prefix=second)
+        await cache.set("user:2", {"v": 2}, tenant_id="acme")
+        assert await cache.get("user:2", tenant_id="acme") == {"v": 2}
+        assert [k async for k in raw.scan_iter(match=f"{second}*user%3A2*")]
+        assert not [k async for k in raw.scan_iter(match=f"{first}*user%3A2*")]
+    finally:
+        await cache.close()
+        await raw.aclose()
+        delete_redis_prefix(redis_url, first)
+        delete_redis_prefix(redis_url, second)

@@ -189,7 +189,7 @@ class Cache:
         if not 0.0 <= jitter < 1.0:
             raise CacheConfigurationError("ttl_jitter is a fraction of the TTL in [0, 1)")
         scheme = KeyScheme("cache", o.get("key_prefix", DEFAULT_KEY_PREFIX))
-        self._scopes.scheme = scheme
+        self._scopes.use_scheme(scheme)
         serializer = o.get("serializer", "json")
         settings = self._settings
         settings.serializer = (

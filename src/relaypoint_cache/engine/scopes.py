@@ -65,6 +65,15 @@ class ScopeRegistry:
         self.scopes[(tenant, namespace)] = scope
         return scope
 
+    def use_scheme(self, scheme: KeyScheme) -> None:
+        """Adopt a (re)configured key scheme: scopes created earlier move their Redis keys under it
+        too, instead of going on writing under the old prefix."""
+        self.scheme = scheme
+        for scope in self.scopes.values():
+            scope.redis_base = scheme.tenant_prefix(scope.tenant)
+            scope.base_cache = ("", "")
+            scope.invalidate()
+
     def invalidate_all(self) -> None:
         for scope in self.scopes.values():
             scope.invalidate()
