@@ -26,6 +26,7 @@ from relaypoint_core.errors import (
     TokenRevokedError,
 )
 from relaypoint_core.keys import DEFAULT_KEY_PREFIX, KeyScheme, escape_glob, escape_key_part
+from relaypoint_core.message_limits import MessageLimiter, MessageVerdict
 from relaypoint_core.request_state import (
     Principal,
     ResolvedTenant,
@@ -55,6 +56,8 @@ __all__ = [
     "ConfigurationError",
     "InvalidTenantIdError",
     "KeyScheme",
+    "MessageLimiter",
+    "MessageVerdict",
     "MissingExtraError",
     "NoTenantError",
     "Principal",
