@@ -30,8 +30,10 @@ async def test_a_structural_implementation_satisfies_the_protocol() -> None:
     principal = Principal(user_id="u1", tenant_id="acme")
     first = await limiter.check_message(principal, "chat")
     second = await limiter.check_message(principal, "chat")
-    assert first.allowed and first.retry_after is None
-    assert not second.allowed and second.policy == "one-per-event"
+    assert first.allowed
+    assert first.retry_after is None
+    assert not second.allowed
+    assert second.policy == "one-per-event"
 
 
 def test_an_object_without_check_message_is_not_a_limiter() -> None:
