@@ -42,6 +42,7 @@ from examples.app.settings import AppConfig, load_app_config
 from relaypoint_core import __version__
 from relaypoint_core.fastapi import install_auth
 from relaypoint_core.monitoring.asgi import MetricsMiddleware, metrics_app
+from relaypoint_core.monitoring.probes import ProbeHostExemption
 from relaypoint_core.rbac import Role
 from relaypoint_tenancy import (
     BrandingValidationError,
@@ -185,5 +186,9 @@ def create_app(config: AppConfig | None = None) -> FastAPI:
         max_age=600,
     )
     app.add_middleware(SecurityHeadersMiddleware)
-    app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.ALLOWED_HOSTS)
+    # Probes and scrapes address the pod by IP: they skip the host allow-list, nothing else does.
+    app.add_middleware(
+        ProbeHostExemption,
+        guard=lambda inner: TrustedHostMiddleware(inner, allowed_hosts=settings.ALLOWED_HOSTS),
+    )
     return app
