@@ -25,6 +25,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.routing import Route
 from starlette.staticfiles import StaticFiles
 
+from examples.app.allow_header import AllowHeaderMiddleware
 from examples.app.problems import (
     install_problem_handlers,
     problem_responses,
@@ -171,6 +172,7 @@ def create_app(config: AppConfig | None = None) -> FastAPI:
         path_prefix=f"{api}/tenants/",
         cache_ttl=5.0,
     )
+    app.add_middleware(AllowHeaderMiddleware, openapi=app.openapi)
     app.add_middleware(TenantResolutionMiddleware, resolver=resolver, exempt_paths=TENANCY_EXEMPT)
     app.add_middleware(lambda inner: mount_rate_limiter(runtime, inner))
     install_auth(app, runtime.auth)
