@@ -177,7 +177,12 @@ def create_app(config: AppConfig | None = None) -> FastAPI:
     app.add_middleware(lambda inner: mount_rate_limiter(runtime, inner))
     install_auth(app, runtime.auth)
     if settings.PROMETHEUS_ENABLED:
-        app.add_middleware(MetricsMiddleware, monitor=runtime.monitor)
+        app.add_middleware(
+            MetricsMiddleware,
+            monitor=runtime.monitor,
+            # Requests refused before routing (429, tenancy 404/403) keep their route's template.
+            route_templates=lambda: list(app.openapi()["paths"]),
+        )
     app.add_middleware(GZipMiddleware, minimum_size=500)
     app.add_middleware(
         CORSMiddleware,

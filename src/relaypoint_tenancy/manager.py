@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from relaypoint_core.auth.passwords import hash_password
 from relaypoint_core.clock import Clock, system_clock
+from relaypoint_core.monitoring import performance_monitor
 from relaypoint_core.rbac.roles import Role
 from relaypoint_tenancy.branding import BrandingConfig, validate_branding
 from relaypoint_tenancy.errors import (
@@ -310,6 +311,7 @@ class TenantManager:
                     logger.exception("could not undo provisioning of tenant %s", slug)
             raise
         logger.info("tenant %s created (%s, %s)", slug, tier.value, self.strategy.kind)
+        performance_monitor.record_user_registered(tier.value)  # its first user, the admin
         return info
 
     async def get_tenant(self, tenant_id: str) -> TenantInfo:
@@ -517,7 +519,8 @@ class TenantManager:
                     now=self._now(),
                 )
                 await self._audit(plane, row, "user.created", {"user_id": user_id})
-            return user_id
+        performance_monitor.record_user_registered(str(row.plan_tier))
+        return user_id
 
     async def set_password(self, tenant_id: str, user_id: str, password: str) -> None:
         """Set (or reset) a user's password; stored as an Argon2id hash."""

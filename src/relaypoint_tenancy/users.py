@@ -56,13 +56,14 @@ class SqlUserDirectory:
             tenant_id=tenant.slug,
             roles=role_names,
             is_active=user.status == "active" and tenant.status != TenantStatus.SUSPENDED.value,
+            plan_tier=str(tenant.plan_tier),
         )
 
     async def get_by_email(self, email: str, *, tenant_id: str | None) -> UserRecord | None:
         """The user with ``email`` in tenant ``tenant_id`` (slug or id); tenancy has no platform users."""
         if tenant_id is None:
             return None
-        columns = (Tenant.id, Tenant.slug, Tenant.data_location, Tenant.status)
+        columns = (Tenant.id, Tenant.slug, Tenant.data_location, Tenant.status, Tenant.plan_tier)
         async with self._strategy.engine.connect() as conn:
             tenant = (
                 await conn.execute(
@@ -74,7 +75,7 @@ class SqlUserDirectory:
             return await self._user(conn, tenant, _users.c.email == email.strip().lower())
 
     async def get_by_id(self, user_id: str) -> UserRecord | None:
-        columns = (Tenant.id, Tenant.slug, Tenant.data_location, Tenant.status)
+        columns = (Tenant.id, Tenant.slug, Tenant.data_location, Tenant.status, Tenant.plan_tier)
         async with self._strategy.engine.connect() as conn:
             tenant = (
                 await conn.execute(

@@ -31,6 +31,7 @@ from relaypoint_core.clock import Clock, system_clock
 from relaypoint_core.config import RelayPointSettings
 from relaypoint_core.errors import ConfigurationError
 from relaypoint_core.keys import DEFAULT_KEY_PREFIX
+from relaypoint_core.monitoring.monitor import PerformanceMonitor, performance_monitor
 from relaypoint_core.rbac.checker import Decision, PermissionChecker, grants_of
 from relaypoint_core.request_state import Principal
 
@@ -81,6 +82,7 @@ class AuthService:
         leeway: float = 10.0,
         check_access_revocation: bool = False,
         checker: PermissionChecker | None = None,
+        monitor: PerformanceMonitor | None = None,
     ) -> None:
         if not 0 < access_ttl <= 24 * 3600:
             raise ConfigurationError("access_ttl must be between 1 second and 24 hours")
@@ -95,6 +97,7 @@ class AuthService:
         self.refresh_ttl = int(refresh_ttl)
         self.check_access_revocation = check_access_revocation
         self.checker = checker or _default_checker
+        self.monitor = monitor  # None: the process-wide performance_monitor
 
     @classmethod
     def from_settings(
@@ -266,6 +269,7 @@ class AuthService:
             target=email,
             password_needs_rehash=bool(user.password_hash and needs_rehash(user.password_hash)),
         )
+        (self.monitor or performance_monitor).record_user_login(user.plan_tier)
         return pair
 
     async def refresh(self, refresh_token: str) -> TokenPair:

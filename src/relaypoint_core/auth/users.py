@@ -23,6 +23,7 @@ class UserRecord:
     tenant_id: str | None
     roles: tuple[str, ...]
     is_active: bool = True
+    plan_tier: str | None = None  # the tenant's plan, for the login metric's label
 
 
 @runtime_checkable

@@ -15,6 +15,7 @@ rate-limit metrics (``relaypoint_ratelimit_*``) to ``relaypoint_ratelimit``.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Sequence
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
@@ -28,6 +29,7 @@ __all__ = [
     "UNMATCHED_ROUTE",
     "LabelGuard",
     "RelayPointMetrics",
+    "declare_db_query",
     "default_metrics",
     "status_class",
 ]
@@ -233,6 +235,20 @@ class RelayPointMetrics:
             registry=registry,
         )
         self.build_info.labels(__version__).set(1)
+        # Series that exist at zero from start-up, so rates and alerts have data before the first
+        # workflow run or query: both workflow outcomes, and every query site declared so far.
+        for status in ("success", "failure"):
+            self.workflows_executed.labels(status)
+            self.workflow_duration.labels(status)
+        with _declared_lock:
+            _live_metrics.add(self)
+            declared = sorted(_declared_db_queries)
+        for operation, table in declared:
+            self._declare_db_query(operation, table)
+
+    def _declare_db_query(self, operation: str, table: str) -> None:
+        self.db_query_duration.labels(operation, table)
+        self.db_query_errors.labels(operation, table)
 
     # Small helpers for the business counters, so callers need no label plumbing.
     def record_user_registered(self, plan_tier: str | None = None) -> None:
@@ -247,6 +263,24 @@ class RelayPointMetrics:
             raise ValueError("pool size and connections in use cannot be negative")
         self.db_pool_size.labels(pool).set(size)
         self.db_pool_in_use.labels(pool).set(in_use)
+
+
+_declared_db_queries: set[tuple[str, str]] = set()
+_live_metrics: weakref.WeakSet[RelayPointMetrics] = weakref.WeakSet()
+_declared_lock = threading.Lock()
+
+
+def declare_db_query(operation: str, table: str) -> None:
+    """Create the ``(operation, table)`` query series at zero on every metrics set, now and later.
+
+    ``@track_db_query`` calls it when it decorates, so a scrape right after start-up already
+    shows each query site the code has.
+    """
+    with _declared_lock:
+        _declared_db_queries.add((operation, table))
+        live = list(_live_metrics)
+    for metrics in live:
+        metrics._declare_db_query(operation, table)
 
 
 _default: RelayPointMetrics | None = None
