@@ -94,3 +94,26 @@ async def test_refused_requests_carry_their_route_template(path: str, route: str
     assert await call(app, path) == 429
     text = scrape(registry)
     assert value(text, "relaypoint_api_requests_total", route=route, status_class="4xx") == 1
+
+
+async def test_a_successful_login_is_counted_by_the_auth_service() -> None:
+    from relaypoint_core.auth import AuthService, InMemoryUserDirectory, KeyRing, UserRecord
+    from relaypoint_core.auth.errors import InvalidCredentialsError
+    from relaypoint_core.auth.passwords import hash_password
+
+    monitor, registry = private_monitor()
+    password = "correct horse battery staple"
+    users = InMemoryUserDirectory(
+        [UserRecord("u-1", "a@acme.test", hash_password(password), "acme", ("user",), True, "PRO")]
+    )
+    service = AuthService(
+        keys=KeyRing.from_secret("k" * 16 + "Q9x!" * 8), users=users, monitor=monitor
+    )
+    try:
+        with pytest.raises(InvalidCredentialsError):
+            await service.login("a@acme.test", "wrong password", tenant_id="acme")
+        assert value(scrape(registry), "relaypoint_user_logins_total", plan_tier="PRO") == 0
+        await service.login("a@acme.test", password, tenant_id="acme")
+        assert value(scrape(registry), "relaypoint_user_logins_total", plan_tier="PRO") == 1
+    finally:
+        await service.aclose()
