@@ -26,6 +26,7 @@ from starlette.routing import Route
 from starlette.staticfiles import StaticFiles
 
 from examples.app.allow_header import AllowHeaderMiddleware
+from examples.app.docs_ui import install_docs_ui
 from examples.app.problems import (
     install_problem_handlers,
     problem_responses,
@@ -136,6 +137,8 @@ def create_app(config: AppConfig | None = None) -> FastAPI:
             "rate limits, a two-level cache and Prometheus metrics."
         ),
         lifespan=lifespan,
+        docs_url=None,  # served from local assets by install_docs_ui below
+        redoc_url=None,
     )
     app.state.runtime = runtime
     install_problem_handlers(app)
@@ -154,6 +157,7 @@ def create_app(config: AppConfig | None = None) -> FastAPI:
         platform_router,
     ):
         app.include_router(router, prefix=api, dependencies=secured, responses=secured_errors)
+    install_docs_ui(app, title=settings.PROJECT_NAME)
     app.include_router(health_router)
     app.include_router(pages_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
