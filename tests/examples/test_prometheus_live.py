@@ -19,6 +19,7 @@ from tests.examples.conftest import LiveApp
 from tests.support.services import free_port
 from tests.support.tools import require_tool
 
+pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 SCRAPE_SECONDS = 1
 TRAFFIC_SECONDS = 8.0
 # Grafana's interval variables, as a dashboard on this short scrape interval would resolve them.

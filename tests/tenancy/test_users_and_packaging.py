@@ -38,6 +38,7 @@ async def test_sql_user_directory_serves_login(sqlite_tenancy: Tenancy) -> None:
         password_hash=None,
         tenant_id="acme",
         roles=("manager", "user"),
+        plan_tier="PROFESSIONAL",  # the tenant's plan, for the login metric
     )
     assert (
         await directory.get_by_email("DEV@acme.com ", tenant_id=acme.id) == record
