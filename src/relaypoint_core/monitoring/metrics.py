@@ -275,6 +275,10 @@ def declare_db_query(operation: str, table: str) -> None:
 
     ``@track_db_query`` calls it when it decorates, so a scrape right after start-up already
     shows each query site the code has.
+
+    Args:
+        operation: The SQL verb label, e.g. ``"SELECT"``.
+        table: The table label.
     """
     with _declared_lock:
         _declared_db_queries.add((operation, table))

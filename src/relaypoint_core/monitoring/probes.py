@@ -54,7 +54,14 @@ class ProbeHostExemption:
                 raise ValueError(f"probe paths are absolute request paths, got {path!r}")
 
     def is_probe(self, scope: Scope) -> bool:
-        """Whether ``scope`` is a ``GET``/``HEAD`` HTTP request for one of the exempt paths."""
+        """Whether ``scope`` may skip the guard.
+
+        Args:
+            scope: The ASGI connection scope.
+
+        Returns:
+            ``True`` for a ``GET``/``HEAD`` HTTP request of exactly one of the exempt paths.
+        """
         return (
             scope["type"] == "http"
             and scope.get("method") in _PROBE_METHODS

@@ -46,7 +46,14 @@ class TemplateMatcher:
         return self._compiled
 
     def match(self, path: str) -> str | None:
-        """The template ``path`` instantiates, or ``None``."""
+        """The template ``path`` instantiates.
+
+        Args:
+            path: A raw request path such as ``/api/v1/workflows/42``.
+
+        Returns:
+            The matching template, or ``None`` when no template covers ``path``.
+        """
         for regex, template in self._table():
             if regex.fullmatch(path):
                 return template
