@@ -116,6 +116,10 @@ class Runtime:
             self.monitor.register_health_check("redis", self._redis_check, timeout=2.0)
         if self.limiter is not None:
             await self.limiter.startup()
+        # Connect the cache now: its metrics exist from start-up, and with Redis this instance
+        # hears other instances' invalidations before it serves its first cached read.
+        if not await self.cache.wait_ready(wait=2.0):
+            logger.warning("cache invalidation channel not subscribed yet; continuing")
         self.meter.start()
 
     async def close(self) -> None:

@@ -60,3 +60,19 @@ def test_configmap_settings_are_in_force(production_app: LiveApp) -> None:
     with production_app.client() as client:
         response = client.get("/health", headers={"Host": POD_IP_HOST})
     assert response.status_code == 400  # the full health report is not a probe path
+
+
+SEED_KEY_METRICS = (
+    "relaypoint_api_request_duration_seconds_count",
+    "relaypoint_db_query_duration_seconds_count",
+    "relaypoint_cache_hits_total",
+    "relaypoint_workflows_executed_total",
+)
+
+
+def test_the_seed_key_metrics_exist_before_any_business_traffic(production_app: LiveApp) -> None:
+    """Only probes have reached this app; every key metric already has a sample to scrape."""
+    with production_app.client() as client:
+        text = client.get("/metrics", headers={"Host": POD_IP_HOST}).text
+    for name in SEED_KEY_METRICS:
+        assert any(line.startswith(f"{name}{{") for line in text.splitlines()), name
