@@ -38,12 +38,14 @@ class FieldSelection:
         self.allowed = frozenset(allowed)
         # The schema states what the server accepts ("a, b,,c" yes; "a b", "x" or "" no), so the
         # parameter is declared here, per resource, rather than in the method's own signature.
+        # The pattern is documentation only: __call__ enforces it with a message naming the
+        # unknown fields, which a bare pattern mismatch could not.
         name = "(?:" + "|".join(re.escape(n) for n in sorted(self.allowed)) + ")"
         self.pattern = rf"^[\s,]*{name}(?:\s*,[\s,]*{name})*[\s,]*$"
         query = Query(
             max_length=500,
             description="comma-separated fields to return, e.g. id,name,status",
-            pattern=self.pattern,
+            json_schema_extra={"pattern": self.pattern},
         )
         self.__signature__ = inspect.Signature(
             [
