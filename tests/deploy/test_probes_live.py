@@ -76,3 +76,24 @@ def test_the_seed_key_metrics_exist_before_any_business_traffic(production_app: 
         text = client.get("/metrics", headers={"Host": POD_IP_HOST}).text
     for name in SEED_KEY_METRICS:
         assert any(line.startswith(f"{name}{{") for line in text.splitlines()), name
+
+
+def test_a_request_refused_before_routing_is_counted_under_its_route_template(
+    production_app: LiveApp,
+) -> None:
+    """The authentication middleware answers 401 before the router runs: the metric still names
+    the route the request aimed at, never the raw path and not ``__unmatched__``."""
+    host = {"Host": "api.relaypoint.ai"}
+    with production_app.client() as client:
+        refused = client.get("/api/v1/workflows/5f0c1b0e-0000-4000-8000-000000000001", headers=host)
+        text = client.get("/metrics", headers={"Host": POD_IP_HOST}).text
+    assert refused.status_code == 401
+    counted = [
+        line
+        for line in text.splitlines()
+        if line.startswith("relaypoint_api_requests_total{")
+        and 'route="/api/v1/workflows/{workflow_id}"' in line
+        and 'status_class="4xx"' in line
+    ]
+    assert counted, text
+    assert "5f0c1b0e-0000" not in text
