@@ -107,7 +107,7 @@ def _base_env() -> dict[str, str]:
     return env
 
 
-def _prepare_reference_app(base: str) -> list[tuple[str, dict[str, str]]]:
+def _prepare_reference_app(base: str, tenants: int = TENANTS) -> list[tuple[str, dict[str, str]]]:
     """A few ENTERPRISE tenants shared by the clients, each with a workflow to read."""
     with httpx.Client(base_url=base, timeout=30) as client:
         root = client.post(
@@ -115,7 +115,7 @@ def _prepare_reference_app(base: str) -> list[tuple[str, dict[str, str]]]:
             json={"email": "super_admin@acme.example", "password": "relaypoint-demo"},
         ).json()
         targets = []
-        for index in range(TENANTS):
+        for index in range(tenants):
             slug = f"bench{index}{uuid.uuid4().hex[:6]}"
             email = f"admin@{slug}.example"
             created = client.post(
