@@ -5,8 +5,9 @@
 ``;``, then a space and the number of samples. Each sample is charged to the
 *innermost* frame that belongs to a known part of the stack (so time in PyJWT called by the
 authentication middleware is authentication, time in pydantic is validation and serialization,
-time in redis-py is charged to whichever component awaited it), and samples of threads other
-than the event loop's are charged to that thread (aiosqlite runs SQLite on its own thread).
+time in redis-py and SQLAlchemy is their own row, with the SQL callers listed apart), event-loop
+bookkeeping only when no other part of the stack is known, and samples of threads other than the
+event loop's to that thread (aiosqlite runs SQLite on a thread per connection).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Iterable
 
 __all__ = [
     "CATEGORIES",
+    "FALLBACK",
     "IDLE",
     "OTHER",
     "OTHER_THREADS",
@@ -57,10 +59,13 @@ CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("request/response objects", ("starlette/requests.py", "starlette/responses.py")),
     ("route handlers and app context", ("examples/app/",)),
-    ("uvicorn HTTP protocol", ("uvicorn/", "httptools", "h11/")),
-    ("asyncio machinery", ("asyncio/",)),
+    ("Redis client (redis-py, hiredis)", ("redis/", "hiredis")),
+    ("uvicorn HTTP protocol (h11)", ("uvicorn/", "httptools", "h11/")),
+    ("socket reads and writes (asyncio transport, syscalls)", ("asyncio/selector_events.py",)),
 )
-_IDLE_LEAVES = ("select (selectors.py", "poll (selectors.py", "_run_once (asyncio/base_events.py")
+# Charged only when no frame of the stack belongs to a category above: the event loop's own
+# bookkeeping, and asyncio code run on behalf of a known part (streams read by redis-py).
+FALLBACK = ("asyncio machinery (event loop, tasks, futures)", ("asyncio/",))
 
 
 def classify(stack: str) -> str:
@@ -69,7 +74,7 @@ def classify(stack: str) -> str:
     thread = frames[0] if frames and frames[0].startswith("thread (") else ""
     if thread:
         frames = frames[1:]
-    if frames and any(frames[-1].startswith(leaf) for leaf in _IDLE_LEAVES):
+    if frames and "selectors.py" in frames[-1] and frames[-1].split(" (")[0].endswith("select"):
         return IDLE
     if thread and "MainThread" not in thread:
         if "_connection_worker_thread" in thread or any("aiosqlite/" in f for f in frames):
@@ -79,6 +84,9 @@ def classify(stack: str) -> str:
         for category, patterns in CATEGORIES:
             if any(p in frame for p in patterns):
                 return category
+    category, patterns = FALLBACK
+    if any(p in frame for frame in frames for p in patterns):
+        return category
     return OTHER
 
 

@@ -36,15 +36,9 @@ from tests.support.services import RedisServer
 
 from benchmarks._harness import Row, print_table
 from benchmarks._profile import IDLE, sql_callers, summarise
+from benchmarks._servers import free_port, server_env, start_server, stop_server
 from benchmarks._wrk import WrkResult, run_wrk, wrk_binary
-from benchmarks.bench_app import (
-    _QUIET_APP,
-    _base_env,
-    _free_port,
-    _prepare_reference_app,
-    _start,
-    _stop,
-)
+from benchmarks.bench_app import QUIET_APP, prepare_reference_app
 from benchmarks.peer_stack import peer_token
 
 CONNECTIONS = 16
@@ -55,6 +49,7 @@ BARE = "bare FastAPI route"
 PEER = "peer stack (slowapi, instrumentator, PyJWT, cashews)"
 RP_MEMORY = "RelayPoint app, memory backends"
 RP_REDIS = "RelayPoint app, Redis backends"
+_SHORT = {BARE: "bare", PEER: "peer", RP_MEMORY: "RP mem", RP_REDIS: "RP Redis"}
 
 # The reference app as bench_app starts it, plus garbage-collection accounting that SIGUSR1
 # writes to RP_BENCH_GC_FILE (so the profile window can read GC time before and after).
@@ -74,7 +69,7 @@ def _dump(*_):
         json.dump(_gc, f)
 signal.signal(signal.SIGUSR1, _dump)
 """
-    + _QUIET_APP
+    + QUIET_APP
 )
 
 
@@ -115,17 +110,17 @@ def _uvicorn(target: str, port: int) -> list[str]:
 
 
 def _start_bare() -> Server:
-    port = _free_port()
-    process = _start(_uvicorn("benchmarks.bench_app:bare_app", port), _base_env(), port)
+    port = free_port()
+    process = start_server(_uvicorn("benchmarks.bench_app:bare_app", port), server_env(), port)
     targets = [(f"/api/v1/workflows/w{i}", {}) for i in range(TENANTS)]
     return Server(BARE, process, f"http://127.0.0.1:{port}", targets)
 
 
 def _start_peer() -> Server:
-    port = _free_port()
+    port = free_port()
     secret = secrets.token_hex(32)
-    env = {**_base_env(), "RP_PEER_SECRET": secret}
-    process = _start(_uvicorn("benchmarks.peer_stack:peer_app", port), env, port)
+    env = {**server_env(), "RP_PEER_SECRET": secret}
+    process = start_server(_uvicorn("benchmarks.peer_stack:peer_app", port), env, port)
     targets = [
         (
             f"/api/v1/workflows/wf{i}",
@@ -137,10 +132,10 @@ def _start_peer() -> Server:
 
 
 def _start_reference(name: str, workdir: Path, extra: dict[str, str]) -> Server:
-    port = _free_port()
+    port = free_port()
     gc_file = workdir / f"gc-{port}.json"
     env = {
-        **_base_env(),
+        **server_env(),
         "ENVIRONMENT": "development",
         "RELAYPOINT_PORT": str(port),
         "DATABASE_URL": f"sqlite+aiosqlite:///{workdir / f'app-{port}.sqlite3'}",
@@ -148,9 +143,9 @@ def _start_reference(name: str, workdir: Path, extra: dict[str, str]) -> Server:
         "RP_BENCH_GC_FILE": str(gc_file),
         **extra,
     }
-    process = _start([sys.executable, "-c", _APP_WITH_GC], env, port)
+    process = start_server([sys.executable, "-c", _APP_WITH_GC], env, port)
     base = f"http://127.0.0.1:{port}"
-    return Server(name, process, base, _prepare_reference_app(base, TENANTS), gc_file)
+    return Server(name, process, base, prepare_reference_app(base, TENANTS), gc_file)
 
 
 def _median_row(name: str, server: Server, bare: Server) -> Row:
@@ -362,14 +357,20 @@ def profile(servers: list[Server]) -> None:
     )
     width = max(len(c) for c in categories) + 2
     print(
-        "\nWhere a request's CPU time goes (py-spy samples under wrk x the server's CPU time "
-        "per request, us/request)"
+        "\nWhere a request's CPU time goes: share of py-spy samples under wrk, and that share of "
+        "the server's CPU time per request in the same window (us)"
     )
-    header = f"{'':{width}}" + "".join(f"{n[:28]:>30}" for n in names)
+    header = f"{'':{width}}" + "".join(
+        f"{_SHORT[n] + ' %':>14}{_SHORT[n] + ' us':>14}" for n in names
+    )
     print(header)
     print("-" * len(header))
     for category in categories:
-        cells = "".join(f"{columns[n].get(category, 0.0) * 1e6:>30.1f}" for n in names)
+        cells = ""
+        for name in names:
+            value = columns[name].get(category, 0.0)
+            share = value / columns[name]["total CPU per request (/proc)"]
+            cells += f"{100 * share:>13.1f}%{value * 1e6:>14.1f}"
         print(f"{category:{width}}{cells}")
     for note in notes:
         print(f"  {note}")
@@ -403,7 +404,7 @@ def main() -> None:
         print(f"load after the run: {os.getloadavg()[0]:.2f} (1-minute average, 2 cores)")
     finally:
         for server in servers:
-            _stop(server.process)
+            stop_server(server.process)
         redis_server.cleanup()
         shutil.rmtree(workdir, ignore_errors=True)
 
