@@ -9,11 +9,13 @@ cancelled at most ``granularity`` seconds after its deadline (10 ms by default),
 ``TimeoutError`` exactly as ``asyncio.timeout()`` would, with the task's cancellation count
 restored, so an outer cancellation still propagates as ``CancelledError``.
 
-Use it from inside a task (every coroutine run by asyncio is), as a plain ``with``::
+Use it from inside a task (every coroutine run by asyncio is), as a plain ``with``:
 
-    watch = DeadlineWatch()
-    with watch.limit(0.25):
-        value = await client.get(key)
+```python
+watch = DeadlineWatch()
+with watch.limit(0.25):
+    value = await client.get(key)
+```
 """
 
 from __future__ import annotations
