@@ -1,17 +1,17 @@
 """benchmarks._wrk: wrk's report is read right, and the request script reaches a real server
-with each target's path and headers (checked by which answers the server gives)."""
+(uvicorn serving ``header_app`` below) with each target's path and headers, checked by which
+answers the server gives."""
 
 from __future__ import annotations
 
 import os
-import secrets
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from benchmarks._servers import free_port, server_env, start_server, stop_server
 from benchmarks._wrk import lua_script, parse_wrk, run_wrk, wrk_binary
-from benchmarks.peer_stack import peer_token
 
 REPORT = """Running 2s test @ http://127.0.0.1:18917
   1 threads and 16 connections
@@ -65,44 +65,63 @@ def test_script_needs_a_target() -> None:
         lua_script([])
 
 
+TOKEN_HEADER = "X-Bench-Token"
+
+
+def header_app() -> Any:
+    """``uvicorn --factory`` target: 200 when the request carries the expected token, else 403."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    expected = os.environ["RP_TEST_TOKEN"]
+
+    async def item(request: Request) -> PlainTextResponse:
+        if request.headers.get(TOKEN_HEADER) != expected:
+            return PlainTextResponse("wrong token", status_code=403)
+        return PlainTextResponse(request.path_params["name"])
+
+    async def live(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    return Starlette(routes=[Route("/health/live", live), Route("/items/{name}", item)])
+
+
 @pytest.fixture(scope="module")
-def peer() -> Iterator[tuple[str, str]]:
+def server() -> Iterator[tuple[str, str]]:
     if wrk_binary() is None:
         if os.environ.get("CI") == "true":
             pytest.fail("wrk is not installed (.ci/run installs the Debian package)")
         pytest.skip("wrk is not installed (Debian: apt-get install wrk)")
-    secret = secrets.token_hex(32)
+    token = 'quote " and backslash \\ in a header'
     port = free_port()
     process = start_server(
         [
-            *(sys.executable, "-m", "uvicorn", "benchmarks.peer_stack:peer_app", "--factory"),
+            *(sys.executable, "-m", "uvicorn", f"{__name__}:header_app", "--factory"),
             *("--port", str(port), "--log-level", "warning", "--no-access-log"),
         ],
-        {**server_env(), "RP_PEER_SECRET": secret},
+        {**server_env(), "RP_TEST_TOKEN": token},
         port,
     )
     try:
-        yield f"http://127.0.0.1:{port}", secret
+        yield f"http://127.0.0.1:{port}", token
     finally:
         stop_server(process)
 
 
-def test_every_request_with_a_valid_token_is_answered(peer: tuple[str, str]) -> None:
-    base, secret = peer
-    targets = [
-        (f"/api/v1/workflows/w{i}", {"Authorization": f"Bearer {peer_token(secret, f't{i}', 'u')}"})
-        for i in range(4)
-    ]
+def test_every_request_with_the_right_header_is_answered(server: tuple[str, str]) -> None:
+    base, token = server
+    targets = [(f"/items/i{i}", {TOKEN_HEADER: token}) for i in range(4)]
     result = run_wrk(base, targets, seconds=1, connections=4)
     assert result.requests > 0
     assert result.clean
 
 
-def test_targets_alternate_so_half_the_requests_are_refused(peer: tuple[str, str]) -> None:
-    base, secret = peer
-    good = {"Authorization": f"Bearer {peer_token(secret, 't1', 'u')}"}
-    targets = [("/api/v1/workflows/w1", good), ("/api/v1/workflows/w1", {"Authorization": "x"})]
+def test_targets_alternate_so_half_the_requests_are_refused(server: tuple[str, str]) -> None:
+    base, token = server
+    targets = [("/items/a", {TOKEN_HEADER: token}), ("/items/b", {TOKEN_HEADER: "wrong"})]
     result = run_wrk(base, targets, seconds=1, connections=1)
     assert result.requests > 0
-    # One connection, requests strictly alternating: every second one has no valid token.
+    # One connection, requests strictly alternating: every second one carries the wrong token.
     assert abs(result.non_2xx - result.requests / 2) <= 2
