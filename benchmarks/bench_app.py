@@ -6,6 +6,10 @@ clients in this process send the requests. "All middlewares" is the reference ap
 tenant resolution, RBAC, cached read through relaypoint_cache); "none" is a bare FastAPI route
 doing the same cached read. The clients sign in as admins of a few ENTERPRISE tenants, so the rate
 limiter checks all six windows on every request without refusing any in the measured run.
+
+The clients share the interpreter and the two cores with nothing else, so they saturate before
+the server does: these rows are a floor. ``bench_wrk`` measures the same servers with wrk from
+another process, which is the figure of record.
 """
 
 from __future__ import annotations
