@@ -57,6 +57,12 @@ class RelayPointSettings(BaseSettings):
     REFRESH_TOKEN_EXPIRE_DAYS: int = Field(default=14, ge=1, le=365)
     JWT_ISSUER: str = "relaypoint"
     JWT_AUDIENCE: str = "relaypoint-api"
+    # HS256 signs with SECRET_KEY; EdDSA/Ed25519/RS256/ES256 sign with JWT_PRIVATE_KEY (PEM) and
+    # publish the public key as a JWKS. In development an unset key is generated at start-up.
+    JWT_ALGORITHM: str = "HS256"
+    JWT_PRIVATE_KEY: str | None = Field(default=None, repr=False)
+    JWT_KEY_ID: str | None = None
+    REFRESH_TOKEN_REUSE_GRACE_SECONDS: float = Field(default=10.0, ge=0, le=300)
     ALLOWED_HOSTS: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["*"])
     CORS_ORIGINS: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
