@@ -36,7 +36,7 @@ from relaypoint_core.clock import Clock, system_clock
 from relaypoint_core.config import RelayPointSettings
 from relaypoint_core.errors import ConfigurationError
 from relaypoint_core.keys import DEFAULT_KEY_PREFIX
-from relaypoint_core.rbac.checker import Decision, PermissionChecker, grants_of
+from relaypoint_core.rbac.checker import Decision, PermissionChecker
 from relaypoint_core.request_state import Principal
 
 __all__ = ["AuthService", "CredentialVerifier", "TokenPair"]
@@ -169,7 +169,7 @@ class AuthService:
         """Allow ``principal`` to do ``permission`` in ``tenant_id`` (default: its own tenant),
         or record the denial in the audit log and raise :class:`AuthorizationError`."""
         where = principal.tenant_id if tenant_id is None else tenant_id
-        decision = self.checker.explain(grants_of(principal), permission, tenant_id=where)
+        decision = self.checker.explain_principal(principal, permission, tenant_id=where)
         if decision.allowed:
             return decision
         await self._record(
