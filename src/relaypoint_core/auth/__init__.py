@@ -12,6 +12,7 @@ from relaypoint_core.auth.api_keys import (
     ApiKeyError,
     ApiKeyNotFoundError,
     ApiKeyService,
+    ApiKeyValidationError,
     CreatedApiKey,
 )
 from relaypoint_core.auth.credentials import CredentialVerifier
@@ -45,6 +46,7 @@ __all__ = [
     "ApiKeyRecord",
     "ApiKeyService",
     "ApiKeyStore",
+    "ApiKeyValidationError",
     "AuthService",
     "AuthenticationError",
     "AuthorizationError",

@@ -29,7 +29,7 @@ from relaypoint_core.clock import Clock, system_clock
 from relaypoint_core.errors import (
     AuthorizationError,
     BackendUnavailableError,
-    ConfigurationError,
+    RelayPointError,
     TokenExpiredError,
     TokenInvalidError,
     TokenRevokedError,
@@ -43,6 +43,7 @@ __all__ = [
     "ApiKeyError",
     "ApiKeyNotFoundError",
     "ApiKeyService",
+    "ApiKeyValidationError",
     "CreatedApiKey",
     "looks_like_api_key",
 ]
@@ -61,8 +62,12 @@ class ApiKeyError(AuthorizationError):
     """An API-key request asks for something the caller may not have (e.g. a wider scope)."""
 
 
-class ApiKeyNotFoundError(ApiKeyError, LookupError):
-    """No such key in this tenant (keys of other tenants are not even acknowledged)."""
+class ApiKeyNotFoundError(RelayPointError, LookupError):
+    """No such key in this tenant (keys of other tenants are not even acknowledged): HTTP 404."""
+
+
+class ApiKeyValidationError(RelayPointError, ValueError):
+    """A key request is malformed (name, permission, lifetime or owner kind): HTTP 422."""
 
 
 def looks_like_api_key(credential: str) -> bool:
@@ -218,10 +223,10 @@ class ApiKeyService:
         self, creator: Principal, tenant_id: str, permissions: tuple[str, ...]
     ) -> None:
         if not permissions:
-            raise ConfigurationError("an API key needs at least one permission")
+            raise ApiKeyValidationError("an API key needs at least one permission")
         for permission in permissions:
             if not is_valid_permission(permission):
-                raise ConfigurationError(f"{permission!r} is not a 'resource:action' permission")
+                raise ApiKeyValidationError(f"{permission!r} is not a 'resource:action' permission")
             if not self.checker.check_principal(creator, permission, tenant_id=tenant_id):
                 raise ApiKeyError(
                     f"cannot grant {permission!r}: an API key's scope must be a subset of its "
@@ -257,17 +262,19 @@ class ApiKeyService:
 
         Raises:
             ApiKeyError: a permission exceeds the creator's.
-            ConfigurationError: an invalid name, permission, lifetime or owner kind.
+            ApiKeyValidationError: an invalid name, permission, lifetime or owner kind.
         """
         scope = tuple(sorted(set(permissions)))
         self._check_scope(creator, tenant_id, scope)
         name = name.strip()
         if not 0 < len(name) <= _MAX_NAME:
-            raise ConfigurationError(f"an API key name needs 1 to {_MAX_NAME} characters")
+            raise ApiKeyValidationError(f"an API key name needs 1 to {_MAX_NAME} characters")
         if owner_kind not in _OWNER_KINDS:
-            raise ConfigurationError(f"owner_kind must be one of {sorted(_OWNER_KINDS)}")
+            raise ApiKeyValidationError(f"owner_kind must be one of {sorted(_OWNER_KINDS)}")
         if expires_in_days is not None and not 0 < expires_in_days <= _MAX_LIFETIME_DAYS:
-            raise ConfigurationError(f"expires_in_days must be between 0 and {_MAX_LIFETIME_DAYS}")
+            raise ApiKeyValidationError(
+                f"expires_in_days must be between 0 and {_MAX_LIFETIME_DAYS}"
+            )
         now = self.clock.time()
         key_id = _new_id()
         secret = secrets.token_urlsafe(32)

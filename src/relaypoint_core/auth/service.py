@@ -96,6 +96,7 @@ class AuthService:
             not_before_ttl=self.access_ttl + self.codec.leeway + 60,
         )
         self._verifiers: list[CredentialVerifier] = list(credential_verifiers)
+        self._owned: list[CredentialVerifier] = []
 
     @classmethod
     def from_settings(
@@ -413,9 +414,12 @@ class AuthService:
         """Revoke every session of the caller and refuse their access tokens issued until now."""
         return await self.sessions.revoke_all(principal.tenant_id, principal.user_id)
 
-    def add_credential_verifier(self, verifier: CredentialVerifier) -> None:
-        """Accept another kind of credential (e.g. API keys) in `verify_credential`."""
+    def add_credential_verifier(self, verifier: CredentialVerifier, *, owned: bool = True) -> None:
+        """Accept another kind of credential (e.g. API keys) in `verify_credential`; an
+        ``owned`` verifier with an ``aclose()`` is closed by `aclose`."""
         self._verifiers.append(verifier)
+        if owned:
+            self._owned.append(verifier)
 
     async def verify_credential(self, credential: str) -> Principal:
         """Verify any credential this service accepts (an access JWT, or what a registered
@@ -432,6 +436,11 @@ class AuthService:
         return await self.verify_access_token(credential)
 
     async def aclose(self) -> None:
+        for verifier in self._owned:
+            close = getattr(verifier, "aclose", None)
+            if close is not None:
+                await close()
+        self._owned.clear()
         await self.store.aclose()
 
 

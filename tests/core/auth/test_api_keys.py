@@ -19,12 +19,12 @@ from relaypoint_core.auth import (
     ApiKeyError,
     ApiKeyNotFoundError,
     ApiKeyService,
+    ApiKeyValidationError,
     AuthService,
     KeyRing,
     create_api_key_store,
 )
 from relaypoint_core.errors import (
-    ConfigurationError,
     TokenExpiredError,
     TokenInvalidError,
     TokenRevokedError,
@@ -131,7 +131,7 @@ async def test_scope_cannot_exceed_the_creators_permissions(make_keys: KeyServic
         await keys.create(VIEWER, tenant_id="acme", name="n", permissions=["workflow:create"])
     with pytest.raises(ApiKeyError):
         await keys.create(ADMIN, tenant_id="globex", name="n", permissions=["workflow:read"])
-    with pytest.raises(ConfigurationError):
+    with pytest.raises(ApiKeyValidationError):
         await keys.create(ADMIN, tenant_id="acme", name="n", permissions=[])
     # A key can mint keys only within its own scope.
     minted = await keys.create(

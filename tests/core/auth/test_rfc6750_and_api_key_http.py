@@ -32,7 +32,7 @@ async def app_client(
     request: pytest.FixtureRequest, make_service: ServiceFactory, keys: ApiKeyService
 ) -> AsyncIterator[tuple[httpx.AsyncClient, AuthService]]:
     service = make_service()
-    service.add_credential_verifier(keys)
+    service.add_credential_verifier(keys, owned=False)
     app = build_app(service, middleware=request.param)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
