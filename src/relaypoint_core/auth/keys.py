@@ -264,6 +264,12 @@ class KeyRing:
         """A new ring where ``new_key`` signs and every existing key still verifies."""
         return KeyRing([*self._keys.values(), new_key], current=new_key.kid)
 
+    def staged(self, new_key: SigningKey) -> KeyRing:
+        """A new ring that publishes and verifies ``new_key`` while the current key still signs
+        (step one of a rotation: verifiers fetch the new key before any token names it)."""
+        current = self._current.kid if self._current is not None else None
+        return KeyRing([*self._keys.values(), new_key], current=current)
+
     def without(self, kid: str) -> KeyRing:
         """A new ring with ``kid`` retired: tokens it signed are refused from then on."""
         current = self._current.kid if self._current is not None else None

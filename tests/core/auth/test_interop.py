@@ -163,7 +163,13 @@ async def test_key_rotation_drill() -> None:
     before = jwks_document(issuer.keys)
 
     new_key = SigningKey.generate_ed25519("2026-02")
-    issuer.rotate_keys(issuer.keys.rotated(new_key))
+    issuer.rotate_keys(issuer.keys.staged(new_key))
+    staged = jwks_document(issuer.keys)
+    assert [k["kid"] for k in json.loads(staged.body)["keys"]] == ["2026-01", "2026-02"]
+    assert _header_kid((await issuer.issue_tokens(ALICE)).access_token) == "2026-01"
+    early_verifier = _verify_only_service(json.loads(staged.body))
+
+    issuer.rotate_keys(KeyRing(issuer.keys.keys(), current="2026-02"))
     published = jwks_document(issuer.keys)
     assert published.etag != before.etag
     assert not published.not_modified(before.etag)
@@ -172,6 +178,7 @@ async def test_key_rotation_drill() -> None:
     new_token = (await issuer.issue_tokens(ALICE)).access_token
     assert json.loads(published.body)["keys"][0]["kid"] == "2026-02"
 
+    assert early_verifier.decode_access_token(new_token).user_id == "u-1"  # fetched at step 1
     verifier = _verify_only_service(json.loads(published.body))
     for token in (old_token, new_token):
         assert verifier.decode_access_token(token).user_id == "u-1"
@@ -183,3 +190,11 @@ async def test_key_rotation_drill() -> None:
     for service in (issuer, verifier):
         with pytest.raises(TokenInvalidError, match="unknown key"):
             service.decode_access_token(old_token)
+
+
+def _header_kid(token: str) -> str:
+    import base64
+
+    segment = token.split(".")[0]
+    header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    return str(header["kid"])
