@@ -301,3 +301,25 @@ async def test_verify_credential_tells_keys_from_tokens(
     assert (await auth.verify_credential(token)).kind == "user"
     with pytest.raises(TokenInvalidError):
         await auth.verify_credential("rpk_garbage")
+
+
+async def test_the_key_store_on_every_backend_including_a_cluster(
+    backend_with_cluster: BackendTarget, fake_clock: FakeClock
+) -> None:
+    target = backend_with_cluster
+    keys = ApiKeyService(
+        create_api_key_store(target.url, key_prefix=target.key_prefix, clock=fake_clock),
+        clock=fake_clock,
+    )
+    try:
+        created = await keys.create(ADMIN, tenant_id="acme", name="n", permissions=["user:read"])
+        assert (await keys.verify(created.key)).tenant_id == "acme"
+        assert [r.key_id for r in await keys.list("acme")] == [created.record.key_id]
+        epoch = await keys.store.epoch()
+        await keys.revoke(ADMIN, "acme", created.record.key_id)
+        assert await keys.store.epoch() != epoch
+        with pytest.raises(TokenRevokedError):
+            await keys.verify(created.key)
+        assert (await keys.get("acme", created.record.key_id)).revoked_at == fake_clock.time()
+    finally:
+        await keys.aclose()

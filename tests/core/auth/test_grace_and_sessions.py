@@ -213,3 +213,57 @@ async def test_logout_all_revokes_every_session_and_earlier_access_tokens_everyw
     fake_clock.advance(1)
     again = await here.login("alice@acme.test", PASSWORD, tenant_id="acme")
     assert (await there.verify_access_token(again.access_token)).user_id == "u-1"
+
+
+async def test_store_grace_sessions_and_revoke_all_on_every_backend_including_a_cluster(
+    backend_with_cluster: BackendTarget, fake_clock: FakeClock
+) -> None:
+    target = backend_with_cluster
+    store = create_token_store(target.url, key_prefix=target.key_prefix, clock=fake_clock)
+    try:
+        for family in ("f1", "f2"):
+            await store.create_family(
+                "acme", family, token_id=f"{family}-t1", ttl=60, user_id="u-1", client={"ip": "1"}
+            )
+        await store.create_family("acme", "other", token_id="o1", ttl=60, user_id="u-2")
+        first = await store.rotate_with_grace(
+            "acme",
+            "f1",
+            presented_token_id="f1-t1",
+            new_token_id="f1-t2",
+            ttl=60,
+            grace=5,
+            replay=b"sealed",
+            user_id="u-1",
+        )
+        again = await store.rotate_with_grace(
+            "acme",
+            "f1",
+            presented_token_id="f1-t1",
+            new_token_id="f1-t3",
+            ttl=60,
+            grace=5,
+            replay=b"other",
+            user_id="u-1",
+        )
+        assert (first.outcome.value, again.outcome.value, again.replay) == (
+            "rotated",
+            "grace",
+            b"sealed",
+        )
+        sessions = await store.list_sessions("acme", "u-1")
+        assert [(s.family_id, dict(s.client)) for s in sessions] == [
+            ("f1", {"ip": "1"}),
+            ("f2", {"ip": "1"}),
+        ]
+        assert await store.list_sessions("globex", "u-1") == []
+        epoch = await store.epoch()
+        assert await store.revoke_user("acme", "u-1", not_before=123.0, ttl=60) == 2
+        assert await store.epoch() != epoch
+        assert await store.not_before("acme", "u-1") == 123.0
+        assert await store.not_before("acme", "u-2") is None
+        assert await store.list_sessions("acme", "u-1") == []
+        assert len(await store.list_sessions("acme", "u-2")) == 1
+        assert await store.is_revoked("acme", "x", "f2")
+    finally:
+        await store.aclose()
