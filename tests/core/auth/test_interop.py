@@ -9,8 +9,8 @@ import uuid
 import warnings
 from typing import Any
 
+import authlib.deprecate
 import pytest
-from authlib.jose import JsonWebKey, JsonWebToken
 from joserfc import jwt as joserfc_jwt
 from joserfc.jwk import KeySet, OKPKey, RSAKey
 from jwcrypto import jwk as jwcrypto_jwk
@@ -20,6 +20,10 @@ from relaypoint_core.audit import NullAuditLog
 from relaypoint_core.auth import AuthService, KeyRing, SigningKey, UserRecord
 from relaypoint_core.auth.jwks import jwks_document
 from relaypoint_core.errors import ConfigurationError, TokenInvalidError
+
+# authlib forces its own deprecation warnings to "always"; this test uses authlib.jose on purpose.
+warnings.filterwarnings("ignore", category=authlib.deprecate.AuthlibDeprecationWarning)
+from authlib.jose import JsonWebKey, JsonWebToken  # noqa: E402
 
 ISSUER = "relaypoint"
 AUDIENCE = "relaypoint-api"
