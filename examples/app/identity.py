@@ -49,6 +49,11 @@ def install_identity(
             router, prefix=prefix, dependencies=list(dependencies), responses=responses
         )
     app.include_router(jwks_router)
+    signer = runtime.auth.keys.current
+    runtime.notes.append(
+        f"signing:       {signer.algorithm} key {signer.kid!r}"
+        + ("" if signer.is_symmetric else " (public key at /.well-known/jwks.json)")
+    )
     runtime.notes.append(
         "api keys:      " + ("Redis" if config.redis_url else "memory:// (in-process)")
     )

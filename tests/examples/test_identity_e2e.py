@@ -99,3 +99,17 @@ def test_jwks_is_published_with_caching_headers(live_app: LiveApp) -> None:
             "/.well-known/jwks.json", headers={"If-None-Match": response.headers["etag"]}
         )
         assert again.status_code == 304
+
+
+def test_an_asymmetric_algorithm_without_its_private_key_stops_production_start_up() -> None:
+    from tests.examples.test_startup import run_app
+
+    result = run_app(
+        ENVIRONMENT="production",
+        SECRET_KEY="Qx7" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8",
+        JWT_ALGORITHM="EdDSA",
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "JWT_PRIVATE_KEY" in output
+    assert "Traceback" not in output
