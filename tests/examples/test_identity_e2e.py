@@ -113,3 +113,26 @@ def test_an_asymmetric_algorithm_without_its_private_key_stops_production_start_
     assert result.returncode != 0
     assert "JWT_PRIVATE_KEY" in output
     assert "Traceback" not in output
+
+
+def test_an_api_key_is_rate_limited_as_its_own_principal_at_the_tenants_tier(
+    live_app: LiveApp,
+) -> None:
+    admin = live_app.session("tenant_admin@acme.example")
+    with live_app.client() as client:
+        created = client.post(
+            f"{API}/tenants/acme/api-keys",
+            headers=bearer(admin),
+            json={"name": f"rl-{uuid.uuid4().hex[:6]}", "permissions": ["analytics:read"]},
+        )
+        assert created.status_code == 201, created.text
+        headers = {"X-API-Key": created.json()["key"]}
+        for _ in range(3):
+            state = client.get(f"{API}/tenants/acme/rate-limit", headers=headers)
+            assert state.status_code == 200, state.text
+        mine = state.json()
+        by_admin = client.get(f"{API}/tenants/acme/rate-limit", headers=bearer(admin)).json()
+    assert mine["tier"] == by_admin["tier"]
+    user_windows = [w for w in mine["windows"] if w["scope"] == "user"]
+    assert user_windows
+    assert all(w["used"] == 3 for w in user_windows), mine
