@@ -323,3 +323,13 @@ async def test_the_key_store_on_every_backend_including_a_cluster(
         assert (await keys.get("acme", created.record.key_id)).revoked_at == fake_clock.time()
     finally:
         await keys.aclose()
+
+
+async def test_concurrent_revocations_are_recorded_once(make_keys: KeyServices) -> None:
+    audit = InMemoryAuditLog()
+    services = [make_keys(own_connection=True, audit=audit) for _ in range(3)]
+    created = await services[0].create(
+        ADMIN, tenant_id="acme", name="n", permissions=["workflow:read"]
+    )
+    await asyncio.gather(*(s.revoke(ADMIN, "acme", created.record.key_id) for s in services * 2))
+    assert len(audit.find(action=AuditAction.API_KEY_REVOKED)) == 1

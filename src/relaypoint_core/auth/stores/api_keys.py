@@ -127,7 +127,8 @@ class RedisApiKeyStore:
 
     async def create(self, record: ApiKeyRecord) -> None:
         expires = "" if record.expires_at is None else repr(record.expires_at)
-        fields = {"rec": record.to_json(), "rev": "", "exp": expires, "used": ""}
+        # No "rev" field until revoked: HSETNX then makes revocation happen exactly once.
+        fields = {"rec": record.to_json(), "exp": expires, "used": ""}
         await self._call(self._client.hset(self._key(record.key_id), mapping=fields))
         await self._call(self._client.sadd(self._index(record.tenant_id), record.key_id))
 
@@ -160,12 +161,10 @@ class RedisApiKeyStore:
 
     async def revoke(self, key_id: str, *, at: float) -> bool:
         key = self._key(key_id)
-        current = await self._call(self._client.hget(key, "rev"))
-        if current is None and not await self._call(self._client.exists(key)):
+        if not await self._call(self._client.exists(key)):
             return False
-        if current not in (None, b"", ""):
-            return False
-        await self._call(self._client.hset(key, "rev", repr(at)))
+        if not await self._call(self._client.hsetnx(key, "rev", repr(at))):
+            return False  # revoked already (perhaps by a concurrent request)
         await self._call(self._client.incr(self._epoch_key()))
         return True
 
