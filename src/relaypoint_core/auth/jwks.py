@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+from jwt.exceptions import InvalidKeyError
 
 from relaypoint_core.errors import ConfigurationError
 
@@ -107,7 +108,7 @@ def key_from_jwk(jwk: Mapping[str, Any]) -> SigningKey:
     algorithm = jwk.get("alg", default_alg)
     try:
         public = impl.from_jwk(public_only)
-    except (ValueError, TypeError, KeyError, Exception) as exc:  # pyjwt raises InvalidKeyError
+    except (InvalidKeyError, ValueError, TypeError, KeyError) as exc:
         raise ConfigurationError(f"JWK {kid!r} cannot be read: {exc}") from exc
     return SigningKey(kid, str(algorithm), None, public)
 

@@ -202,3 +202,18 @@ def _header_kid(token: str) -> str:
     segment = token.split(".")[0]
     header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
     return str(header["kid"])
+
+
+@pytest.mark.parametrize(
+    "jwk",
+    [
+        {"kty": "OKP", "kid": "a", "crv": "Ed25519", "x": "!!"},
+        {"kty": "RSA", "kid": "b"},
+        {"kty": "OKP", "kid": "c", "crv": "X25519", "x": "AAAA"},
+        {"kty": "oct", "kid": "d", "k": "c2VjcmV0"},
+        {"kty": "OKP", "crv": "Ed25519", "x": "AAAA"},
+    ],
+)
+def test_unusable_jwks_are_refused_with_a_clear_error(jwk: dict[str, str]) -> None:
+    with pytest.raises(ConfigurationError, match="JWK"):
+        KeyRing.from_jwks({"keys": [jwk]})
