@@ -61,7 +61,19 @@ def _conditional(request: Request, theme: Theme, body: str, media_type: str) -> 
     return Response(body, media_type=media_type, headers=headers)
 
 
-@theme_router.get("/{tenant_id}/theme", response_model=None)
+_NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
+    304: {"description": "Not modified: the `If-None-Match` ETag is current"}
+}
+
+
+@theme_router.get(
+    "/{tenant_id}/theme",
+    response_model=None,
+    responses={
+        200: {"content": {"application/json": {"schema": {"type": "object"}}}},
+        **_NOT_MODIFIED,
+    },
+)
 async def theme_json(
     tenant_id: str, request: Request, runtime: Annotated[Runtime, Depends(use_runtime)]
 ) -> Response:
@@ -74,7 +86,11 @@ async def theme_json(
     return _conditional(request, theme, theme.to_json(), "application/json")
 
 
-@theme_router.get("/{tenant_id}/theme.css", response_model=None)
+@theme_router.get(
+    "/{tenant_id}/theme.css",
+    response_model=None,
+    responses={200: {"content": {"text/css": {"schema": {"type": "string"}}}}, **_NOT_MODIFIED},
+)
 async def theme_css(
     tenant_id: str, request: Request, runtime: Annotated[Runtime, Depends(use_runtime)]
 ) -> Response:
