@@ -9,6 +9,7 @@ into ``.ci/node``) injected into the page with no serious or critical violation.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import uuid
@@ -257,10 +258,22 @@ def test_manager_creates_and_runs_a_workflow(browser: Any, embedded_app: LiveApp
 
 
 def test_viewer_cannot_create_or_run(browser: Any, embedded_app: LiveApp) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
 
     open_dashboard(browser, embedded_app, "acme")
-    sign_in(browser, "viewer@acme.example")
+    # Keyboard only: the skip link comes first, then the app bar, then the form; Enter submits.
+    browser.find_element(By.ID, "email").click()
+    keys = ActionChains(browser).send_keys(
+        "viewer@acme.example", Keys.TAB, DEMO_PASSWORD, Keys.ENTER
+    )
+    keys.perform()
+    WebDriverWait(browser, 20).until(
+        lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-loaded") == "true"
+    )
+    assert browser.switch_to.active_element.get_attribute("id") == "main"
     assert not browser.find_element(By.ID, "create-workflow").is_displayed()
     assert not browser.find_elements(By.CSS_SELECTOR, "button.run, button.edit, button.delete")
     # The hidden controls are a courtesy; the API refuses the viewer whatever the page shows.
@@ -382,3 +395,82 @@ def test_theme_is_public_cached_and_changes_with_branding(embedded_app: LiveApp)
     assert after.status_code == 200
     assert after.headers["ETag"] != first.headers["ETag"]
     assert after.json()["brand"]["primaryColor"] == "#FFFF00"
+
+
+def create_tenant(app: LiveApp, slug: str) -> dict[str, str]:
+    """A fresh FREE tenant (made by the platform admin); returns its admin's tokens."""
+    platform = app.session("super_admin@acme.example")
+    with app.client(headers={"Authorization": f"Bearer {platform['access_token']}"}) as client:
+        created = client.post(
+            "/api/v1/tenants",
+            json={
+                "name": slug.title(),
+                "slug": slug,
+                "plan_tier": "FREE",
+                "admin_email": f"admin@{slug}.example",
+                "admin_name": f"{slug} admin",
+                "admin_password": DEMO_PASSWORD,
+            },
+        )
+    assert created.status_code == 201, created.text
+    return app.login(f"admin@{slug}.example")
+
+
+def override_quota(app: LiveApp, slug: str, resource: str, limit: int) -> None:
+    platform = app.session("super_admin@acme.example")
+    with app.client(headers={"Authorization": f"Bearer {platform['access_token']}"}) as client:
+        response = client.put(
+            f"/api/v1/platform/tenants/{slug}/quotas/{resource}", json={"limit": limit}
+        )
+    assert response.status_code == 200, response.text
+
+
+def test_usage_bars_warn_past_80_percent_and_turn_red_past_100(
+    browser: Any, axe_source: str, embedded_app: LiveApp
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    slug = f"umbrella{uuid.uuid4().hex[:6]}"
+    tokens = create_tenant(embedded_app, slug)
+    with embedded_app.client(headers={"Authorization": f"Bearer {tokens['access_token']}"}) as c:
+        for name in ("Intake", "Review", "Archive", "Notify", "Bill"):
+            assert (
+                c.post(f"/api/v1/tenants/{slug}/workflows", json={"name": name}).status_code == 201
+            )
+    override_quota(embedded_app, slug, "workflows", 6)  # 5 of 6: 83 %
+    override_quota(embedded_app, slug, "users", 0)  # 1 of 0: over the limit
+    try:
+        open_dashboard(browser, embedded_app, slug)
+        sign_in(browser, f"admin@{slug}.example")
+        meters = {
+            m.get_attribute("data-resource"): m
+            for m in browser.find_elements(By.CSS_SELECTOR, "#usage li.meter")
+        }
+        assert meters["workflows"].get_attribute("data-level") == "warning"
+        assert "83% of the plan limit used" in meters["workflows"].text
+        assert meters["users"].get_attribute("data-level") == "error"
+        assert "Over the plan limit by 1" in meters["users"].text
+        assert meters["storage_bytes"].get_attribute("data-level") == "ok"
+        assert "0 B of 1 GB" in meters["storage_bytes"].text
+        colors = theme_of(embedded_app, slug)["Colors"]["light"]
+        fill = "#usage li[data-resource='{}'] .bar > span"
+        assert computed(browser, fill.format("workflows"), "backgroundColor") == rgb(
+            colors["warning"]
+        )
+        assert computed(browser, fill.format("users"), "backgroundColor") == rgb(colors["error"])
+        rate = browser.find_element(By.ID, "rate-limit").text
+        assert re.search(r"resets in \d+ (s|min|h|d)", rate), rate
+        assert axe_violations(browser, axe_source) == []
+        shoot(browser, "dashboard-usage-warning-and-over")
+
+        browser.set_window_size(390, 844)  # a phone: nothing may overflow sideways
+        overflow = browser.execute_script(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth;"
+        )
+        assert overflow <= 0
+        shoot(browser, "dashboard-mobile")
+    except Exception:
+        browser.save_screenshot(str(ARTIFACTS / "dashboard-usage-FAILED.png"))
+        raise
+    finally:
+        browser.set_window_size(1280, 1000)
