@@ -52,3 +52,19 @@ def test_no_branding_gives_the_default_theme() -> None:
         build_theme(None).light["primary"]
         == build_theme({"primary_color": "#3F51B5"}).light["primary"]
     )
+
+
+def test_the_seed_design_system_sample_finds_every_token_it_uses() -> None:
+    # From the seed: Typography.titleLarge / .bodyMedium, Spacing.md, BorderRadius.lg,
+    # ...Shadows.md, <Button color="primary">, <Badge variant="soft" color="success">.
+    tokens = build_theme(ACME).as_dict()
+    assert {"fontSize", "lineHeight", "fontWeight"} <= set(tokens["Typography"]["titleLarge"])
+    assert tokens["Typography"]["bodyMedium"]["fontSize"] == 14
+    assert tokens["Spacing"]["md"] == 16
+    assert tokens["BorderRadius"]["lg"] == 16
+    assert {"shadowColor", "shadowOffset", "shadowRadius", "elevation"} <= set(
+        tokens["Shadows"]["md"]
+    )
+    for mode in ("light", "dark"):
+        colors = tokens["Colors"][mode]
+        assert {"primary", "onPrimary", "successContainer", "onSuccessContainer"} <= set(colors)
