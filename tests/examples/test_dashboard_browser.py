@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from tests.conftest import IN_CI
-from tests.examples.conftest import ARTIFACTS, DEMO_PASSWORD, ROOT, LiveApp
+from tests.examples.conftest import ARTIFACTS, DEMO_PASSWORD, ROOT, LiveApp, start_app, stop_app
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -474,3 +474,41 @@ def test_usage_bars_warn_past_80_percent_and_turn_red_past_100(
         raise
     finally:
         browser.set_window_size(1280, 1000)
+
+
+@pytest.fixture(scope="module")
+def strict_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
+    """The app with the default anonymous tier (FREE: 60/minute per address), so sign-ins from
+    this machine can be throttled."""
+    app = start_app(
+        "embedded", tmp_path_factory.mktemp("app-strict"), {"RELAYPOINT_ANONYMOUS_TIER": "FREE"}
+    )
+    try:
+        yield app
+    finally:
+        stop_app(app)
+
+
+def test_a_throttled_sign_in_says_when_to_retry(browser: Any, strict_app: LiveApp) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    open_dashboard(browser, strict_app, "acme")
+    WebDriverWait(browser, 20).until(
+        lambda d: d.execute_script("return document.readyState") == "complete"
+    )
+    with strict_app.client() as client:  # spend this address's anonymous budget
+        for _ in range(80):
+            if client.get("/api/v1/tenants/acme/theme").status_code == 429:
+                break
+    browser.find_element(By.ID, "email").send_keys("viewer@acme.example")
+    browser.find_element(By.ID, "password").send_keys(DEMO_PASSWORD)
+    browser.find_element(By.ID, "login-button").click()
+    error = browser.find_element(By.ID, "login-error")
+    WebDriverWait(browser, 20).until(lambda d: error.is_displayed())
+    assert re.search(r"Too many sign-in attempts\. Try again in \d+ (s|min)", error.text), (
+        error.text
+    )
+    assert not browser.find_element(By.ID, "login-button").is_enabled()  # until the reset
+    assert not browser.find_element(By.ID, "app-panel").is_displayed()
+    shoot(browser, "signin-acme-throttled")
