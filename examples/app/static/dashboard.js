@@ -373,6 +373,7 @@
         : used + " of " + resourceAmount(item.resource, item.limit) + (period ? " " + period : "");
       const node = meter(label, item.used, item.limit, text, (ratio, usedValue, limit) => {
         if (ratio > 1) return "Over the plan limit by " + resourceAmount(item.resource, usedValue - limit) + ".";
+        if (ratio === 1) return "At the plan limit: upgrade for more.";
         if (ratio > 0.8) return Math.round(ratio * 100) + "% of the plan limit used.";
         return null;
       });
