@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict
 from examples.app.context import CallContext, call_context
 from examples.app.permissions import RequireBillingRead
 from examples.app.problems import problem_response
+from examples.app.routes_auth import bearer_scheme
 from examples.app.runtime import Runtime, use_runtime
 from relaypoint_core.audit import make_event
 from relaypoint_core.rbac import Permission
@@ -101,7 +102,7 @@ async def theme_css(
     return _conditional(request, theme, theme.to_css(), "text/css")
 
 
-@theme_router.get("/{tenant_id}/capabilities")
+@theme_router.get("/{tenant_id}/capabilities", dependencies=[Depends(bearer_scheme)])
 async def capabilities(
     request: Request,
     ctx: Annotated[CallContext, Depends(call_context)],
