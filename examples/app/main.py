@@ -28,6 +28,7 @@ from starlette.staticfiles import StaticFiles
 from examples.app.allow_header import AllowHeaderMiddleware
 from examples.app.docs_ui import install_docs_ui
 from examples.app.identity import install_identity
+from examples.app.path_params import declare_tenant_path_parameters
 from examples.app.problems import (
     install_problem_handlers,
     problem_responses,
@@ -163,6 +164,7 @@ def create_app(config: AppConfig | None = None) -> FastAPI:
     app.include_router(theme_router, prefix=api, responses=public_errors)
     app.include_router(billing_router, prefix=api, dependencies=secured, responses=secured_errors)
     install_identity(app, runtime, prefix=api, dependencies=secured, responses=secured_errors)
+    declare_tenant_path_parameters(app)
     app.include_router(health_router)
     app.include_router(pages_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
