@@ -134,10 +134,15 @@ def test_a_logout_on_a_holds_on_b(pair: Pair) -> None:
 def test_a_refresh_reuse_detected_on_a_revokes_the_family_on_b(pair: Pair) -> None:
     first = pair.a.login("manager@acme.example")
     with pair.a.client() as a, pair.b.client() as b:
-        rotated = b.post(f"{API}/auth/refresh", json={"refresh_token": first["refresh_token"]})
-        assert rotated.status_code == 200
-        second = rotated.json()
+        second = b.post(f"{API}/auth/refresh", json={"refresh_token": first["refresh_token"]})
+        assert second.status_code == 200, second.text
+        third = a.post(
+            f"{API}/auth/refresh", json={"refresh_token": second.json()["refresh_token"]}
+        )
+        assert third.status_code == 200, third.text
+        # `first` is two rotations old: no refresh grace covers it, so A sees a reuse...
         reuse = a.post(f"{API}/auth/refresh", json={"refresh_token": first["refresh_token"]})
         assert reuse.status_code == 401
-        after = b.post(f"{API}/auth/refresh", json={"refresh_token": second["refresh_token"]})
+        # ...and B refuses the family's newest token too.
+        after = b.post(f"{API}/auth/refresh", json={"refresh_token": third.json()["refresh_token"]})
     assert after.status_code == 401
