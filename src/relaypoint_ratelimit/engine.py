@@ -12,9 +12,10 @@ of the per-identity plan (keys and script arguments), so the hot path builds no 
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from relaypoint_core.circuit import CircuitBreaker, CircuitState
@@ -45,6 +46,7 @@ from relaypoint_ratelimit.identity import Identity
 from relaypoint_ratelimit.keys import RateLimitKeys
 from relaypoint_ratelimit.metrics import RateLimitMetrics, default_metrics
 from relaypoint_ratelimit.policies import DEFAULT_TIERS, RoutePolicy, Tier, TierSet, Window
+from relaypoint_ratelimit.shadow import ShadowLog
 
 __all__ = ["RateLimiter", "UsageStats", "WindowUsage"]
 
@@ -61,6 +63,7 @@ class _Counter:
     scope: PolicyScope
     tier: str | None
     window: Window
+    shadow: bool = False
 
 
 @dataclass(slots=True)
@@ -78,6 +81,8 @@ class _Plan:
     admitted: list[int]
     # The limiter's tier-hints version when `stored` was last confirmed current.
     hints_version: int = 0
+    # Positions of the shadow counters (evaluated and counted, never refusing).
+    shadows: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +153,7 @@ class RateLimiter:
         metrics: RateLimitMetrics | None = None,
         memo_refusals: bool = True,
         on_decision: Callable[[Identity, Decision], None] | None = None,
+        shadow: bool | Iterable[str] = False,
     ) -> None:
         if not isinstance(tiers, TierSet):
             raise RateLimitConfigurationError("tiers must be a TierSet (see TierSet.from_mapping)")
@@ -196,6 +202,11 @@ class RateLimiter:
         self._deadlines = Deadlines()
         self._unknown_tiers_logged: set[str] = set()
         self._routes: tuple[RoutePolicy, ...] = ()
+        self.shadow_all = shadow is True
+        self.shadow_patterns: tuple[str, ...] = (
+            () if isinstance(shadow, bool) else tuple(str(p) for p in shadow)
+        )
+        self.shadow_log = ShadowLog(self.metrics)
 
     @property
     def metrics(self) -> RateLimitMetrics:
@@ -205,6 +216,8 @@ class RateLimiter:
     def metrics(self, metrics: RateLimitMetrics) -> None:
         self._metrics = metrics
         self._plans.clear()  # plans hold counts of the previous metrics
+        if hasattr(self, "shadow_log"):
+            self.shadow_log.metrics = metrics
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -239,6 +252,29 @@ class RateLimiter:
         if self._local is not None:
             return self._check_local(identity, cost, route, include_tiers)
         return await self._run(identity, cost, route, include_tiers, consume=True)
+
+    def check_now(
+        self,
+        identity: Identity,
+        *,
+        cost: int = 1,
+        route: RoutePolicy | None = None,
+        include_tiers: bool = True,
+    ) -> Decision | None:
+        """``check`` answered synchronously when the backend can (the in-process memory backend).
+
+        Args:
+            identity: The subject of the check.
+            cost: Units the request consumes in every window that applies.
+            route: An extra route policy to count.
+            include_tiers: Whether to count the user's and tenant's tier windows.
+
+        Returns:
+            The decision, or ``None`` when the backend needs an ``await check(...)``.
+        """
+        if self._local is None:
+            return None
+        return self._check_local(identity, cost, route, include_tiers)
 
     async def peek(
         self,
@@ -312,13 +348,15 @@ class RateLimiter:
                 True, None, plan.tier, "backend", result[1], None, (plan.statics, result[2])
             )
             plan.admitted[0] += 1
+            if plan.shadows:
+                self.shadow_log.observe(plan_key, plan.statics, plan.shadows, result[2])
             if self._on_decision is not None:
                 self._on_decision(identity, decision)
             return decision
         if status == TIER_CHANGED and plan.tier_key is not None:
             self._remember_tier(plan.tier_key, result.stored_tier or "")
             return self._check_local_general(identity, cost, route, include_tiers, plan_key)
-        decision = self._decide(plan, result, "backend")
+        decision = self._decide(plan, result, "backend", plan_key)
         if not decision.allowed and self._memo_enabled:
             self._memo_store(plan_key, decision)
         return self._finish(identity, decision)
@@ -346,7 +384,7 @@ class RateLimiter:
                 self._remember_tier(plan.tier_key, result.stored_tier or "")
                 self._memo.pop(plan_key, None)
                 continue
-            decision = self._decide(plan, result, "backend")
+            decision = self._decide(plan, result, "backend", plan_key)
             if not decision.allowed and self._memo_enabled:
                 self._memo_store(plan_key, decision)
             return self._finish(identity, decision)
@@ -389,7 +427,7 @@ class RateLimiter:
                 self._remember_tier(plan.tier_key, result.stored_tier or "")
                 self._memo.pop(plan_key, None)
                 continue
-            decision = self._decide(plan, result, "backend")
+            decision = self._decide(plan, result, "backend", plan_key if consume else None)
             if consume and not decision.allowed and self._memo_enabled:
                 self._memo_store(plan_key, decision)
             return self._finish(identity, decision)
@@ -442,8 +480,11 @@ class RateLimiter:
         user_tier = self.effective_user_tier(identity, stored)
         if include_tiers:
             for window in user_tier.windows:
-                counters.append(_Counter(f"user.{window.name}", "user", user_tier.name, window))
-                specs.append(self._spec(self.keys.user_window(identity, window), window, cost))
+                name = f"user.{window.name}"
+                shadow = self._is_shadow(name, None)
+                counters.append(_Counter(name, "user", user_tier.name, window, shadow))
+                key = self.keys.user_window(identity, window)
+                specs.append(self._spec(key, window, cost, shadow))
             tenant_tier = None
             if identity.tenant_id is not None:
                 tenant_tier = self._tier_of(identity.tenant_tier) or self._tier_of(
@@ -451,19 +492,18 @@ class RateLimiter:
                 )
             if tenant_tier is not None:
                 for window in tenant_tier.windows:
-                    counters.append(
-                        _Counter(f"tenant.{window.name}", "tenant", tenant_tier.name, window)
-                    )
-                    specs.append(
-                        self._spec(self.keys.tenant_window(identity, window), window, cost)
-                    )
+                    name = f"tenant.{window.name}"
+                    shadow = self._is_shadow(name, None)
+                    counters.append(_Counter(name, "tenant", tenant_tier.name, window, shadow))
+                    key = self.keys.tenant_window(identity, window)
+                    specs.append(self._spec(key, window, cost, shadow))
         if route is not None:
             for window in route.windows:
-                counters.append(
-                    _Counter(f"route.{route.name}.{window.name}", "route", None, window)
-                )
+                name = f"route.{route.name}.{window.name}"
+                shadow = self._is_shadow(name, route)
+                counters.append(_Counter(name, "route", None, window, shadow))
                 key = self.keys.route_window(identity, route.name, route.per, window)
-                specs.append(self._spec(key, window, cost))
+                specs.append(self._spec(key, window, cost, shadow))
         check_tier = tier_key is not None and include_tiers
         if not check_tier:
             tier_key = None
@@ -477,6 +517,7 @@ class RateLimiter:
                 c.window.seconds,
                 c.window.window_us,
                 c.window.bucket_us,
+                c.shadow,
             )
             for c in counters
         )
@@ -487,13 +528,27 @@ class RateLimiter:
         consume = BackendRequest(tuple(specs), True, tier_key, expected)
         peek = BackendRequest(tuple(specs), False, tier_key, expected)
         admitted = self.metrics.decision_cell(user_tier.name or "other", "allowed", "backend")
+        shadows = tuple(i for i, c in enumerate(counters) if c.shadow)
         return _Plan(
-            tuple(counters), consume, peek, user_tier.name, tier_key, stored, statics, admitted
+            tuple(counters),
+            consume,
+            peek,
+            user_tier.name,
+            tier_key,
+            stored,
+            statics,
+            admitted,
+            shadows=shadows,
         )
 
+    def _is_shadow(self, name: str, route: RoutePolicy | None) -> bool:
+        if self.shadow_all or (route is not None and route.shadow):
+            return True
+        return any(fnmatch.fnmatchcase(name, pattern) for pattern in self.shadow_patterns)
+
     @staticmethod
-    def _spec(key: str, window: Window, cost: int) -> CounterSpec:
-        return CounterSpec(key, window.window_us, window.bucket_us, window.limit, cost)
+    def _spec(key: str, window: Window, cost: int, shadow: bool) -> CounterSpec:
+        return CounterSpec(key, window.window_us, window.bucket_us, window.limit, cost, shadow)
 
     def _remember_tier(self, tier_key: str, tier: str) -> None:
         if self._tier_hints.get(tier_key) == tier:
@@ -544,7 +599,7 @@ class RateLimiter:
             local = replace(request, expected_tier=None)
             result = self._fallback.apply_now(local)
             return self._decide(plan, result, "fallback")
-        if policy is FaultPolicy.CLOSED:
+        if policy is FaultPolicy.CLOSED and not self.shadow_all:
             retry = max(1.0, float(self.circuit.reset_timeout))
             return Decision(False, (), plan.tier, "fail_closed", 0, retry)
         return Decision(True, (), plan.tier, "fail_open")
@@ -554,15 +609,23 @@ class RateLimiter:
 
     # --- turning a backend answer into a decision ----------------------------------------------
 
-    def _decide(self, plan: _Plan, result: BackendResult, source: DecisionSource) -> Decision:
+    def _decide(
+        self,
+        plan: _Plan,
+        result: BackendResult,
+        source: DecisionSource,
+        plan_key: object = None,
+    ) -> Decision:
         now = result.now_us
         values = result.values
+        if plan.shadows and plan_key is not None:
+            self.shadow_log.observe(plan_key, plan.statics, plan.shadows, values)
         if result.status != REFUSED:
             return Decision(True, None, plan.tier, source, now, None, (plan.statics, values))
         longest: float | None = None
         for i, static in enumerate(plan.statics):
             at = values[3 * i + 2]
-            if at != 0:
+            if at != 0 and not static[8]:
                 retry = float(static[5]) if at < 0 else max(0.0, (at - now) / 1_000_000)
                 if longest is None or retry > longest:
                     longest = retry

@@ -23,13 +23,15 @@ TIER_CHANGED = 2
 
 @dataclass(frozen=True, slots=True)
 class CounterSpec:
-    """One sliding-window counter a request touches."""
+    """One sliding-window counter a request touches; a ``shadow`` counter never refuses (when it
+    would, the request passes and that counter alone does not count it)."""
 
     key: str
     window_us: int
     bucket_us: int
     limit: int
     cost: int
+    shadow: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +50,9 @@ class BackendRequest:
     script_keys: tuple[str, ...] = field(init=False, repr=False, compare=False)
     script_args: tuple[str | int, ...] = field(init=False, repr=False, compare=False)
     script_command: tuple[int | bytes, ...] = field(init=False, repr=False, compare=False)
-    plain: tuple[tuple[str, int, int, int, int], ...] = field(init=False, repr=False, compare=False)
+    plain: tuple[tuple[str, int, int, int, int, bool], ...] = field(
+        init=False, repr=False, compare=False
+    )
     tier_check: str | None = field(init=False, repr=False, compare=False)
     local_state: list[Any] = field(init=False, repr=False, compare=False)
     remote_state: list[Any] = field(init=False, repr=False, compare=False)
@@ -59,7 +63,7 @@ class BackendRequest:
         expected = self.expected_tier if check and self.expected_tier is not None else "?"
         args: list[str | int] = ["c" if self.consume else "p", expected]
         for spec in self.counters:
-            args += (spec.window_us, spec.bucket_us, spec.limit, spec.cost)
+            args += (spec.window_us, spec.bucket_us, spec.limit, spec.cost, int(spec.shadow))
         object.__setattr__(self, "script_keys", (first, *(c.key for c in self.counters)))
         object.__setattr__(self, "script_args", tuple(args))
         # Encoded once per plan: the hot path hands redis-py ready bytes.
@@ -75,7 +79,9 @@ class BackendRequest:
         object.__setattr__(
             self,
             "plain",
-            tuple((c.key, c.window_us, c.bucket_us, c.limit, c.cost) for c in self.counters),
+            tuple(
+                (c.key, c.window_us, c.bucket_us, c.limit, c.cost, c.shadow) for c in self.counters
+            ),
         )
         # The stored tier to compare before counting, or None: one test on the hot path.
         object.__setattr__(self, "tier_check", self.tier_key if check else None)
@@ -89,7 +95,8 @@ class BackendRequest:
 class BackendResult(NamedTuple):
     """``status`` is ADMITTED, REFUSED or TIER_CHANGED; ``values`` holds per counter, in order,
     ``used`` (after counting when admitted), the oldest live bucket index (-1 if none) and the
-    earliest time in µs at which the request's cost fits (0: it fits now; -1: never)."""
+    earliest time in µs at which the request's cost fits (0: it fits now; -1: never; on an
+    admitted request, non-zero only for a shadow counter that would have refused)."""
 
     status: int
     now_us: int

@@ -118,8 +118,8 @@ class MemoryBackend:
                 return BackendResult(TIER_CHANGED, now, (), stored)
         counters = self._counters
         found: list[_Counter | None] = []
-        refused = False
-        for key, window_us, bucket_us, limit, cost in request.plain:
+        refused = over_shadow = False
+        for key, window_us, bucket_us, limit, cost, shadow in request.plain:
             counter = counters.get(key)
             if counter is not None:
                 counter.newest[1] = counter.total - counter.base  # settle
@@ -130,27 +130,31 @@ class MemoryBackend:
                         counter.total -= buckets.popleft()[1]
                     # Expiry only takes from the left: `newest` is still the last bucket.
                     counter.base = counter.total - counter.newest[1] if buckets else 0
-                if counter.total + cost > limit:
+                over = counter.total + cost > limit
+            else:
+                over = cost > limit
+            if over:
+                if shadow:
+                    over_shadow = True
+                else:
                     refused = True
-            elif cost > limit:
-                refused = True
             found.append(counter)
         values = []
         if refused or not request.consume:
-            for (_, window_us, bucket_us, limit, cost), counter in zip(
+            for (_, window_us, bucket_us, limit, cost, _), counter in zip(
                 request.plain, found, strict=True
             ):
-                used = counter.total if counter is not None else 0
-                live: Sequence[Sequence[int]] = counter.buckets if counter is not None else ()
-                at = 0
-                if used + cost > limit:
-                    at = retry_at(live, used, cost, limit, window_us, bucket_us)
-                values += (used, live[0][0] if live else -1, at)
+                values += self._look(counter, window_us, bucket_us, limit, cost)
             return BackendResult(REFUSED if refused else ADMITTED, now, values)
         touched: list[tuple[_Counter, int, int]] = []
-        for (key, window_us, bucket_us, limit, cost), counter in zip(
+        for (key, window_us, bucket_us, limit, cost, shadow), counter in zip(
             request.plain, found, strict=True
         ):
+            if shadow and over_shadow:
+                looked = self._look(counter, window_us, bucket_us, limit, cost)
+                if looked[2] != 0:  # this shadow counter would refuse: it does not count
+                    values += looked
+                    continue
             if counter is not None and now < counter.fast_until:
                 touched.append((counter, limit - cost, cost))
                 counter.total += cost
@@ -175,12 +179,24 @@ class MemoryBackend:
             counter.fast_until = min((index + 1) * bucket_us, (oldest + 1) * bucket_us + window_us)
             values += (counter.total, oldest, 0)
             touched.append((counter, limit - cost, cost))
-        request.local_state[:] = (self._epoch, tuple(touched))
+        # A request with a shadow counter left out is not remembered: its next check re-reads all.
+        request.local_state[:] = (None if over_shadow else self._epoch, tuple(touched))
         # Only this path creates counters and buckets, so only it paces the sweep.
         self._ops += 1
         if self._ops >= _SWEEP_EVERY:
             self._sweep(now)
         return BackendResult(ADMITTED, now, values)
+
+    @staticmethod
+    def _look(
+        counter: _Counter | None, window_us: int, bucket_us: int, limit: int, cost: int
+    ) -> tuple[int, int, int]:
+        used = counter.total if counter is not None else 0
+        live: Sequence[Sequence[int]] = counter.buckets if counter is not None else ()
+        at = 0
+        if used + cost > limit:
+            at = retry_at(live, used, cost, limit, window_us, bucket_us)
+        return used, live[0][0] if live else -1, at
 
     @staticmethod
     def _undo(hot: tuple[tuple[_Counter, int, int], ...], counted: int) -> None:
