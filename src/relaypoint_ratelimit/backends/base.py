@@ -13,7 +13,12 @@ __all__ = [
     "BackendRequest",
     "BackendResult",
     "CounterSpec",
+    "LeaseBackend",
+    "LeaseResult",
     "RateLimitBackend",
+    "SettleRequest",
+    "SettleResult",
+    "SettlingBackend",
 ]
 
 ADMITTED = 0
@@ -104,6 +109,37 @@ class BackendResult(NamedTuple):
     stored_tier: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class SettleRequest:
+    """Correct a reservation counted in bucket ``index`` of each counter, atomically.
+
+    ``refund`` units are taken back from that bucket (if it is still live); ``extra`` units are
+    charged now, as far as every counter has room (never past a limit). ``counters`` holds per
+    counter ``(key, window_us, bucket_us, limit, index)``.
+    """
+
+    counters: tuple[tuple[str, int, int, int, int], ...]
+    refund: int = 0
+    extra: int = 0
+
+
+class SettleResult(NamedTuple):
+    """The backend clock when it settled and how many of the ``extra`` units it charged."""
+
+    now_us: int
+    charged: int
+
+
+class LeaseResult(NamedTuple):
+    """Whether a concurrency lease was granted, the leases held after the call (including this
+    one when granted) and, when refused, the µs at which the oldest lease expires at the latest."""
+
+    granted: bool
+    in_flight: int
+    now_us: int
+    expires_us: int = 0
+
+
 @runtime_checkable
 class RateLimitBackend(Protocol):
     """Where counters and stored user tiers live."""
@@ -122,3 +158,21 @@ class RateLimitBackend(Protocol):
     async def set_tier(self, tier_key: str, tier: str | None) -> None: ...
 
     async def delete(self, keys: Sequence[str]) -> None: ...
+
+
+@runtime_checkable
+class SettlingBackend(RateLimitBackend, Protocol):
+    """A backend that can settle reservations (both built-in backends can)."""
+
+    async def settle(self, request: SettleRequest) -> SettleResult: ...
+
+
+@runtime_checkable
+class LeaseBackend(Protocol):
+    """A backend that holds concurrency leases (both built-in backends do)."""
+
+    async def acquire_lease(self, key: str, token: str, limit: int, ttl_us: int) -> LeaseResult: ...
+
+    async def renew_lease(self, key: str, token: str, ttl_us: int) -> bool: ...
+
+    async def release_lease(self, key: str, token: str) -> None: ...

@@ -19,6 +19,10 @@ from relaypoint_ratelimit.backends.base import (
     TIER_CHANGED,
     BackendRequest,
     BackendResult,
+    CounterSpec,
+    LeaseResult,
+    SettleRequest,
+    SettleResult,
 )
 
 __all__ = ["MemoryBackend"]
@@ -76,6 +80,8 @@ class MemoryBackend:
         self._monotonic = time.monotonic if clock is system_clock else clock.monotonic
         self._counters: OrderedDict[str, _Counter] = OrderedDict()
         self._tiers: dict[str, str] = {}
+        # Concurrency leases: key -> token -> expiry (µs of the injected clock).
+        self._leases: dict[str, dict[str, int]] = {}
         self._ops = 0
         # Replaced whenever a tier is stored: requests' remembered counters
         # (BackendRequest.local_state) vouch for their tier check only in the epoch they were
@@ -237,3 +243,68 @@ class MemoryBackend:
             counter = self._counters.pop(key, None)
             if counter is not None:
                 counter.fast_until = 0
+
+    # --- reservations ---------------------------------------------------------------------------
+
+    async def settle(self, request: SettleRequest) -> SettleResult:
+        return self.settle_now(request)
+
+    def settle_now(self, request: SettleRequest) -> SettleResult:
+        """The synchronous core of :meth:`settle` (atomic under asyncio, like ``apply_now``)."""
+        now = int(self._monotonic() * 1_000_000)
+        if request.refund > 0:
+            for key, window_us, bucket_us, _limit, index in request.counters:
+                counter = self._counters.get(key)
+                if counter is None or index < (now - window_us) // bucket_us:
+                    continue  # that bucket has left the window: nothing counted to refund
+                counter.newest[1] = counter.total - counter.base  # settle the fast-path count
+                for bucket in counter.buckets:
+                    if bucket[0] == index:
+                        take = min(request.refund, bucket[1])
+                        bucket[1] -= take
+                        counter.total -= take
+                        counter.base = counter.total - counter.newest[1]
+                        break
+        charged = 0
+        if request.extra > 0:
+            specs = tuple(CounterSpec(k, w, b, limit, 0) for k, w, b, limit, _ in request.counters)
+            seen = self.apply_now(BackendRequest(specs, consume=False)).values
+            room = min(spec.limit - seen[3 * i] for i, spec in enumerate(specs))
+            charged = max(0, min(request.extra, room))
+            if charged:
+                charge = tuple(
+                    CounterSpec(s.key, s.window_us, s.bucket_us, s.limit, charged) for s in specs
+                )
+                self.apply_now(BackendRequest(charge))
+        return SettleResult(now, charged)
+
+    # --- concurrency leases -----------------------------------------------------------------------
+
+    def _holders(self, key: str, now: int) -> dict[str, int]:
+        holders = self._leases.setdefault(key, {})
+        for token in [t for t, expires in holders.items() if expires <= now]:
+            del holders[token]
+        return holders
+
+    async def acquire_lease(self, key: str, token: str, limit: int, ttl_us: int) -> LeaseResult:
+        now = int(self._monotonic() * 1_000_000)
+        holders = self._holders(key, now)
+        if token in holders or len(holders) < limit:
+            holders[token] = now + ttl_us
+            return LeaseResult(True, len(holders), now)
+        return LeaseResult(False, len(holders), now, min(holders.values()))
+
+    async def renew_lease(self, key: str, token: str, ttl_us: int) -> bool:
+        now = int(self._monotonic() * 1_000_000)
+        holders = self._holders(key, now)
+        if token not in holders:
+            return False
+        holders[token] = now + ttl_us
+        return True
+
+    async def release_lease(self, key: str, token: str) -> None:
+        holders = self._leases.get(key)
+        if holders is not None:
+            holders.pop(token, None)
+            if not holders:
+                del self._leases[key]

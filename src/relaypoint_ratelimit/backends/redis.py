@@ -26,7 +26,13 @@ from typing import Any
 from relaypoint_core.backend_url import BackendURL
 from relaypoint_core.optional import require_module
 from relaypoint_core.redis_client import create_redis_client
-from relaypoint_ratelimit.backends.base import BackendRequest, BackendResult
+from relaypoint_ratelimit.backends.base import (
+    BackendRequest,
+    BackendResult,
+    LeaseResult,
+    SettleRequest,
+    SettleResult,
+)
 from relaypoint_ratelimit.errors import RateLimitBackendError
 
 __all__ = ["SCRIPT_NAME", "RedisBackend", "load_script"]
@@ -35,11 +41,16 @@ SCRIPT_NAME = "sliding_window.lua"
 
 
 @cache
-def load_script() -> tuple[str, str]:
-    """The Lua source of the limiter script and its SHA1 (what EVALSHA names it by)."""
-    source = (
-        resources.files("relaypoint_ratelimit.backends").joinpath(SCRIPT_NAME).read_text("utf-8")
-    )
+def load_script(name: str = SCRIPT_NAME) -> tuple[str, str]:
+    """The Lua source of one of the backend's scripts and its SHA1 (what EVALSHA names it by).
+
+    Args:
+        name: The script's file name (the limiter script by default).
+
+    Returns:
+        The source and its SHA1 in hex.
+    """
+    source = resources.files("relaypoint_ratelimit.backends").joinpath(name).read_text("utf-8")
     return source, hashlib.sha1(source.encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
@@ -163,6 +174,38 @@ class RedisBackend:
         parts = [b"EVALSHA", self._sha_bytes]
         parts += (p if isinstance(p, bytes) else str(p).encode() for p in request.script_command)
         return _pack(parts)
+
+    async def _script(self, name: str, keys: Sequence[str], args: Sequence[str | int]) -> Any:
+        """Run one of the smaller scripts (settle, leases) through redis-py, loading it once."""
+        source, sha = load_script(name)
+        try:
+            try:
+                return await self._client.execute_command("EVALSHA", sha, len(keys), *keys, *args)
+            except self._exceptions.NoScriptError:
+                await self._client.script_load(source)
+                return await self._client.execute_command("EVALSHA", sha, len(keys), *keys, *args)
+        except self._errors as exc:
+            raise RateLimitBackendError(
+                f"rate limiter backend failed: {type(exc).__name__}: {exc}"
+            ) from exc
+
+    async def settle(self, request: SettleRequest) -> SettleResult:
+        args: list[str | int] = [request.refund, request.extra]
+        for _, window_us, bucket_us, limit, index in request.counters:
+            args += (window_us, bucket_us, limit, index)
+        reply = await self._script("settle.lua", [c[0] for c in request.counters], args)
+        return SettleResult(int(reply[0]), int(reply[1]))
+
+    async def acquire_lease(self, key: str, token: str, limit: int, ttl_us: int) -> LeaseResult:
+        reply = await self._script("lease.lua", [key], ["a", token, limit, ttl_us])
+        return LeaseResult(bool(int(reply[0])), int(reply[1]), int(reply[2]), int(reply[3]))
+
+    async def renew_lease(self, key: str, token: str, ttl_us: int) -> bool:
+        reply = await self._script("lease.lua", [key], ["n", token, 0, ttl_us])
+        return bool(int(reply[0]))
+
+    async def release_lease(self, key: str, token: str) -> None:
+        await self._script("lease.lua", [key], ["r", token])
 
     async def get_tier(self, tier_key: str) -> str | None:
         try:
