@@ -198,6 +198,8 @@ class RateLimiter:
         )
         self._memo_enabled = memo_refusals
         self._memo: dict[object, tuple[float, Decision]] = {}
+        # Identity fields -> when a settlement last refunded their counters (stales the memo).
+        self._refunds: dict[object, float] = {}
         self._tier_hints: dict[str, str] = {}
         # Bumped when a hint changes: a plan confirmed under the current version is current.
         self._hints_version = 0
@@ -385,11 +387,15 @@ class RateLimiter:
             return Settlement(unpaid=unpaid)
         # A remembered refusal outliving a refund only refuses early, never admits late.
         if delta < 0:
-            return Settlement(refunded=-delta)
+            if self._memo:
+                if len(self._refunds) >= _MAX_MEMO:
+                    self._refunds.clear()
+                self._refunds[reservation.identity.fields] = self._clock.monotonic()
+            return Settlement(refunded=-delta, clock_us=result.now_us)
         unpaid = delta - result.charged
         if unpaid:
             self.metrics.unpaid(reservation.decision.tier or "other", unpaid)
-        return Settlement(charged=result.charged, unpaid=unpaid)
+        return Settlement(charged=result.charged, unpaid=unpaid, clock_us=result.now_us)
 
     @staticmethod
     def _plan_key(
@@ -748,6 +754,12 @@ class RateLimiter:
         if entry is None:
             return None
         decided_at, decision = entry
+        if self._refunds:
+            fields = plan_key[0] if isinstance(plan_key[0], tuple) else plan_key  # type: ignore[index]
+            refunded_at = self._refunds.get(fields)
+            if refunded_at is not None and refunded_at >= decided_at:
+                del self._memo[plan_key]  # a refund since may have made room
+                return None
         elapsed = self._clock.monotonic() - decided_at
         retry = decision.retry_after or 0.0
         if elapsed >= retry or elapsed < 0:

@@ -42,8 +42,10 @@ class Reservation:
 
 @dataclass(frozen=True, slots=True)
 class Settlement:
-    """What settling did: units refunded, extra units charged, extra units that did not fit."""
+    """What settling did: units refunded, extra units charged, extra units that did not fit, and
+    the backend's clock (µs) when it settled (0 when nothing was sent)."""
 
     refunded: int = 0
     charged: int = 0
     unpaid: int = 0
+    clock_us: int = 0
