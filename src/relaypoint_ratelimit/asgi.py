@@ -283,7 +283,8 @@ class EnterpriseRateLimiter:
             else:
                 await self._respond(headers, scope, receive, send)
         finally:
-            actual = state.get(COST_STATE_KEY, estimate)
+            # Read the scope again: a framework may have replaced its state mapping meanwhile.
+            actual = (scope.get("state") or state).get(COST_STATE_KEY, estimate)
             await self.limiter.settle(reservation, actual)
 
     async def _with_leases(

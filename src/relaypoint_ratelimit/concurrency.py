@@ -111,12 +111,9 @@ class Lease:
 
     def decision(self) -> Decision:
         """The lease as a rate-limit decision (what the headers and the 429 body describe)."""
-        retry = None
-        if not self.granted:
-            # A slot frees when any holder completes; the oldest lease's expiry is the latest.
-            retry = max(
-                1.0, min(self.policy.lease_seconds, (self.expires_us - self.clock_us) / 1e6)
-            )
+        # A slot frees whenever any holder completes, which nobody can predict; the oldest
+        # lease's expiry is only the latest bound. Clients are told to come back in a second.
+        retry = None if self.granted else 1.0
         state = PolicyState(
             f"concurrency.{self.policy.name}",
             "tenant" if self.policy.per == "tenant" else "user",

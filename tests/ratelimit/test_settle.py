@@ -8,16 +8,27 @@ import asyncio
 import uuid
 
 import pytest
+from fastapi import FastAPI, Request
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
 from relaypoint_core.testing import FakeClock
-from relaypoint_ratelimit import Identity, RateLimiter, TierSet, Window
+from relaypoint_ratelimit import (
+    EnterpriseRateLimiter,
+    Identity,
+    RateLimiter,
+    RoutePolicy,
+    TierSet,
+    Window,
+    report_cost,
+)
 from relaypoint_ratelimit.backends import MemoryBackend
 from relaypoint_ratelimit.metrics import RateLimitMetrics
 from tests.conftest import BackendTarget
 from tests.ratelimit.oracle import Oracle
+from tests.ratelimit.sfv import parse_list
+from tests.ratelimit.test_middleware import FakeAuth, client
 from tests.ratelimit.test_oracle import _check_against_oracle, _counter_names, _tiers, window_sets
 
 steps = st.lists(
@@ -193,3 +204,31 @@ async def test_settle_rejects_a_negative_cost() -> None:
     reservation = await limiter.reserve(Identity("x"), 2)
     with pytest.raises(ValueError, match="non-negative"):
         await limiter.settle(reservation, -1)
+
+
+async def test_the_middleware_reserves_the_estimate_and_settles_the_reported_cost() -> None:
+    app = FastAPI()
+    seen: list[int] = []
+
+    @app.post("/complete")
+    async def complete(request: Request) -> dict[str, int]:
+        report_cost(request.scope, 3)  # e.g. the tokens the model really produced
+        seen.append(3)
+        return {"tokens": 3}
+
+    tokens = RoutePolicy("tokens", "100/minute", path_prefixes=["/complete"], cost=10, settle=True)
+    limited = EnterpriseRateLimiter(
+        app,
+        tiers=TierSet.from_mapping({"FREE": "1000/minute"}),
+        route_policies=[tokens],
+        metrics=RateLimitMetrics(CollectorRegistry()),
+        clock=FakeClock(),
+    )
+    async with client(FakeAuth(limited)) as http:
+        first = await http.post("/complete", headers={"x-user": "llm"})
+        second = await http.post("/complete", headers={"x-user": "llm"})
+    assert seen == [3, 3]
+    # Headers go out before the handler's cost is known: they show the reservation (10 units).
+    assert parse_list(first.headers["ratelimit"])["route.tokens.minute"]["r"] == 90
+    # The first request settled at 3, so the second starts from 97 and reserves 10.
+    assert parse_list(second.headers["ratelimit"])["route.tokens.minute"]["r"] == 87
