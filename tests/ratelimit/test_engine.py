@@ -271,7 +271,7 @@ async def test_all_keys_of_a_request_share_one_cluster_slot(limiter: RateLimiter
         Identity("10.0.0.1", anonymous=True),
         Identity("u2"),
     ):
-        plan = limiter._build_plan(who, route, True, 1, limiter.keys.user_tier(who), "")
+        plan = limiter.planner.build(who, route, True, 1, limiter.keys.user_tier(who), "")
         slots = {redis_cluster.key_slot(k.encode()) for k in plan.consume.script_keys}
         assert len(slots) == 1, plan.consume.script_keys
 
