@@ -12,26 +12,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Iterable
 
 from relaypoint_core.circuit import CircuitBreaker
 from relaypoint_core.clock import Clock, system_clock
 from relaypoint_core.keys import DEFAULT_KEY_PREFIX
-from relaypoint_core.tenant_context import current_tenant
 from relaypoint_ratelimit.backends import (
     ADMITTED,
-    REFUSED,
     TIER_CHANGED,
     BackendRequest,
     BackendResult,
     MemoryBackend,
     RateLimitBackend,
-    SettleRequest,
-    SettlingBackend,
     create_backend,
 )
-from relaypoint_ratelimit.decision import Decision, DecisionSource
+from relaypoint_ratelimit.decision import Decision
 from relaypoint_ratelimit.errors import (
     RateLimitBackendError,
     RateLimitConfigurationError,
@@ -46,8 +41,9 @@ from relaypoint_ratelimit.memo import RefusalMemo
 from relaypoint_ratelimit.metrics import RateLimitMetrics, default_metrics
 from relaypoint_ratelimit.plans import Plan, Planner
 from relaypoint_ratelimit.policies import DEFAULT_TIERS, RoutePolicy, Tier, TierSet
-from relaypoint_ratelimit.reservations import Reservation, Settlement
+from relaypoint_ratelimit.reservations import Reserving
 from relaypoint_ratelimit.shadow import ShadowLog
+from relaypoint_ratelimit.subjects import SubjectAdmin
 from relaypoint_ratelimit.usage import UsageStats, WindowUsage
 
 __all__ = ["RateLimiter", "UsageStats", "WindowUsage"]
@@ -55,7 +51,7 @@ __all__ = ["RateLimiter", "UsageStats", "WindowUsage"]
 logger = logging.getLogger("relaypoint.ratelimit")
 
 
-class RateLimiter:
+class RateLimiter(SubjectAdmin, Reserving):
     """Tiered sliding-window limits per user, per tenant and per route, on any backend.
 
     ``backend`` is a URL (``memory://`` by default, ``redis://``, ``rediss://``,
@@ -122,6 +118,8 @@ class RateLimiter:
         self._plans = self.planner.plans  # the same dict, read on the hot path
         self.guard = BackendGuard(
             backend,
+            fault_policy=self.fault_policy,
+            fallback=self._fallback,
             timeout=self.timeout,
             failure_threshold=circuit_failure_threshold,
             reset_timeout=circuit_reset_timeout,
@@ -362,12 +360,14 @@ class RateLimiter:
         """The second half: the decision from the backend's answer (``None``: try again, the
         user's stored tier changed), or from the fault policy when there is no answer."""
         if result is None:
-            return self._finish(identity, self._degraded(plan, request))
+            return self._finish(identity, self.guard.degraded(plan, request, self.shadow_all))
         if result.status == TIER_CHANGED and plan.tier_key is not None:
             self.planner.remember_tier(plan.tier_key, result.stored_tier or "")
             self.memo.forget(plan_key)
             return None
-        decision = self._decide(plan, result, "backend", plan_key if consume else None)
+        if plan.shadows and consume:
+            self.shadow_log.observe(plan_key, plan.statics, plan.shadows, result.values)
+        decision = plan.decide(result, "backend")
         if consume and not decision.allowed and self._memo_enabled:
             self.memo.store(plan_key, decision)
         return self._finish(identity, decision)
@@ -382,38 +382,6 @@ class RateLimiter:
             self._on_decision(identity, decision)
         return decision
 
-    def _degraded(self, plan: Plan, request: BackendRequest) -> Decision:
-        policy = self.fault_policy
-        if policy is FaultPolicy.LOCAL and self._fallback is not None:
-            result = self._fallback.apply_now(replace(request, expected_tier=None))
-            return self._decide(plan, result, "fallback")
-        if policy is FaultPolicy.CLOSED and not self.shadow_all:
-            retry = max(1.0, float(self.circuit.reset_timeout))
-            return Decision(False, (), plan.tier, "fail_closed", 0, retry)
-        return Decision(True, (), plan.tier, "fail_open")
-
-    def _decide(
-        self,
-        plan: Plan,
-        result: BackendResult,
-        source: DecisionSource,
-        plan_key: object = None,
-    ) -> Decision:
-        now = result.now_us
-        values = result.values
-        if plan.shadows and plan_key is not None:
-            self.shadow_log.observe(plan_key, plan.statics, plan.shadows, values)
-        if result.status != REFUSED:
-            return Decision(True, None, plan.tier, source, now, None, (plan.statics, values))
-        longest: float | None = None
-        for i, static in enumerate(plan.statics):
-            at = values[3 * i + 2]
-            if at != 0 and not static[8]:
-                retry = float(static[5]) if at < 0 else max(0.0, (at - now) / 1_000_000)
-                if longest is None or retry > longest:
-                    longest = retry
-        return Decision(False, None, plan.tier, source, now, longest, (plan.statics, values))
-
     def forget_refusals(self) -> None:
         """Drop the local memo of refusals (done automatically by reset and tier changes)."""
         self.memo.clear()
@@ -421,199 +389,3 @@ class RateLimiter:
     def effective_user_tier(self, identity: Identity, stored: str) -> Tier:
         """The tier bounding ``identity`` given its stored tier (``""``: none)."""
         return self.planner.effective_user_tier(identity, stored)
-
-    # --- reserve, then settle ------------------------------------------------------------------
-
-    async def reserve(
-        self,
-        identity: Identity,
-        estimate: int,
-        *,
-        route: RoutePolicy | None = None,
-        include_tiers: bool = True,
-    ) -> Reservation:
-        """Count ``estimate`` units now, to be corrected by ``settle`` once the cost is known.
-
-        Args:
-            identity: The subject of the check.
-            estimate: Units to reserve (refused like a check of that cost when they do not fit).
-            route: An extra route policy to count.
-            include_tiers: Whether to count the user's and tenant's tier windows.
-
-        Returns:
-            The reservation; ``reservation.allowed`` says whether the work may go ahead. A
-            reservation decided without the backend (fault policy, refusal memo) has nothing to
-            settle.
-        """
-        decision = await self.check(
-            identity, cost=estimate, route=route, include_tiers=include_tiers
-        )
-        raw = decision.raw
-        if not decision.allowed or decision.source != "backend" or raw is None:
-            return Reservation(decision, identity, estimate)
-        plan_key = Planner.key(identity, route, include_tiers, estimate)
-        plan = self.planner.plan(identity, route, include_tiers, estimate, plan_key)
-        now = decision.clock_us
-        values = raw[1]
-        counters = tuple(
-            (spec.key, spec.window_us, spec.bucket_us, spec.limit, now // spec.bucket_us)
-            for i, spec in enumerate(plan.consume.counters)
-            if values[3 * i + 2] == 0  # a shadow counter that would refuse did not count it
-        )
-        return Reservation(decision, identity, estimate, counters)
-
-    async def settle(self, reservation: Reservation, actual: int) -> Settlement:
-        """Replace a reservation's estimate by the ``actual`` cost, atomically.
-
-        Args:
-            reservation: What ``reserve`` returned.
-            actual: The units the work really consumed (0 or more).
-
-        Returns:
-            Units refunded, extra units charged and extra units that did not fit.
-
-        Raises:
-            RateLimitConfigurationError: ``actual`` is not a non-negative integer.
-        """
-        if type(actual) is not int or actual < 0:
-            raise RateLimitConfigurationError(
-                f"the actual cost must be a non-negative integer, not {actual!r}"
-            )
-        delta = actual - reservation.estimate
-        if delta == 0 or not reservation.counters:
-            return Settlement()
-        backend = self.backend
-        if not isinstance(backend, SettlingBackend):
-            raise RateLimitConfigurationError(
-                f"the {backend.name} backend cannot settle reservations (no settle method)"
-            )
-        request = SettleRequest(reservation.counters, max(0, -delta), max(0, delta))
-        try:
-            if self._local is not None:
-                result = self._local.settle_now(request)
-            else:
-                result = await asyncio.wait_for(
-                    backend.settle(request), timeout=max(self.timeout * 10, 1.0)
-                )
-        except (RateLimitBackendError, TimeoutError) as exc:
-            logger.warning("relaypoint ratelimit: could not settle a reservation (%s)", exc)
-            unpaid = max(0, delta)
-            if unpaid:
-                self.metrics.unpaid(reservation.decision.tier or "other", unpaid)
-            return Settlement(unpaid=unpaid)
-        # A remembered refusal outliving a refund only refuses early, never admits late.
-        if delta < 0:
-            self.memo.refunded(reservation.identity.fields)
-            return Settlement(refunded=-delta, clock_us=result.now_us)
-        unpaid = delta - result.charged
-        if unpaid:
-            self.metrics.unpaid(reservation.decision.tier or "other", unpaid)
-        return Settlement(charged=result.charged, unpaid=unpaid, clock_us=result.now_us)
-
-    # --- stored tiers, usage and resets ----------------------------------------------------------
-
-    def _identity_for(self, user_id: str, tenant_id: str | None) -> Identity:
-        return Identity(
-            user_key=user_id, tenant_id=tenant_id if tenant_id is not None else current_tenant()
-        )
-
-    async def set_user_tier(
-        self, user_id: str, tier: str | None, *, tenant_id: str | None = None
-    ) -> None:
-        """Store ``user_id``'s tier in the backend (every process sees it on its next check).
-
-        ``tenant_id`` defaults to the tenant bound to the current context. ``None`` as the tier
-        removes the stored tier (the token's hint or the default tier applies again).
-        """
-        name = self.tiers.normalise(tier) if tier is not None else None
-        identity = self._identity_for(user_id, tenant_id)
-        key = self.keys.user_tier(identity)
-        await asyncio.wait_for(
-            self.backend.set_tier(key, name), timeout=max(self.timeout * 10, 1.0)
-        )
-        self.planner.remember_tier(key, name or "")
-        self.memo.clear()
-
-    async def get_user_tier(self, user_id: str, *, tenant_id: str | None = None) -> str:
-        """The tier that bounds ``user_id`` now: stored tier, else the default tier."""
-        identity = self._identity_for(user_id, tenant_id)
-        key = self.keys.user_tier(identity)
-        stored = await asyncio.wait_for(
-            self.backend.get_tier(key), timeout=max(self.timeout * 10, 1.0)
-        )
-        self.planner.remember_tier(key, stored or "")
-        return self.effective_user_tier(identity, stored or "").name
-
-    async def get_usage_stats(
-        self,
-        user_id: str | Identity,
-        *,
-        tenant_id: str | None = None,
-        route: RoutePolicy | None = None,
-    ) -> UsageStats:
-        """Used / remaining / reset per window for a user (and their tenant), counting nothing."""
-        identity = (
-            user_id if isinstance(user_id, Identity) else self._identity_for(user_id, tenant_id)
-        )
-        decision = await self.peek(identity, cost=0, route=route)
-        return UsageStats(
-            identity.user_key,
-            identity.tenant_id,
-            decision.tier,
-            tuple(
-                WindowUsage(
-                    p.name, p.scope, p.window_seconds, p.limit, p.used, p.remaining, p.reset_after
-                )
-                for p in decision.policies
-            ),
-            decision.degraded,
-        )
-
-    async def reset(self, identity: Identity | str, *, tenant_id: str | None = None) -> None:
-        """Forget every counter of one user (all tiers' windows and per-user route policies)."""
-        if isinstance(identity, str):
-            identity = self._identity_for(identity, tenant_id)
-        keys = [self.keys.user_window(identity, w) for w in self.tiers.all_windows()]
-        keys += self._route_keys(identity, "user")
-        await self._delete(keys)
-
-    async def reset_tenant(self, tenant_id: str, routes: Sequence[RoutePolicy] = ()) -> None:
-        """Forget the tenant-wide counters of ``tenant_id`` (its plan windows and per-tenant routes)."""
-        identity = Identity(user_key="-", tenant_id=tenant_id)
-        keys = [self.keys.tenant_window(identity, w) for w in self.tiers.all_windows()]
-        keys += [
-            self.keys.route_window(identity, r.name, "tenant", w)
-            for r in routes
-            if r.per == "tenant"
-            for w in r.windows
-        ]
-        await self._delete(keys)
-
-    def register_routes(self, routes: Sequence[RoutePolicy]) -> None:
-        """Tell :meth:`reset` about route policies whose per-user counters it must clear too."""
-        self._routes = tuple(dict.fromkeys((*self._routes, *routes)))
-
-    def _route_keys(self, identity: Identity, per: str) -> list[str]:
-        return [
-            self.keys.route_window(identity, r.name, per, w)
-            for r in self._routes
-            if r.per == per
-            for w in r.windows
-        ]
-
-    async def _delete(self, keys: list[str]) -> None:
-        await asyncio.wait_for(self.backend.delete(keys), timeout=max(self.timeout * 10, 1.0))
-        if self._fallback is not None:
-            await self._fallback.delete(keys)
-        self.memo.clear()
-
-    # --- introspection ------------------------------------------------------------------------------
-
-    def tier(self, name: str) -> Tier:
-        return self.tiers.get(name)
-
-    def upgrade_for(self, tier: str | None) -> Tier | None:
-        """The tier one step above ``tier`` (for upgrade prompts), ``None`` at the top."""
-        if tier is None or tier not in self.tiers:
-            return None
-        return self.tiers.next_above(tier)

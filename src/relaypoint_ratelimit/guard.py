@@ -1,21 +1,33 @@
-"""The guard around every backend call: per-call timeout, circuit breaker, error accounting.
+"""The guard around every backend call: per-call timeout, circuit breaker, fault policy.
 
 ``BackendGuard.call`` answers the backend's result, or ``None`` when the backend failed, timed
-out or the circuit is open; the limiter's fault policy decides what ``None`` means. Calls in
-flight share one event-loop timer (see ``Deadlines``) instead of one ``asyncio.timeout`` each.
+out or the circuit is open; ``BackendGuard.degraded`` is then the fault policy's decision. Calls
+in flight share one event-loop timer (see ``Deadlines``) instead of one ``asyncio.timeout`` each.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from relaypoint_core.circuit import CircuitBreaker, CircuitState
 from relaypoint_core.clock import Clock
-from relaypoint_ratelimit.backends import BackendRequest, BackendResult, RateLimitBackend
+from relaypoint_ratelimit.backends import (
+    BackendRequest,
+    BackendResult,
+    MemoryBackend,
+    RateLimitBackend,
+)
 from relaypoint_ratelimit.deadlines import Deadlines
+from relaypoint_ratelimit.decision import Decision
 from relaypoint_ratelimit.errors import RateLimitBackendError
+from relaypoint_ratelimit.faults import FaultPolicy
 from relaypoint_ratelimit.metrics import RateLimitMetrics
+
+if TYPE_CHECKING:
+    from relaypoint_ratelimit.plans import Plan
 
 __all__ = ["BackendGuard"]
 
@@ -27,6 +39,8 @@ class BackendGuard:
         self,
         backend: RateLimitBackend,
         *,
+        fault_policy: FaultPolicy = FaultPolicy.OPEN,
+        fallback: MemoryBackend | None = None,
         timeout: float,
         failure_threshold: int,
         reset_timeout: float,
@@ -34,6 +48,8 @@ class BackendGuard:
         metrics: RateLimitMetrics,
     ) -> None:
         self.backend = backend
+        self.fault_policy = fault_policy
+        self.fallback = fallback
         self.timeout = timeout
         self.metrics = metrics
         self._remote = backend.remote
@@ -78,6 +94,27 @@ class BackendGuard:
         circuit.record_failure()
         self.metrics.backend_error(backend.name, kind)
         return None
+
+    def degraded(self, plan: Plan, request: BackendRequest, shadow_all: bool = False) -> Decision:
+        """The fault policy's decision when the backend gave no answer to ``request``.
+
+        Args:
+            plan: The request's plan.
+            request: What the backend was asked.
+            shadow_all: Whether every policy is in shadow mode (then nothing is ever refused).
+
+        Returns:
+            A fallback limiter's decision (``local``), a 503 refusal (``closed``) or an
+            admission without headers (``open``).
+        """
+        policy = self.fault_policy
+        if policy is FaultPolicy.LOCAL and self.fallback is not None:
+            result = self.fallback.apply_now(replace(request, expected_tier=None))
+            return plan.decide(result, "fallback")
+        if policy is FaultPolicy.CLOSED and not shadow_all:
+            retry = max(1.0, float(self.circuit.reset_timeout))
+            return Decision(False, (), plan.tier, "fail_closed", 0, retry)
+        return Decision(True, (), plan.tier, "fail_open")
 
     def _circuit_changed(self, old: CircuitState, new: CircuitState) -> None:
         self.metrics.circuit(self.backend.name, new.value)

@@ -14,8 +14,8 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from relaypoint_ratelimit.backends import BackendRequest, CounterSpec
-from relaypoint_ratelimit.decision import PolicyScope, PolicySet
+from relaypoint_ratelimit.backends import REFUSED, BackendRequest, BackendResult, CounterSpec
+from relaypoint_ratelimit.decision import Decision, DecisionSource, PolicyScope, PolicySet
 from relaypoint_ratelimit.identity import Identity
 from relaypoint_ratelimit.keys import RateLimitKeys
 from relaypoint_ratelimit.metrics import RateLimitMetrics
@@ -60,6 +60,29 @@ class Plan:
     hints_version: int = 0
     # Positions of the shadow counters (evaluated and counted, never refusing).
     shadows: tuple[int, ...] = ()
+
+    def decide(self, result: BackendResult, source: DecisionSource) -> Decision:
+        """The decision of a backend answer to this plan's request.
+
+        Args:
+            result: The backend's answer (admitted or refused).
+            source: Who answered (the backend, or the local fallback).
+
+        Returns:
+            The decision; when refused, its retry time is the longest of the enforced policies'.
+        """
+        now = result.now_us
+        values = result.values
+        if result.status != REFUSED:
+            return Decision(True, None, self.tier, source, now, None, (self.statics, values))
+        longest: float | None = None
+        for i, static in enumerate(self.statics):
+            at = values[3 * i + 2]
+            if at != 0 and not static[8]:
+                retry = float(static[5]) if at < 0 else max(0.0, (at - now) / 1_000_000)
+                if longest is None or retry > longest:
+                    longest = retry
+        return Decision(False, None, self.tier, source, now, longest, (self.statics, values))
 
 
 class Planner:
