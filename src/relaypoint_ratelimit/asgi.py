@@ -65,7 +65,7 @@ class EnterpriseRateLimiter:
 
     ``EnterpriseRateLimiter(app)`` limits on the in-process memory backend; pass ``redis_url``
     (``redis://``, ``rediss://``, ``redis+cluster://``) to share limits between processes, or a
-    ready :class:`RateLimiter` as ``limiter``. Works both as ``app = EnterpriseRateLimiter(app, ...)``
+    ready ``RateLimiter`` as ``limiter``. Works both as ``app = EnterpriseRateLimiter(app, ...)``
     and as ``app.add_middleware(EnterpriseRateLimiter, ...)``.
     """
 

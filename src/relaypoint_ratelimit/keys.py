@@ -1,4 +1,4 @@
-"""Storage keys of the rate limiter, built on the shared :class:`relaypoint_core.keys.KeyScheme`.
+"""Storage keys of the rate limiter, built on the shared ``KeyScheme``.
 
 Every key of one request shares one Redis Cluster hash tag, so the single script call that checks
 them is valid on a cluster: the tenant's tag (``{t==acme}``) when the request has a tenant, else a

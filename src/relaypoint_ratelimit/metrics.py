@@ -1,6 +1,6 @@
 """Prometheus metrics of the rate limiter, every name prefixed ``relaypoint_ratelimit_``.
 
-Labels are bounded: tier names come from the configured :class:`~relaypoint_ratelimit.policies.TierSet`
+Labels are bounded: tier names come from the configured ``TierSet``
 (anything else is reported as ``other``), outcomes and sources are fixed sets, and the backend label
 is ``memory`` or ``redis``. No user id, tenant id or path ever becomes a label value.
 """

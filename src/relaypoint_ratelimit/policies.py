@@ -1,9 +1,9 @@
 """Windows, tiers and route policies: the declarative side of rate limiting.
 
-A :class:`Window` is "at most ``limit`` units of cost in any ``seconds``-long interval". A
-:class:`Tier` is a named set of windows (the seed's FREE tier is 60/minute, 1000/hour and
-10000/day). A :class:`TierSet` orders tiers from lowest to highest, which is what the upgrade
-prompt of a 429 response walks. A :class:`RoutePolicy` adds windows for one route or group of
+A ``Window`` is "at most ``limit`` units of cost in any ``seconds``-long interval". A
+``Tier`` is a named set of windows (the seed's FREE tier is 60/minute, 1000/hour and
+10000/day). A ``TierSet`` orders tiers from lowest to highest, which is what the upgrade
+prompt of a 429 response walks. A ``RoutePolicy`` adds windows for one route or group of
 routes on top of the user's and tenant's tiers.
 """
 
@@ -130,7 +130,7 @@ class Window:
 
     @classmethod
     def parse(cls, text: str, *, name: str = "", buckets: int = 0) -> Window:
-        """``"60/minute"``, ``"1000 per hour"``, ``"10/30s"`` -> a :class:`Window`."""
+        """``"60/minute"``, ``"1000 per hour"``, ``"10/30s"`` -> a ``Window``."""
         match = _WINDOW_TEXT.match(text)
         unit = _UNIT_SECONDS.get(match.group(3).lower()) if match else None
         if match is None or unit is None:
@@ -160,7 +160,7 @@ class Window:
 
 
 def parse_windows(spec: str | Window | Iterable[str | Window]) -> tuple[Window, ...]:
-    """Windows from ``"60/minute; 1000/hour"``, a :class:`Window`, or an iterable of either."""
+    """Windows from ``"60/minute; 1000/hour"``, a ``Window``, or an iterable of either."""
     if isinstance(spec, Window):
         items: list[str | Window] = [spec]
     elif isinstance(spec, str):
@@ -228,7 +228,7 @@ class TierSet:
         return tier
 
     def normalise(self, name: str) -> str:
-        """The canonical (upper-case) name of a configured tier, or :class:`UnknownTierError`."""
+        """The canonical (upper-case) name of a configured tier, or ``UnknownTierError``."""
         return self.get(name).name
 
     def __contains__(self, name: object) -> bool:

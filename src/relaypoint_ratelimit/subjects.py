@@ -128,7 +128,7 @@ class SubjectAdmin:
         await self._delete(keys)
 
     def register_routes(self, routes: Sequence[RoutePolicy]) -> None:
-        """Tell :meth:`reset` about route policies whose per-user counters it must clear too."""
+        """Tell ``reset`` about route policies whose per-user counters it must clear too."""
         self._routes = tuple(dict.fromkeys((*self._routes, *routes)))
 
     def _route_keys(self, identity: Identity, per: str) -> list[str]:

@@ -44,7 +44,7 @@ class BackendRequest:
     """Check (and with ``consume``, count) every counter of one request, all or nothing.
 
     When ``expected_tier`` is not ``None`` the backend first compares the tier stored under
-    ``tier_key`` (``""`` when none is stored) with it and answers :data:`TIER_CHANGED` without
+    ``tier_key`` (``""`` when none is stored) with it and answers ``TIER_CHANGED`` without
     touching anything if they differ, so the limits the caller chose are never stale.
     """
 

@@ -98,7 +98,7 @@ class MemoryBackend:
         return self.apply_now(request)
 
     def apply_now(self, request: BackendRequest) -> BackendResult:
-        """The synchronous core of :meth:`apply` (no await, hence atomic under asyncio)."""
+        """The synchronous core of ``apply`` (no await, hence atomic under asyncio)."""
         now = int(self._monotonic() * 1_000_000)
         state = request.local_state
         if state[0] is self._epoch:
@@ -250,7 +250,7 @@ class MemoryBackend:
         return self.settle_now(request)
 
     def settle_now(self, request: SettleRequest) -> SettleResult:
-        """The synchronous core of :meth:`settle` (atomic under asyncio, like ``apply_now``)."""
+        """The synchronous core of ``settle`` (atomic under asyncio, like ``apply_now``)."""
         now = int(self._monotonic() * 1_000_000)
         if request.refund > 0:
             for key, window_us, bucket_us, _limit, index in request.counters:

@@ -2,7 +2,7 @@
 
 The Lua script (``sliding_window.lua``, shipped as package data) reads server ``TIME``, checks the
 user's stored tier and every window counter of the request and counts them all, or nothing. All
-keys of a request share a hash tag (see :mod:`relaypoint_ratelimit.keys`), so the script runs on a
+keys of a request share a hash tag (see ``relaypoint_ratelimit.keys``), so the script runs on a
 cluster node as it does on a single server. A server that lost its script cache (restart,
 ``SCRIPT FLUSH``, a new cluster node) answers NOSCRIPT; the script is loaded and the call repeated.
 redis-py is imported only when this backend is created.
@@ -68,7 +68,7 @@ def _text(value: Any) -> str:
 
 class RedisBackend:
     """Counters in Redis hashes, tiers in Redis strings; every failure becomes
-    :class:`~relaypoint_ratelimit.errors.RateLimitBackendError` for the fault policy to handle.
+    ``RateLimitBackendError`` for the fault policy to handle.
 
     ``socket_timeout`` defaults to none because the limiter bounds every call as a whole with its
     own ``timeout`` (connection, write, read and a NOSCRIPT reload together); a second timer per
