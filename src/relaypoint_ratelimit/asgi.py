@@ -312,7 +312,7 @@ class EnterpriseRateLimiter:
                         return
                     continue  # fail open (or local): the lease is skipped, the request runs
                 if not lease.granted:
-                    await self._refuse(lease.decision(), scope, send)
+                    await self._refuse(lease.decision(), scope, send, fields=False)
                     return
                 held.append(lease)
             async with self.leases.renewing(held):
@@ -320,13 +320,20 @@ class EnterpriseRateLimiter:
         finally:
             await self.leases.release_all(held)
 
-    async def _refuse(self, decision: Decision, scope: Scope, send: Send) -> None:
+    async def _refuse(
+        self, decision: Decision, scope: Scope, send: Send, *, fields: bool = True
+    ) -> None:
         body = problem_body(decision, self.limiter.tiers, instance=scope.get("path"))
-        headers = rate_limit_headers(
-            decision,
-            legacy=self.legacy_headers,
-            draft=self.draft_headers,
-            syntax=self.header_syntax,
+        # A concurrency refusal has no window to describe: Retry-After and the body only.
+        headers = (
+            rate_limit_headers(
+                decision,
+                legacy=self.legacy_headers,
+                draft=self.draft_headers,
+                syntax=self.header_syntax,
+            )
+            if fields
+            else []
         )
         if not any(name == b"retry-after" for name, _ in headers):
             headers.append((b"retry-after", str(retry_after_seconds(decision)).encode()))

@@ -104,7 +104,7 @@ async def test_the_middleware_refuses_a_request_over_the_in_flight_limit() -> No
     assert refused.status_code == 429
     assert refused.json()["type"] == QUOTA
     assert refused.json()["violated-policies"] == ["concurrency.uploads"]
-    assert parse_all(refused.headers)["retry-after"] == 1
+    assert parse_all(refused.headers) == {"retry-after": 1}  # no window to describe
     assert again.status_code == 200
 
 
