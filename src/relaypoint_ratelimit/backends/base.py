@@ -46,55 +46,29 @@ class BackendRequest:
     When ``expected_tier`` is not ``None`` the backend first compares the tier stored under
     ``tier_key`` (``""`` when none is stored) with it and answers ``TIER_CHANGED`` without
     touching anything if they differ, so the limits the caller chose are never stale.
+
+    Plain data: each backend encodes it its own way, once, and keeps that encoding (and any
+    per-request scratch state) in its own slot, ``local_state`` for the in-process backend and
+    ``remote_state`` for Redis, so a repeated request is not encoded again.
     """
 
     counters: tuple[CounterSpec, ...]
     consume: bool = True
     tier_key: str | None = None
     expected_tier: str | None = None
-    script_keys: tuple[str, ...] = field(init=False, repr=False, compare=False)
-    script_args: tuple[str | int, ...] = field(init=False, repr=False, compare=False)
-    script_command: tuple[int | bytes, ...] = field(init=False, repr=False, compare=False)
-    plain: tuple[tuple[str, int, int, int, int, bool], ...] = field(
-        init=False, repr=False, compare=False
-    )
-    tier_check: str | None = field(init=False, repr=False, compare=False)
     local_state: list[Any] = field(init=False, repr=False, compare=False)
     remote_state: list[Any] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        check = self.expected_tier is not None and self.tier_key is not None
-        first = self.tier_key if check and self.tier_key else self.counters[0].key
-        expected = self.expected_tier if check and self.expected_tier is not None else "?"
-        args: list[str | int] = ["c" if self.consume else "p", expected]
-        for spec in self.counters:
-            args += (spec.window_us, spec.bucket_us, spec.limit, spec.cost, int(spec.shadow))
-        object.__setattr__(self, "script_keys", (first, *(c.key for c in self.counters)))
-        object.__setattr__(self, "script_args", tuple(args))
-        # Encoded once per plan: the hot path hands redis-py ready bytes.
-        object.__setattr__(
-            self,
-            "script_command",
-            (
-                len(self.script_keys),
-                *(k.encode("utf-8") for k in self.script_keys),
-                *(str(a).encode("utf-8") for a in args),
-            ),
-        )
-        object.__setattr__(
-            self,
-            "plain",
-            tuple(
-                (c.key, c.window_us, c.bucket_us, c.limit, c.cost, c.shadow) for c in self.counters
-            ),
-        )
-        # The stored tier to compare before counting, or None: one test on the hot path.
-        object.__setattr__(self, "tier_check", self.tier_key if check else None)
-        # Scratch space of the in-process backend (its counter objects for this request), so a
-        # repeated request skips the key lookups.
-        object.__setattr__(self, "local_state", [None, ()])
-        # Likewise for the Redis backend: (script sha, the packed EVALSHA command).
-        object.__setattr__(self, "remote_state", [None, b""])
+        object.__setattr__(self, "local_state", [None, (), None])
+        object.__setattr__(self, "remote_state", [None, b"", None])
+
+    @property
+    def tier_check(self) -> str | None:
+        """The key of the stored tier to compare before counting, or ``None``."""
+        if self.expected_tier is not None and self.tier_key is not None:
+            return self.tier_key
+        return None
 
 
 class BackendResult(NamedTuple):

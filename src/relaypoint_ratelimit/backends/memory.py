@@ -117,7 +117,16 @@ class MemoryBackend:
             else:
                 # tuple.__new__ directly: the named tuple's own __new__ is a Python-level hop.
                 return _new_tuple(BackendResult, (ADMITTED, now, values, None))
-        tier_key = request.tier_check
+        layout = state[2]
+        if layout is None:
+            layout = state[2] = (
+                request.tier_check,
+                tuple(
+                    (c.key, c.window_us, c.bucket_us, c.limit, c.cost, c.shadow)
+                    for c in request.counters
+                ),
+            )
+        tier_key, plain = layout
         if tier_key is not None:
             stored = self._tiers.get(tier_key, "")
             if stored != request.expected_tier:
@@ -125,7 +134,7 @@ class MemoryBackend:
         counters = self._counters
         found: list[_Counter | None] = []
         refused = over_shadow = False
-        for key, window_us, bucket_us, limit, cost, shadow in request.plain:
+        for key, window_us, bucket_us, limit, cost, shadow in plain:
             counter = counters.get(key)
             if counter is not None:
                 counter.newest[1] = counter.total - counter.base  # settle
@@ -148,13 +157,13 @@ class MemoryBackend:
         values = []
         if refused or not request.consume:
             for (_, window_us, bucket_us, limit, cost, _), counter in zip(
-                request.plain, found, strict=True
+                plain, found, strict=True
             ):
                 values += self._look(counter, window_us, bucket_us, limit, cost)
             return BackendResult(REFUSED if refused else ADMITTED, now, values)
         touched: list[tuple[_Counter, int, int]] = []
         for (key, window_us, bucket_us, limit, cost, shadow), counter in zip(
-            request.plain, found, strict=True
+            plain, found, strict=True
         ):
             if shadow and over_shadow:
                 looked = self._look(counter, window_us, bucket_us, limit, cost)
@@ -186,7 +195,8 @@ class MemoryBackend:
             values += (counter.total, oldest, 0)
             touched.append((counter, limit - cost, cost))
         # A request with a shadow counter left out is not remembered: its next check re-reads all.
-        request.local_state[:] = (None if over_shadow else self._epoch, tuple(touched))
+        state[0] = None if over_shadow else self._epoch
+        state[1] = tuple(touched)
         # Only this path creates counters and buckets, so only it paces the sweep.
         self._ops += 1
         if self._ops >= _SWEEP_EVERY:

@@ -35,7 +35,7 @@ from relaypoint_ratelimit.backends.base import (
 )
 from relaypoint_ratelimit.errors import RateLimitBackendError
 
-__all__ = ["SCRIPT_NAME", "RedisBackend", "load_script"]
+__all__ = ["SCRIPT_NAME", "RedisBackend", "load_script", "script_call"]
 
 SCRIPT_NAME = "sliding_window.lua"
 
@@ -52,6 +52,36 @@ def load_script(name: str = SCRIPT_NAME) -> tuple[str, str]:
     """
     source = resources.files("relaypoint_ratelimit.backends").joinpath(name).read_text("utf-8")
     return source, hashlib.sha1(source.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+def script_call(request: BackendRequest) -> tuple[tuple[str, ...], tuple[str | int, ...]]:
+    """The keys and arguments of the limiter script's call for ``request``.
+
+    Args:
+        request: The backend request.
+
+    Returns:
+        ``KEYS`` (the stored-tier key or any key of the slot first, then one per counter) and
+        ``ARGV`` (mode, expected tier, then window µs, bucket µs, limit, cost, shadow per counter).
+    """
+    check = request.tier_check
+    first = check if check else request.counters[0].key
+    expected = (
+        request.expected_tier if check is not None and request.expected_tier is not None else "?"
+    )
+    args: list[str | int] = ["c" if request.consume else "p", expected]
+    for spec in request.counters:
+        args += (spec.window_us, spec.bucket_us, spec.limit, spec.cost, int(spec.shadow))
+    return (first, *(c.key for c in request.counters)), tuple(args)
+
+
+def _command(request: BackendRequest) -> tuple[int | bytes, ...]:
+    keys, args = script_call(request)
+    return (
+        len(keys),
+        *(k.encode("utf-8") for k in keys),
+        *(str(a).encode("utf-8") for a in args),
+    )
 
 
 def _pack(parts: Sequence[bytes]) -> bytes:
@@ -147,11 +177,14 @@ class RedisBackend:
         return BackendResult(status, int(reply[1]), reply[3:], stored)
 
     async def _evalsha(self, request: BackendRequest) -> Any:
-        if not self._direct:
-            return await self._client.execute_command("EVALSHA", self._sha, *request.script_command)
         state = request.remote_state
+        command = state[2]
+        if command is None:
+            command = state[2] = _command(request)  # encoded once per request (plan)
+        if not self._direct:
+            return await self._client.execute_command("EVALSHA", self._sha, *command)
         if state[0] is not self._sha_bytes:
-            state[:] = (self._sha_bytes, self._packed(request))
+            state[0], state[1] = self._sha_bytes, self._packed(command)
         packed = state[1]
         idle = self._idle
         connection = idle.pop() if idle else self._client.connection_pool.make_connection()
@@ -170,9 +203,9 @@ class RedisBackend:
             # A connection that failed has disconnected itself and reconnects on its next use.
             idle.append(connection)
 
-    def _packed(self, request: BackendRequest) -> bytes:
+    def _packed(self, command: tuple[int | bytes, ...]) -> bytes:
         parts = [b"EVALSHA", self._sha_bytes]
-        parts += (p if isinstance(p, bytes) else str(p).encode() for p in request.script_command)
+        parts += (p if isinstance(p, bytes) else str(p).encode() for p in command)
         return _pack(parts)
 
     async def _script(self, name: str, keys: Sequence[str], args: Sequence[str | int]) -> Any:
