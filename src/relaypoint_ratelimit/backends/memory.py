@@ -36,9 +36,23 @@ class _Counter:
     # left the window, so a check is a comparison and one increment, of `total` alone: the newest
     # bucket (`newest`) really holds `total - base`, and that is written into it (settled) before
     # anything reads the buckets. `oldest` is the index of the first bucket.
-    __slots__ = ("base", "buckets", "expires_us", "fast_until", "newest", "oldest", "total")
+    __slots__ = (
+        "base",
+        "bucket_us",
+        "buckets",
+        "expires_us",
+        "fast_until",
+        "key",
+        "newest",
+        "oldest",
+        "total",
+        "window_us",
+    )
 
-    def __init__(self) -> None:
+    def __init__(self, key: str, window_us: int, bucket_us: int) -> None:
+        self.key = key
+        self.window_us = window_us
+        self.bucket_us = bucket_us
         self.buckets: deque[list[int]] = deque()
         self.total = 0
         self.base = 0
@@ -109,7 +123,7 @@ class MemoryBackend:
             values: list[int] = []
             for c, room, cost in state[1]:
                 total = c.total
-                if now >= c.fast_until or total > room:
+                if (now >= c.fast_until and not self._roll(c, now)) or total > room:
                     self._undo(state[1], len(values) // 3)
                     break
                 c.total = total = total + cost
@@ -177,7 +191,7 @@ class MemoryBackend:
                 continue
             index = now // bucket_us
             if counter is None:
-                counter = counters[key] = _Counter()
+                counter = counters[key] = _Counter(key, window_us, bucket_us)
                 counter.buckets.append([index, cost])
             else:
                 counters.move_to_end(key)
@@ -213,6 +227,30 @@ class MemoryBackend:
         if used + cost > limit:
             at = retry_at(live, used, cost, limit, window_us, bucket_us)
         return used, live[0][0] if live else -1, at
+
+    def _roll(self, c: _Counter, now: int) -> bool:
+        """Open a new newest bucket for ``c`` when its newest one has ended but none of its
+        buckets has left the window yet (the usual reason a fast period ends with short
+        buckets); anything else (expiry, a dropped counter) is left to the general path."""
+        bucket_us = c.bucket_us
+        expiry = (c.oldest + 1) * bucket_us + c.window_us
+        if c.fast_until == 0 or now >= expiry:
+            return False
+        index = now // bucket_us
+        newest = c.newest
+        if newest[0] >= index:
+            return False
+        newest[1] = c.total - c.base  # settle the fast-path count into the ending bucket
+        bucket = [index, 0]
+        c.buckets.append(bucket)
+        c.newest = bucket
+        c.base = c.total
+        end = (index + 1) * bucket_us
+        c.fast_until = end if end < expiry else expiry
+        if end + c.window_us > c.expires_us:
+            c.expires_us = end + c.window_us
+        self._counters.move_to_end(c.key)
+        return True
 
     @staticmethod
     def _undo(hot: tuple[tuple[_Counter, int, int], ...], counted: int) -> None:
