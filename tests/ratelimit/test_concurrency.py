@@ -16,7 +16,13 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from relaypoint_core.testing import FakeClock
-from relaypoint_ratelimit import EnterpriseRateLimiter, Identity, RateLimitExceeded, TierSet
+from relaypoint_ratelimit import (
+    EnterpriseRateLimiter,
+    Identity,
+    RateLimiter,
+    RateLimitExceeded,
+    TierSet,
+)
 from relaypoint_ratelimit.backends import MemoryBackend
 from relaypoint_ratelimit.backends.redis import RedisBackend
 from relaypoint_ratelimit.concurrency import ConcurrencyLimiter, ConcurrencyPolicy
@@ -157,3 +163,39 @@ async def test_a_lease_expires_after_its_holder_process_is_killed(
         if holder.stderr is not None:
             holder.stderr.close()
         await backend.aclose()
+
+
+@pytest.mark.parametrize(("policy", "status"), [("open", 200), ("closed", 503)])
+async def test_an_unreachable_backend_follows_the_fault_policy_for_leases(
+    policy: str, status: int
+) -> None:
+    app = FastAPI()
+
+    @app.get("/work")
+    async def work() -> dict[str, str]:
+        return {"work": "done"}
+
+    limited = EnterpriseRateLimiter(
+        app,
+        redis_url="redis://127.0.0.1:1/0",  # nothing listens there
+        fault_policy=policy,
+        concurrency_policies=[ConcurrencyPolicy("work", 1)],
+        metrics=RateLimitMetrics(CollectorRegistry()),
+    )
+    async with client(FakeAuth(limited)) as http:
+        response = await http.get("/work", headers={"x-user": "u"})
+    assert response.status_code == status
+    if status == 200:
+        assert parse_all(response.headers) == {}  # fail-open: no rate-limit field at all
+
+
+async def test_check_now_answers_only_on_the_in_process_backend(redis_url: str) -> None:
+    remote = RateLimiter(redis_url, metrics=RateLimitMetrics(CollectorRegistry()))
+    local = RateLimiter(metrics=RateLimitMetrics(CollectorRegistry()))
+    try:
+        assert remote.check_now(Identity("x")) is None
+        decision = local.check_now(Identity("x"))
+        assert decision is not None
+        assert decision.allowed
+    finally:
+        await remote.aclose()
