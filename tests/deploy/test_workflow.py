@@ -50,5 +50,7 @@ def test_ci_run_installs_every_debian_tool_the_suites_use() -> None:
         "prometheus-node-exporter",
         "pgbouncer",
         "wrk",
+        "postgresql-client",
+        "npm",
     ):
         assert f"missing+=({package})" in script, package
