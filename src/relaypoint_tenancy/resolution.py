@@ -10,6 +10,10 @@ so a steady stream of requests costs no query.
 
 from __future__ import annotations
 
+from relaypoint_tenancy import _sql  # noqa: F401  - first: names the extra when SQLAlchemy is missing
+
+# isort: split
+
 from collections.abc import Iterable, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
