@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from examples.app.runtime import get_runtime
-from examples.app.tenants import TenantInfo
 from relaypoint_core.auth.asgi import AUTH_ERROR_STATE_KEY
 from relaypoint_core.errors import AuthenticationError, AuthorizationError, NoTenantError
 from relaypoint_core.request_state import Principal, get_scope_principal, get_scope_tenant
+from relaypoint_tenancy import TenantInfo
 
 __all__ = ["CallContext", "call_context", "current_principal", "current_tenant_info"]
 
@@ -40,7 +40,7 @@ async def current_tenant_info(request: Request) -> TenantInfo:
             "no tenant in this request: use /api/v1/tenants/{tenant_id}/..., the X-Tenant-ID "
             "header or the tenant's subdomain"
         )
-    info = await get_runtime(request).tenants.get(resolved.tenant_id)
+    info = await get_runtime(request).tenants.get_tenant(resolved.tenant_id)
     if info is None:  # deleted between resolution and now
         raise NoTenantError(f"tenant {resolved.tenant_id!r} no longer exists")
     return info
@@ -51,7 +51,7 @@ async def call_context(request: Request) -> CallContext:
     tenant = await current_tenant_info(request)
     # The tenancy middleware already refuses a token of another tenant; checked again here so a
     # route can never serve one tenant's data to another's token, whatever the middleware order.
-    if principal.tenant_id not in (tenant.slug, tenant.id):
+    if principal.tenant_id != tenant.slug:  # tokens carry the slug, the public identity
         raise AuthorizationError("this token belongs to another tenant")
     get_runtime(request).meter.count(tenant.id)
     return CallContext(principal=principal, tenant=tenant)

@@ -30,7 +30,7 @@ from examples.app.schemas import (
     WorkflowPage,
     WorkflowUpdate,
 )
-from examples.app.tenants import TenantInfo
+from relaypoint_tenancy import TenantInfo
 
 __all__ = ["WORKFLOW_FIELDS", "build_workflow_router"]
 
@@ -80,7 +80,7 @@ def build_workflow_router(*, tenant_in_path: bool) -> APIRouter:
         _: Annotated[object, Depends(RequireWorkflowRead)],
     ) -> dict[str, Any]:
         async def load() -> dict[str, Any]:
-            async with runtime.tenants.session(ctx.tenant) as session:
+            async with runtime.tenants.transaction(ctx.tenant) as session:
                 repo = WorkflowRepository(session, ctx.tenant.id)
                 total = await repo.count()
                 items = [w.to_dict() for w in await repo.page(limit=page.limit, offset=page.offset)]
@@ -112,7 +112,7 @@ def build_workflow_router(*, tenant_in_path: bool) -> APIRouter:
         # insert fails, so concurrent creates can never overshoot the plan's workflow limit.
         await runtime.tenants.consume_quota(ctx.tenant.id, "workflows", 1)
         try:
-            async with runtime.tenants.session(ctx.tenant) as session:
+            async with runtime.tenants.transaction(ctx.tenant) as session:
                 workflow = await WorkflowRepository(session, ctx.tenant.id).create(
                     name=body.name,
                     description=body.description,
@@ -142,7 +142,7 @@ def build_workflow_router(*, tenant_in_path: bool) -> APIRouter:
         _: Annotated[object, Depends(RequireWorkflowRead)],
     ) -> Any:
         async def load() -> dict[str, Any] | None:
-            async with runtime.tenants.session(ctx.tenant) as session:
+            async with runtime.tenants.transaction(ctx.tenant) as session:
                 try:
                     return (
                         await WorkflowRepository(session, ctx.tenant.id).get(workflow_id)
@@ -171,7 +171,7 @@ def build_workflow_router(*, tenant_in_path: bool) -> APIRouter:
         _: Annotated[object, Depends(RequireWorkflowUpdate)],
     ) -> Any:
         changes = body.model_dump(exclude_unset=True, exclude_none=True)
-        async with runtime.tenants.session(ctx.tenant) as session:
+        async with runtime.tenants.transaction(ctx.tenant) as session:
             try:
                 workflow = await WorkflowRepository(session, ctx.tenant.id).update(
                     workflow_id, changes
@@ -193,7 +193,7 @@ def build_workflow_router(*, tenant_in_path: bool) -> APIRouter:
         runtime: Annotated[Runtime, Depends(use_runtime)],
         _: Annotated[object, Depends(RequireWorkflowDelete)],
     ) -> Response:
-        async with runtime.tenants.session(ctx.tenant) as session:
+        async with runtime.tenants.transaction(ctx.tenant) as session:
             try:
                 await WorkflowRepository(session, ctx.tenant.id).delete(workflow_id)
             except WorkflowNotFound:
@@ -213,7 +213,7 @@ def build_workflow_router(*, tenant_in_path: bool) -> APIRouter:
         runtime: Annotated[Runtime, Depends(use_runtime)],
         _: Annotated[object, Depends(RequireWorkflowExecute)],
     ) -> Any:
-        async with runtime.tenants.session(ctx.tenant) as session:
+        async with runtime.tenants.transaction(ctx.tenant) as session:
             repo = WorkflowRepository(session, ctx.tenant.id)
             try:
                 workflow = await repo.get(workflow_id)

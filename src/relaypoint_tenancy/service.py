@@ -26,7 +26,7 @@ from relaypoint_core.plan_tiers import PlanTierSource
 from relaypoint_tenancy.directory import TenantDirectory
 from relaypoint_tenancy.manager import TenantManager
 from relaypoint_tenancy.plans import DEFAULT_PLAN_CATALOG, PlanCatalog
-from relaypoint_tenancy.records import TenantInfo
+from relaypoint_tenancy.records import TenantInfo, UsageInfo
 from relaypoint_tenancy.resolution import (
     DEFAULT_SOURCES,
     Source,
@@ -213,6 +213,48 @@ class Tenancy:
             except BaseException:
                 await session.rollback()
                 raise
+
+    # --- quotas ----------------------------------------------------------------------------------
+
+    async def consume_quota(self, tenant: str, resource: str, amount: int = 1) -> int:
+        """Count ``amount`` of ``resource`` against the tenant's quota.
+
+        Args:
+            tenant: The tenant's slug or id.
+            resource: The quota resource.
+            amount: How much to consume.
+
+        Returns:
+            The new usage.
+
+        Raises:
+            QuotaExceeded: The quota would be exceeded (nothing is counted).
+        """
+        async with self.manager() as manager:
+            return await manager.consume_quota(tenant, resource, amount)
+
+    async def release_quota(self, tenant: str, resource: str, amount: int = 1) -> None:
+        """Give back ``amount`` of ``resource``.
+
+        Args:
+            tenant: The tenant's slug or id.
+            resource: The quota resource.
+            amount: How much to release.
+        """
+        async with self.manager() as manager:
+            await manager.release_quota(tenant, resource, amount)
+
+    async def get_usage(self, tenant: str) -> dict[str, UsageInfo]:
+        """The tenant's usage of every quota resource.
+
+        Args:
+            tenant: The tenant's slug or id.
+
+        Returns:
+            Usage by resource name.
+        """
+        async with self.manager() as manager:
+            return await manager.get_usage(tenant)
 
     # --- changes that the tenant cache must see at once in this process ---------------------------
 
