@@ -11,12 +11,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from examples.app.context import current_principal
 from examples.app.permissions import RequirePlatformTenantsManage
 from examples.app.problems import problem_response
 from examples.app.runtime import Runtime, use_runtime
 from examples.app.schemas import QuotaOverride, TenantOut, Usage
 from examples.app.tenants import tenant_to_dict, usage_items
+from relaypoint_core.fastapi import get_current_principal
 from relaypoint_core.request_state import Principal
 
 __all__ = ["router"]
@@ -44,7 +44,7 @@ async def override_quota(
     resource: Resource,
     body: QuotaOverride,
     runtime: Annotated[Runtime, Depends(use_runtime)],
-    principal: Annotated[Principal, Depends(current_principal)],
+    principal: Annotated[Principal, Depends(get_current_principal)],
     _: Annotated[object, Depends(RequirePlatformTenantsManage)],
 ) -> Any:
     """Give one tenant its own limit for a metered resource (``null`` = unlimited)."""

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 
 from examples.app.context import CallContext, call_context
-from examples.app.domain import WorkflowNotFound, WorkflowRepository
+from examples.app.domain import Workflow, WorkflowNotFound, WorkflowRepository
 from examples.app.listing import FieldSelection, PageParams, page_params
 from examples.app.permissions import (
     RequireWorkflowCreate,
@@ -41,6 +41,11 @@ CACHE_TTL = 300
 
 ITEMS = "workflows"
 LISTS = "workflow-lists"
+
+
+def _public(workflow: Workflow, tenant: TenantInfo) -> dict[str, Any]:
+    """A workflow as the API shows it: the tenant by its public slug, never its row id."""
+    return workflow.to_dict() | {"tenant_id": tenant.slug}
 
 
 def _list_key(page: PageParams) -> str:
@@ -83,7 +88,10 @@ def build_workflow_router(*, tenant_in_path: bool) -> APIRouter:
             async with runtime.tenants.transaction(ctx.tenant) as session:
                 repo = WorkflowRepository(session, ctx.tenant.id)
                 total = await repo.count()
-                items = [w.to_dict() for w in await repo.page(limit=page.limit, offset=page.offset)]
+                items = [
+                    _public(w, ctx.tenant)
+                    for w in await repo.page(limit=page.limit, offset=page.offset)
+                ]
             return {"items": items, "total": total}
 
         cached, hit = await runtime.cached(
@@ -120,7 +128,7 @@ def build_workflow_router(*, tenant_in_path: bool) -> APIRouter:
                     steps=[step.model_dump() for step in body.steps],
                     created_by=ctx.principal.user_id,
                 )
-                created = workflow.to_dict()
+                created = _public(workflow, ctx.tenant)
         except BaseException:
             await runtime.tenants.release_quota(ctx.tenant.id, "workflows", 1)
             raise
@@ -146,7 +154,7 @@ def build_workflow_router(*, tenant_in_path: bool) -> APIRouter:
                 try:
                     return (
                         await WorkflowRepository(session, ctx.tenant.id).get(workflow_id)
-                    ).to_dict()
+                    ).to_dict() | {"tenant_id": ctx.tenant.slug}
                 except WorkflowNotFound:
                     return None
 
@@ -178,7 +186,7 @@ def build_workflow_router(*, tenant_in_path: bool) -> APIRouter:
                 )
             except WorkflowNotFound:
                 return _not_found(workflow_id)
-            updated = workflow.to_dict()
+            updated = _public(workflow, ctx.tenant)
         await _invalidate(runtime, ctx.tenant, workflow_id)
         return updated
 
