@@ -1,7 +1,8 @@
 """Pure ASGI middleware that resolves the tenant of each request and binds it.
 
-It runs after the auth middleware (which leaves the principal in the scope) and before the rate
-limiter (which reads the plan tier this middleware leaves there). Errors are answered as
+It runs inside the auth middleware (which leaves the principal in the scope) and inside the rate
+limiter (so lookups of unknown tenants are throttled too): the canonical order, checked on the
+first request (``relaypoint_core.stack``). Errors are answered as
 ``application/problem+json``: unknown tenant 404, token for another tenant 403, suspended tenant 403.
 """
 
