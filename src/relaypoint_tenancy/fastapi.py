@@ -5,10 +5,19 @@ The only module of the package that imports FastAPI.
 
 from __future__ import annotations
 
+from relaypoint_tenancy import _sql  # noqa: F401  - first: names the database extra when missing
+
+# isort: split
+
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated
 
-from fastapi import Depends, Request
+from relaypoint_core.errors import MissingExtraError
+
+try:
+    from fastapi import Depends, Request
+except ImportError as _missing:
+    raise MissingExtraError("fastapi", "fastapi", "relaypoint_tenancy.fastapi") from _missing
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaypoint_core.fastapi import ProblemHTTPException

@@ -74,11 +74,11 @@ def test_fastapi_adapters_name_the_fastapi_extra() -> None:
     probe = (
         "import sys; sys.modules['fastapi'] = None\n"
         "from relaypoint_core.errors import MissingExtraError\n"
-        "for m in ('relaypoint_core.fastapi', 'relaypoint_core.fastapi_problems'):\n"
+        "for m in ('relaypoint_core.fastapi', 'relaypoint_core.fastapi_problems', 'relaypoint_tenancy.fastapi'):\n"
         "    try:\n        __import__(m)\n"
         "    except MissingExtraError as e:\n        print(e.extra)\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT
     ).stdout
-    assert out.split() == ["fastapi", "fastapi"]
+    assert out.split() == ["fastapi", "fastapi", "fastapi"]
