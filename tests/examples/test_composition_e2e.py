@@ -150,5 +150,12 @@ def test_metrics_show_the_traffic(service: LiveApp) -> None:
     with client(service, source) as http:
         assert http.get(f"{API}/tenants/acme/workflows", headers=bearer(user)).status_code == 200
         metrics = http.get("/metrics").text
-    assert "relaypoint_api_requests_total" in metrics
-    assert "relaypoint_ratelimit_decisions_total" in metrics
+    served = [
+        line
+        for line in metrics.splitlines()
+        if line.startswith("relaypoint_api_requests_total{")
+        and 'route="/api/v1/tenants/{tenant_id}/workflows"' in line
+    ]
+    assert served, "the workflow reads are not counted under their route template"
+    assert sum(float(line.rsplit(" ", 1)[1]) for line in served) >= 1
+    assert "relaypoint_ratelimit_decisions_total{" in metrics
