@@ -82,3 +82,10 @@ def test_fastapi_adapters_name_the_fastapi_extra() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT
     ).stdout
     assert out.split() == ["fastapi", "fastapi", "fastapi"]
+
+
+def test_the_apps_register_no_error_mapping_by_hand() -> None:
+    for path in [*(ROOT / "examples" / "app").glob("*.py"), ROOT / "examples" / "quickstart.py"]:
+        source = path.read_text()
+        assert "add_exception_handler" not in source, path.name
+        assert "register_error_status" not in source, path.name
