@@ -26,6 +26,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.routing import Route
 from starlette.staticfiles import StaticFiles
 
+from examples.app.identity import install_identity
 from examples.app.problems import problem_responses
 from examples.app.routes_admin import router as admin_router
 from examples.app.routes_auth import bearer_scheme, build_auth_routers
@@ -133,6 +134,7 @@ def create_app(config: AppConfig | None = None) -> FastAPI:
         platform_router,
     ):
         app.include_router(router, prefix=api, dependencies=secured, responses=secured_errors)
+    install_identity(app, runtime, prefix=api, dependencies=secured, responses=secured_errors)
     app.include_router(health_router)
     app.include_router(pages_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
@@ -160,7 +162,7 @@ def create_app(config: AppConfig | None = None) -> FastAPI:
         CORSMiddleware,
         allow_origins=settings.CORS_ORIGINS,
         allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-        allow_headers=["Authorization", "Content-Type", "X-Tenant-ID"],
+        allow_headers=["Authorization", "Content-Type", "X-Tenant-ID", "X-API-Key"],
         expose_headers=RATE_LIMIT_HEADERS,
         max_age=600,
     )
