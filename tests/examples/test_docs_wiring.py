@@ -6,9 +6,13 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Annotated
 
 import httpx
+from examples.app.listing import FieldSelection
+from fastapi import Depends, FastAPI
 
+from relaypoint_core.fastapi_problems import install_problem_handlers
 from relaypoint_tenancy import TenantRecord
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,3 +93,31 @@ def test_the_apps_register_no_error_mapping_by_hand() -> None:
         source = path.read_text()
         assert "add_exception_handler" not in source, path.name
         assert "register_error_status" not in source, path.name
+
+
+SELECT_FIELDS = FieldSelection(("id", "name"))
+
+
+def _fields_app() -> FastAPI:
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.get("/items")
+    async def items(
+        fields: Annotated[frozenset[str] | None, Depends(SELECT_FIELDS)],
+    ) -> dict[str, int]:
+        return {"ok": 1}
+
+    return app
+
+
+async def test_a_422_never_echoes_hostile_field_names() -> None:
+    transport = httpx.ASGITransport(app=_fields_app())
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        hostile = await client.get("/items", params={"fields": "<script>alert(1)</script>"})
+        invalid = await client.post("/items", json={"<img src=x onerror=alert(1)>": 1})
+    assert hostile.status_code == 422
+    assert "<" not in hostile.text
+    assert hostile.headers["content-type"] == "application/problem+json"
+    assert invalid.status_code == 405
+    assert "<" not in invalid.text
