@@ -38,6 +38,7 @@ from relaypoint_core.monitoring.asgi import MetricsMiddleware, metrics_app
 from relaypoint_core.plan_tiers import StaticPlanTiers
 from relaypoint_core.rbac import Permission
 from relaypoint_core.request_state import get_scope_principal, get_scope_tenant
+from relaypoint_core.tenant_ids import TenantSlug, TenantUUID
 from relaypoint_ratelimit import EnterpriseRateLimiter, decision_of
 from relaypoint_tenancy import TenantRecord, TenantResolutionMiddleware, TenantResolver
 
@@ -75,8 +76,8 @@ def create_app(
     metrics_registry: Any = None,
 ) -> Starlette:
     tenants = {
-        "acme": TenantRecord(id="t-acme", slug="acme", plan_tier="PROFESSIONAL", status="active"),
-        "globex": TenantRecord(id="t-globex", slug="globex", plan_tier="FREE", status="active"),
+        slug: TenantRecord(TenantUUID(f"t-{slug}"), TenantSlug(slug), plan, "active")
+        for slug, plan in (("acme", "PROFESSIONAL"), ("globex", "FREE"))
     }
     password_hash = hash_password(password)
     users = InMemoryUserDirectory(
