@@ -3,7 +3,7 @@
 Each error class carries its own HTTP status, title and docs anchor as class attributes (see
 ``relaypoint_core.errors``), so a sibling package registers its mapping just by defining its
 errors; core imports none of them. ``problem_for(exc)`` turns any exception into a
-:class:`Problem`; the framework adapters (``relaypoint_core.fastapi_problems``) only render it.
+``Problem``; the framework adapters (``relaypoint_core.fastapi_problems``) only render it.
 
 What a problem may contain (the rule every adapter follows):
 
@@ -11,11 +11,11 @@ What a problem may contain (the rule every adapter follows):
   it is the class's generic title. Configuration and backend errors never expose their message
   (it can name hosts, URLs or settings); unexpected exceptions never do (a 500 carries an
   ``incident`` id to find the logged traceback).
-* An exposed message is passed through :func:`safe_text`: control characters and the markup
+* An exposed message is passed through ``safe_text``: control characters and the markup
   characters ``< > & " `` ` are dropped, whitespace is collapsed and the text is cut to 300
   characters. A message that quotes client input (an unknown tenant slug, a field name) can
   therefore never carry markup or a script back to a browser that renders it.
-* Validation errors list only ``loc``, ``msg`` and ``type``, each through :func:`safe_text`;
+* Validation errors list only ``loc``, ``msg`` and ``type``, each through ``safe_text``;
   the submitted input is never echoed.
 """
 

@@ -13,7 +13,7 @@ Outermost first (see the "Middleware order" docs page)::
 * ``tenancy`` after authentication, so the token's tenant is checked against the tenant that the
   path, header or host names (outside authentication that check could never run).
 
-Each RelayPoint middleware calls :func:`enter_layer` on the first ``http`` requests it sees; the
+Each RelayPoint middleware calls ``enter_layer`` on the first ``http`` requests it sees; the
 call records the layer in the request's scope and raises ``MiddlewareOrderError`` (a
 ``ConfigurationError``) when a layer that belongs further *inside* already ran. Layers that are not
 installed are simply absent: only the relative order of installed layers is checked. Once a

@@ -96,7 +96,17 @@ class Identity:
         return self.fields[4]
 
     def replace(self, **changes: Any) -> Identity:
-        """A copy with some fields changed (what ``dataclasses.replace`` did)."""
+        """A copy with some fields changed (what ``dataclasses.replace`` did).
+
+        Args:
+            **changes: New values by field name.
+
+        Returns:
+            The new identity.
+
+        Raises:
+            TypeError: A name is not a field.
+        """
         values: dict[str, Any] = dict(zip(self.__match_args__, self.fields, strict=True))
         unknown = set(changes) - set(values)
         if unknown:
@@ -146,7 +156,7 @@ def _check_user_key(user_key: object) -> None:
 IdentityResolver = Callable[
     [MutableMapping[str, Any]], Identity | Awaitable[Identity | None] | None
 ]
-"""Maps an ASGI scope to an :class:`Identity` (``None``: do not limit this request)."""
+"""Maps an ASGI scope to an ``Identity`` (``None``: do not limit this request)."""
 
 
 def _parse_networks(proxies: Iterable[str]) -> tuple[_Network, ...]:
@@ -174,7 +184,15 @@ def _is_trusted(address: str, networks: tuple[_Network, ...]) -> bool:
 def client_address(
     scope: MutableMapping[str, Any], trusted_proxies: tuple[_Network, ...] = ()
 ) -> str:
-    """The client IP: the peer, or the right-most untrusted hop of ``X-Forwarded-For``."""
+    """The client IP: the peer, or the right-most untrusted hop of ``X-Forwarded-For``.
+
+    Args:
+        scope: The ASGI scope.
+        trusted_proxies: Networks of the proxies run by you; only their header is believed.
+
+    Returns:
+        The client address, or ``"unknown"``.
+    """
     client = scope.get("client")
     peer = str(client[0]) if client else "unknown"
     if not _is_trusted(peer, trusted_proxies):
@@ -194,7 +212,12 @@ def client_address(
 
 
 class ScopeIdentityResolver:
-    """The default resolver: relaypoint principal and tenant, else the client address."""
+    """The default resolver: the verified principal and its tenant, else the client address.
+
+    Args:
+        trusted_proxies: Networks whose ``X-Forwarded-For`` is believed for anonymous callers.
+        tier_claim: The token claim that hints the user's tier (``None``: no hint).
+    """
 
     __slots__ = ("_cache", "_proxies", "tier_claim")
 
@@ -224,6 +247,14 @@ class ScopeIdentityResolver:
         return str(client[0]) if client else "unknown"
 
     def __call__(self, scope: MutableMapping[str, Any]) -> Identity:
+        """The identity ``scope`` is charged as.
+
+        Args:
+            scope: The ASGI scope (after the auth middleware).
+
+        Returns:
+            The identity to check.
+        """
         # What get_scope_principal / get_scope_tenant read, read once: this runs on every request.
         state = scope.get("state")
         principal = tenant = None

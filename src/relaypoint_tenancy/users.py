@@ -1,5 +1,5 @@
-"""``SqlUserDirectory``: the auth service's :class:`~relaypoint_core.auth.users.UserDirectory`
-backed by the tenancy tables, so users created by :class:`TenantManager` can log in.
+"""``SqlUserDirectory``: the auth service's ``relaypoint_core.auth.users.UserDirectory``
+backed by the tenancy tables, so users created by ``TenantManager`` can log in.
 
 Returned records carry the tenant's **slug** as ``tenant_id`` (the identifier tokens, the tenant
 context and the resolution middleware all use). A suspended tenant's users are inactive.
