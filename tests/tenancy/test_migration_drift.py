@@ -122,14 +122,14 @@ async def test_models_and_migrations_agree(target: tuple[str, str | None]) -> No
 
 
 async def test_an_existing_database_is_brought_in_line(postgres: str) -> None:
-    """Created at c0001/t0001 (default key names, no audit tenant index), then upgraded."""
+    """Created at c0002/t0001 (default key names, no audit tenant index), then upgraded."""
     engine = create_async_engine(postgres)
     try:
         async with engine.connect() as conn:
             transaction = await conn.begin()
             await conn.exec_driver_sql(f'CREATE SCHEMA "{SCHEMA}"')
             for statement in upgrade_statements("control", "postgresql", None, None):
-                if "c0001 -> c0002" in statement:
+                if "c0002 -> c0003" in statement:
                     break
                 await conn.exec_driver_sql(statement)
             for statement in upgrade_statements("tenant", "postgresql", None, SCHEMA):
