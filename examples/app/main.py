@@ -40,6 +40,7 @@ from examples.app.security_headers import SecurityHeadersMiddleware
 from examples.app.seed import DEMO_TENANTS, demo_email, seed_demo
 from examples.app.settings import AppConfig, load_app_config
 from relaypoint_core import __version__
+from relaypoint_core.errors import ConflictError
 from relaypoint_core.fastapi import install_auth
 from relaypoint_core.monitoring.asgi import MetricsMiddleware, metrics_app
 from relaypoint_core.rbac import Role
@@ -87,6 +88,7 @@ register_error_status(TenantNotFoundError, 404)
 register_error_status(TenantExistsError, 409)
 register_error_status(TenantSuspendedError, 403)
 register_error_status(QuotaExceeded, 403)
+register_error_status(ConflictError, 409)
 
 
 def _banner(runtime: Runtime, created: list[str]) -> None:

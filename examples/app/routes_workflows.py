@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Header, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from examples.app.context import CallContext, call_context
@@ -45,6 +46,24 @@ LISTS = "workflow-lists"
 
 def _list_key(page: PageParams) -> str:
     return f"{page.limit}:{page.offset}"
+
+
+def expected_version(if_match: str | None) -> int | None:
+    """The version an ``If-Match: "3"`` (or ``W/"3"``) header names; ``None`` without one."""
+    if if_match is None:
+        return None
+    tag = if_match.strip().removeprefix("W/").strip('"')
+    if not tag.isdigit():
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("header", "if-match"),
+                    "msg": "must be a version number",
+                    "type": "value_error",
+                }
+            ]
+        )
+    return int(tag)
 
 
 def _not_found(workflow_id: str) -> JSONResponse:
@@ -169,12 +188,20 @@ def build_workflow_router(*, tenant_in_path: bool) -> APIRouter:
         ctx: Annotated[CallContext, Depends(call_context)],
         runtime: Annotated[Runtime, Depends(use_runtime)],
         _: Annotated[object, Depends(RequireWorkflowUpdate)],
+        if_match: Annotated[
+            str | None,
+            Header(
+                max_length=32,
+                description='The version you edited, e.g. `"3"`: a later write answers 409',
+            ),
+        ] = None,
     ) -> Any:
         changes = body.model_dump(exclude_unset=True, exclude_none=True)
+        expected = expected_version(if_match)
         async with runtime.tenants.session(ctx.tenant) as session:
             try:
                 workflow = await WorkflowRepository(session, ctx.tenant.id).update(
-                    workflow_id, changes
+                    workflow_id, changes, expected_version=expected
                 )
             except WorkflowNotFound:
                 return _not_found(workflow_id)
@@ -219,8 +246,11 @@ def build_workflow_router(*, tenant_in_path: bool) -> APIRouter:
                 workflow = await repo.get(workflow_id)
             except WorkflowNotFound:
                 return _not_found(workflow_id)
-            async with runtime.track_workflow(ctx.tenant.slug, workflow_id):
-                run = await repo.record_run(workflow, started_by=ctx.principal.user_id)
+            try:
+                async with runtime.track_workflow(ctx.tenant.slug, workflow_id):
+                    run = await repo.record_run(workflow, started_by=ctx.principal.user_id)
+            except WorkflowNotFound:  # deleted between the read and the run
+                return _not_found(workflow_id)
             result = run.to_dict()
         await _invalidate(runtime, ctx.tenant, workflow_id)
         return result

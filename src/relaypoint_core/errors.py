@@ -11,6 +11,7 @@ __all__ = [
     "AuthorizationError",
     "BackendUnavailableError",
     "ConfigurationError",
+    "ConflictError",
     "InvalidTenantIdError",
     "MissingExtraError",
     "NoTenantError",
@@ -77,3 +78,7 @@ class TokenReuseError(TokenRevokedError):
 
 class AuthorizationError(RelayPointError):
     """The caller is authenticated but lacks the permission for this action (HTTP 403)."""
+
+
+class ConflictError(RelayPointError):
+    """A write lost a race with another write to the same record (HTTP 409): re-read and retry."""

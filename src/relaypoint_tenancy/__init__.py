@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from relaypoint_tenancy.branding import BrandingConfig, validate_branding
 from relaypoint_tenancy.errors import (
     BrandingValidationError,
+    ConcurrentUpdateError,
     DomainError,
     InvalidSlugError,
     MigrationError,
@@ -52,11 +53,13 @@ if TYPE_CHECKING:
         create_strategy,
     )
     from relaypoint_tenancy.users import SqlUserDirectory
+    from relaypoint_tenancy.writes import atomic_update, delete_once
 
 __all__ = [
     "DEFAULT_PLAN_CATALOG",
     "BrandingConfig",
     "BrandingValidationError",
+    "ConcurrentUpdateError",
     "DatabasePerTenantStrategy",
     "DomainError",
     "DomainInfo",
@@ -92,7 +95,9 @@ __all__ = [
     "TenantSuspendedError",
     "TransitionReport",
     "UsageInfo",
+    "atomic_update",
     "create_strategy",
+    "delete_once",
     "migrate_all",
     "schema_name_for",
     "validate_branding",
@@ -122,6 +127,8 @@ _LAZY = {
     "TenantRef": "relaypoint_tenancy.strategies",
     "create_strategy": "relaypoint_tenancy.strategies",
     "SqlUserDirectory": "relaypoint_tenancy.users",
+    "atomic_update": "relaypoint_tenancy.writes",
+    "delete_once": "relaypoint_tenancy.writes",
 }
 
 

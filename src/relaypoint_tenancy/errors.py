@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from relaypoint_core.errors import ConfigurationError, InvalidTenantIdError, RelayPointError
+from relaypoint_core.errors import (
+    ConfigurationError,
+    ConflictError,
+    InvalidTenantIdError,
+    RelayPointError,
+)
 
 __all__ = [
     "BrandingValidationError",
+    "ConcurrentUpdateError",
     "DomainError",
     "InvalidSlugError",
     "MigrationError",
@@ -99,4 +105,17 @@ class TenantMismatchError(TenancyError):
         super().__init__(
             f"the token was issued for tenant {token_tenant!r} but the request addresses tenant "
             f"{resolved_tenant!r}"
+        )
+
+
+class ConcurrentUpdateError(ConflictError, TenancyError):
+    """A versioned write expected ``expected`` but the row is at ``actual``: someone else wrote it
+    first. Re-read the row and apply the change again (HTTP 409)."""
+
+    def __init__(self, *, expected: int, actual: int) -> None:
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"the record changed while you edited it (expected version {expected}, it is at "
+            f"{actual}); re-read it and apply your change again"
         )
