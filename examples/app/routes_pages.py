@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from examples.app.dashboard import Branding, render_dashboard, render_logo_svg, render_theme_css
 from examples.app.problems import problem_response
 from examples.app.runtime import Runtime, use_runtime
+from relaypoint_core.text import is_safe_id
 
 __all__ = ["health_router", "pages_router"]
 
@@ -18,12 +19,18 @@ health_router = APIRouter(tags=["health"])
 
 
 async def _branding(runtime: Runtime, slug: str) -> Branding | None:
+    if not is_safe_id(slug):  # never a lookup (nor an error message) for what cannot be a slug
+        return None
     tenant = await runtime.tenants.get_by_slug(slug)
     if tenant is None:
         return None
     return Branding.from_config(
         slug=tenant.slug, name=tenant.name, plan_tier=tenant.plan_tier, config=tenant.branding
     )
+
+
+def _no_tenant(slug: str) -> Response:
+    return problem_response(404, f"no tenant {slug!r}" if is_safe_id(slug) else "no such tenant")
 
 
 @pages_router.get("/")
@@ -35,7 +42,7 @@ async def index() -> RedirectResponse:
 async def dashboard(slug: str, runtime: Annotated[Runtime, Depends(use_runtime)]) -> Response:
     branding = await _branding(runtime, slug)
     if branding is None:
-        return problem_response(404, f"no tenant {slug!r}")
+        return _no_tenant(slug)
     return HTMLResponse(render_dashboard(branding, api_prefix=runtime.config.settings.API_V1_STR))
 
 
@@ -43,7 +50,7 @@ async def dashboard(slug: str, runtime: Annotated[Runtime, Depends(use_runtime)]
 async def theme(slug: str, runtime: Annotated[Runtime, Depends(use_runtime)]) -> Response:
     branding = await _branding(runtime, slug)
     if branding is None:
-        return problem_response(404, f"no tenant {slug!r}")
+        return _no_tenant(slug)
     return Response(
         render_theme_css(branding),
         media_type="text/css",
@@ -55,7 +62,7 @@ async def theme(slug: str, runtime: Annotated[Runtime, Depends(use_runtime)]) ->
 async def logo(slug: str, runtime: Annotated[Runtime, Depends(use_runtime)]) -> Response:
     branding = await _branding(runtime, slug)
     if branding is None:
-        return problem_response(404, f"no tenant {slug!r}")
+        return _no_tenant(slug)
     return Response(render_logo_svg(branding), media_type="image/svg+xml")
 
 

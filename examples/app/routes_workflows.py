@@ -32,6 +32,7 @@ from examples.app.schemas import (
     WorkflowUpdate,
 )
 from examples.app.tenants import TenantInfo
+from relaypoint_core.text import is_safe_id
 
 __all__ = ["WORKFLOW_FIELDS", "build_workflow_router"]
 
@@ -67,7 +68,9 @@ def expected_version(if_match: str | None) -> int | None:
 
 
 def _not_found(workflow_id: str) -> JSONResponse:
-    return problem_response(404, f"workflow {workflow_id!r} does not exist in this tenant")
+    # Only a well-formed id is repeated: a 60 KB or hostile path segment is never echoed.
+    named = f"workflow {workflow_id!r}" if is_safe_id(workflow_id, max_length=32) else "workflow"
+    return problem_response(404, f"{named} does not exist in this tenant")
 
 
 async def _invalidate(runtime: Runtime, tenant: TenantInfo, workflow_id: str | None) -> None:
@@ -160,6 +163,9 @@ def build_workflow_router(*, tenant_in_path: bool) -> APIRouter:
         fields: Annotated[frozenset[str] | None, Depends(select_fields)],
         _: Annotated[object, Depends(RequireWorkflowRead)],
     ) -> Any:
+        if not is_safe_id(workflow_id, max_length=32):  # ids are 32 hex digits
+            return _not_found(workflow_id)
+
         async def load() -> dict[str, Any] | None:
             async with runtime.tenants.session(ctx.tenant) as session:
                 try:
@@ -196,6 +202,8 @@ def build_workflow_router(*, tenant_in_path: bool) -> APIRouter:
             ),
         ] = None,
     ) -> Any:
+        if not is_safe_id(workflow_id, max_length=32):  # ids are 32 hex digits
+            return _not_found(workflow_id)
         changes = body.model_dump(exclude_unset=True, exclude_none=True)
         expected = expected_version(if_match)
         async with runtime.tenants.session(ctx.tenant) as session:
@@ -220,6 +228,8 @@ def build_workflow_router(*, tenant_in_path: bool) -> APIRouter:
         runtime: Annotated[Runtime, Depends(use_runtime)],
         _: Annotated[object, Depends(RequireWorkflowDelete)],
     ) -> Response:
+        if not is_safe_id(workflow_id, max_length=32):  # ids are 32 hex digits
+            return _not_found(workflow_id)
         async with runtime.tenants.session(ctx.tenant) as session:
             try:
                 await WorkflowRepository(session, ctx.tenant.id).delete(workflow_id)
@@ -240,6 +250,8 @@ def build_workflow_router(*, tenant_in_path: bool) -> APIRouter:
         runtime: Annotated[Runtime, Depends(use_runtime)],
         _: Annotated[object, Depends(RequireWorkflowExecute)],
     ) -> Any:
+        if not is_safe_id(workflow_id, max_length=32):  # ids are 32 hex digits
+            return _not_found(workflow_id)
         async with runtime.tenants.session(ctx.tenant) as session:
             repo = WorkflowRepository(session, ctx.tenant.id)
             try:

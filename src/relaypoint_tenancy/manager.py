@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from relaypoint_core.auth.passwords import hash_password
 from relaypoint_core.clock import Clock, system_clock
 from relaypoint_core.rbac.roles import Role
+from relaypoint_core.text import is_safe_id
 from relaypoint_tenancy.branding import BrandingConfig, validate_branding
 from relaypoint_tenancy.errors import (
     DomainError,
@@ -157,6 +158,8 @@ class TenantManager:
     async def _find(self, tenant_id: str, *, for_update: bool = False) -> Tenant | None:
         if not isinstance(tenant_id, str) or not tenant_id:
             raise TenantNotFoundError(str(tenant_id))
+        if not is_safe_id(tenant_id):  # slugs and ids both fit; NUL would be a 500 on PostgreSQL
+            return None
         statement = select(Tenant).where(or_(Tenant.slug == tenant_id, Tenant.id == tenant_id))
         if for_update:
             statement = statement.with_for_update()
@@ -165,7 +168,7 @@ class TenantManager:
     async def _load(self, tenant_id: str, *, for_update: bool = False) -> Tenant:
         row = await self._find(tenant_id, for_update=for_update)
         if row is None:
-            raise TenantNotFoundError(tenant_id)
+            raise TenantNotFoundError(tenant_id if is_safe_id(tenant_id) else "(invalid id)")
         return row
 
     @staticmethod
