@@ -17,6 +17,7 @@ from relaypoint_tenancy.errors import (
     DomainError,
     InvalidSlugError,
     MigrationError,
+    PlanChangeDeniedError,
     QuotaExceeded,
     TenancyConfigurationError,
     TenancyError,
@@ -25,6 +26,7 @@ from relaypoint_tenancy.errors import (
     TenantNotFoundError,
     TenantSuspendedError,
 )
+from relaypoint_tenancy.plan_policy import BillingHook, PlanChange, PlanChangePolicy
 from relaypoint_tenancy.plans import (
     DEFAULT_PLAN_CATALOG,
     PlanCatalog,
@@ -57,6 +59,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_PLAN_CATALOG",
+    "BillingHook",
     "BrandingConfig",
     "BrandingValidationError",
     "ConcurrentUpdateError",
@@ -68,6 +71,9 @@ __all__ = [
     "MigrationError",
     "MigrationReport",
     "PlanCatalog",
+    "PlanChange",
+    "PlanChangeDeniedError",
+    "PlanChangePolicy",
     "PlanLimits",
     "PlanTier",
     "QuotaExceeded",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from relaypoint_core.errors import (
+    AuthorizationError,
     ConfigurationError,
     ConflictError,
     InvalidTenantIdError,
@@ -15,6 +16,7 @@ __all__ = [
     "DomainError",
     "InvalidSlugError",
     "MigrationError",
+    "PlanChangeDeniedError",
     "QuotaExceeded",
     "TenancyConfigurationError",
     "TenancyError",
@@ -118,4 +120,16 @@ class ConcurrentUpdateError(ConflictError, TenancyError):
         super().__init__(
             f"the record changed while you edited it (expected version {expected}, it is at "
             f"{actual}); re-read it and apply your change again"
+        )
+
+
+class PlanChangeDeniedError(AuthorizationError, TenancyError):
+    """An upgrade was asked for without the role or billing approval it needs (HTTP 403)."""
+
+    def __init__(self, current: str, requested: str) -> None:
+        self.current = current
+        self.requested = requested
+        super().__init__(
+            f"upgrading from {current} to {requested} needs a platform administrator or a "
+            "completed purchase; downgrades and the current plan can be chosen freely"
         )

@@ -339,18 +339,31 @@ class TenantManager:
             return [TenantInfo.from_row(row) for row in rows]
 
     async def change_plan(self, tenant_id: str, plan_tier: PlanTier | str) -> TenantInfo:
-        """Move to ``plan_tier``; choosing a plan ends a trial or grace period (-> active)."""
+        """Move to ``plan_tier``; choosing a plan ends a trial or grace period (-> active).
+
+        A downgrade restarts this month's counters of monthly resources (API calls): what was
+        used under the higher plan is not charged to the lower one, which would otherwise lock
+        the tenant out until the month ends. Standing resources (users, workflows) are kept;
+        above the new limits, only adding more is refused. Who may upgrade is decided before
+        this call (`PlanChangePolicy`).
+        """
         tier = PlanTier(plan_tier)
         async with self._unit():
             row = await self._load(tenant_id, for_update=True)
             previous = row.plan_tier
+            restarted: dict[str, int] = {}
+            if tier.rank < PlanTier(previous).rank:
+                restarted = await self.quotas.restart_monthly_usage(row)
             row.plan_tier = tier.value
             if row.status in (TenantStatus.TRIAL.value, TenantStatus.GRACE.value):
                 row.status = TenantStatus.ACTIVE.value
                 row.trial_ends_at = None
                 row.grace_ends_at = None
             row.updated_at = self._now()
-            await self._audit_only(row, "tenant.plan_changed", {"from": previous, "to": tier.value})
+            detail: dict[str, Any] = {"from": previous, "to": tier.value}
+            if restarted:
+                detail["usage_under_previous_plan"] = restarted
+            await self._audit_only(row, "tenant.plan_changed", detail)
             await self.session.flush()
             return TenantInfo.from_row(row)
 
