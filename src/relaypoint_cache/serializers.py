@@ -144,7 +144,7 @@ def _json_object_hook(obj: dict[str, Any]) -> Any:
         if kind == "decimal":
             return Decimal(raw)
         if kind == "bytes":
-            return base64.b64decode(raw)
+            return base64.b64decode(raw, validate=True)
         if kind == "set":
             return set(raw)
         if kind == "frozenset":
