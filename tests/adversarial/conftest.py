@@ -67,4 +67,4 @@ def new_tenant(app: LiveApp, *, plan: str = "STARTER", workflow_limit: int | Non
 def workflows_used(client: httpx.Client, tenant: Tenant) -> int:
     usage = client.get(f"{API}/tenants/{tenant.slug}/usage", headers=bearer(tenant.admin))
     assert usage.status_code == 200, usage.text
-    return next(i["used"] for i in usage.json()["resources"] if i["resource"] == "workflows")
+    return int(next(i["used"] for i in usage.json()["resources"] if i["resource"] == "workflows"))

@@ -57,6 +57,7 @@ async def _write_then_tamper(prefix: str, forge: bytes) -> tuple[Cache, str]:
     try:
         redis_key = await _stored_key(raw, prefix, key)
         stored = await raw.get(redis_key)
+        assert isinstance(stored, bytes)
         meta, _ = unpack_entry(JsonSerializer(), redis_key, stored)
         header = pack_entry(JsonSerializer(), redis_key, meta, 0)[:-1]
         await raw.set(redis_key, header + forge)
@@ -93,7 +94,9 @@ def test_any_single_byte_change_never_raises_to_the_reader(
         try:
             await writer.set(key, VALUE, tenant_id="acme")
             redis_key = await _stored_key(raw, prefix, key)
-            stored = bytearray(await raw.get(redis_key))
+            original = await raw.get(redis_key)
+            assert isinstance(original, bytes)
+            stored = bytearray(original)
             stored[position % len(stored)] = byte
             await raw.set(redis_key, bytes(stored))
             got = await reader.get(key, MISSING, tenant_id="acme")

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.adversarial.conftest import API, LiveApp, bearer, new_tenant
+from tests.adversarial.conftest import API, LiveApp, Tenant, bearer, new_tenant
 
 HOSTILE = [
     "\x00",
@@ -150,10 +150,11 @@ def test_any_text_in_a_workflow_is_stored_exactly_or_refused(
             assert created.status_code == 422, created.text
 
 
-_FUZZ_TENANTS: dict[str, object] = {}
+_FUZZ_TENANTS: dict[str, Tenant] = {}
 
 
-def _fuzz_tenant(app: LiveApp):  # type: ignore[no-untyped-def]
+def _fuzz_tenant(app: LiveApp) -> Tenant:
+    """One ENTERPRISE tenant per backend for the fuzz examples (no quota, generous limits)."""
     if app.backend not in _FUZZ_TENANTS:
         _FUZZ_TENANTS[app.backend] = new_tenant(app, plan="ENTERPRISE")
     return _FUZZ_TENANTS[app.backend]
