@@ -5,11 +5,23 @@ private tenant per test so that counts asserted here see no other test's traffic
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import httpx
+import pytest
 
-from tests.examples.conftest import LiveApp, embedded_app, live_app, servers_app
+from relaypoint_core.auth import SigningKey
+from tests.conftest import require_service
+from tests.examples.conftest import (
+    LiveApp,
+    embedded_app,
+    live_app,
+    servers_app,
+    start_app,
+    stop_app,
+)
+from tests.support.services import RedisServer
 
 __all__ = [
     "API",
@@ -23,6 +35,44 @@ __all__ = [
 ]
 
 API = "/api/v1"
+HARDENED_SECRET = "adversarial-" + "k" * 40
+HARDENED_KEY = SigningKey.hmac(HARDENED_SECRET)
+
+
+@dataclass(frozen=True)
+class HardenedApp:
+    """The app on embedded SQLite and a private redis-server (which tests may restart), with a
+    known ``SECRET_KEY`` (tests sign tokens with the real key), the FREE anonymous tier (so the
+    rate limit is reachable), ``X-Forwarded-For`` trusted from loopback (each test speaks for
+    its own client address) and one-second request deadlines (slow-client tests stay short)."""
+
+    app: LiveApp
+    redis: RedisServer
+
+
+@pytest.fixture(scope="session")
+def hardened(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HardenedApp]:
+    require_service("redis")
+    server = RedisServer().start()
+    try:
+        app = start_app(
+            "hardened",
+            tmp_path_factory.mktemp("app-hardened"),
+            {
+                "REDIS_URL": server.url,
+                "SECRET_KEY": HARDENED_SECRET,
+                "RELAYPOINT_ANONYMOUS_TIER": "FREE",
+                "RELAYPOINT_TRUSTED_PROXIES": "127.0.0.1",
+                "RELAYPOINT_HEADER_TIMEOUT": "1",
+                "RELAYPOINT_BODY_TIMEOUT": "1",
+            },
+        )
+        try:
+            yield HardenedApp(app, server)
+        finally:
+            stop_app(app)
+    finally:
+        server.cleanup()
 
 
 def bearer(tokens: dict[str, str]) -> dict[str, str]:

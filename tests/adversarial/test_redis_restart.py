@@ -2,41 +2,20 @@
 
 Issue #12 item 5 saw sporadic 503s on login and refresh for about 80 s after a Redis restart,
 and a failing first ``/health/ready``: every pooled connection was dead and each failed the
-request that drew it. This app runs on its own redis-server so the test may restart it.
+request that drew it. The hardened app runs on its own redis-server so the test may restart it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from tests.adversarial.conftest import API, bearer
-from tests.conftest import require_service
-from tests.examples.conftest import LiveApp, start_app, stop_app
-from tests.support.services import RedisServer
+from tests.adversarial.conftest import API, HardenedApp, bearer
 
 pytestmark = pytest.mark.redis
 
 
-@pytest.fixture(scope="module")
-def redis_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveApp, RedisServer]]:
-    require_service("redis")
-    server = RedisServer().start()
-    try:
-        app = start_app(
-            "private-redis", tmp_path_factory.mktemp("app-redis"), {"REDIS_URL": server.url}
-        )
-        try:
-            yield app, server
-        finally:
-            stop_app(app)
-    finally:
-        server.cleanup()
-
-
-def test_no_503_once_a_restarted_redis_answers(redis_app: tuple[LiveApp, RedisServer]) -> None:
-    app, server = redis_app
+def test_no_503_once_a_restarted_redis_answers(hardened: HardenedApp) -> None:
+    app, server = hardened.app, hardened.redis
     sessions = [app.login(email) for email in ("user@acme.example", "manager@acme.example")]
     with app.client() as client:
         # Warm every pool (tokens, rate limits, cache, health) with a few concurrent-ish calls.

@@ -1,6 +1,6 @@
 """Slow clients cannot hold a connection: a request head or body trickled one byte at a time is
 cut off at its deadline (issue #12 item 7: one byte every 0.5 s used to hold a connection for
-ever). The app runs with one-second deadlines here so the test stays short; the client stops
+ever). The hardened app runs with one-second deadlines so the test stays short; the client stops
 trickling after 40 bytes, far past either deadline, and the server must have hung up first."""
 
 from __future__ import annotations
@@ -8,28 +8,19 @@ from __future__ import annotations
 import http.client
 import select
 import socket
-from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
 
-from tests.examples.conftest import LiveApp, start_app, stop_app
+from tests.adversarial.conftest import HardenedApp, LiveApp
 
 TRICKLE_BYTES = 40
 TRICKLE_GAP = 0.25  # 40 bytes x 0.25 s = 10 s of trickling against a 1 s deadline
 
 
-@pytest.fixture(scope="module")
-def strict_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
-    app = start_app(
-        "strict-deadlines",
-        tmp_path_factory.mktemp("app-deadlines"),
-        {"RELAYPOINT_HEADER_TIMEOUT": "1", "RELAYPOINT_BODY_TIMEOUT": "1"},
-    )
-    try:
-        yield app
-    finally:
-        stop_app(app)
+@pytest.fixture
+def strict_app(hardened: HardenedApp) -> LiveApp:
+    return hardened.app
 
 
 def _connect(app: LiveApp) -> socket.socket:

@@ -1,17 +1,17 @@
 """Crafted JWTs against the live app: never a 500, always rate limited, never accepted.
 
 Issue #12 item 1: a list as ``alg`` or a deeply nested header answered 500 (and was never rate
-limited), and a validly signed token with a 5,000-character ``sub`` answered 500. This app runs
-with a known ``SECRET_KEY`` (so the test can sign tokens with the real key) and the FREE
+limited), and a validly signed token with a 5,000-character ``sub`` answered 500. The hardened
+app has a known ``SECRET_KEY`` (so the test can sign tokens with the real key) and the FREE
 anonymous tier (60/minute per address) so that the rate limit is reachable.
 """
 
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,30 +19,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from relaypoint_core.auth import SigningKey
-from tests.adversarial.conftest import API
-from tests.examples.conftest import LiveApp, start_app, stop_app
+from tests.adversarial.conftest import API, HARDENED_KEY, HardenedApp, LiveApp
 
-SECRET = "adversarial-" + "k" * 40
-REAL_KEY = SigningKey.hmac(SECRET)
+REAL_KEY = HARDENED_KEY
 WRONG_KEY = SigningKey.hmac("another-" + "x" * 40, kid=REAL_KEY.kid)
 
 
-@pytest.fixture(scope="module")
-def keyed_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
-    app = start_app(
-        "known-key",
-        tmp_path_factory.mktemp("app-known-key"),
-        {
-            "SECRET_KEY": SECRET,
-            "RELAYPOINT_ANONYMOUS_TIER": "FREE",
-            # Each test speaks for its own client address, so their budgets do not mix.
-            "RELAYPOINT_TRUSTED_PROXIES": "127.0.0.1",
-        },
-    )
-    try:
-        yield app
-    finally:
-        stop_app(app)
+@pytest.fixture
+def keyed_app(hardened: HardenedApp) -> LiveApp:
+    return hardened.app
+
+
+_ADDRESSES = itertools.count(1)
 
 
 def _from(address: str, token: str) -> dict[str, str]:
@@ -142,7 +130,7 @@ def test_no_token_signed_with_another_key_is_accepted(
     keyed_app: LiveApp, claims: dict[str, Any]
 ) -> None:
     token = _token(GOOD_HEADER, {**_claims(), **claims}, WRONG_KEY)
-    address = f"198.51.100.{3 + len(token) % 200}"  # spread over addresses: 40 < 60 each
+    address = f"203.0.113.{next(_ADDRESSES)}"  # a fresh client address per example
     with keyed_app.client() as client:
         refresh = client.post(
             f"{API}/auth/refresh",
