@@ -278,7 +278,14 @@ def mount_rate_limiter(runtime: Runtime, app: ASGIApp) -> ASGIApp:
         identity_resolver=runtime.limit_identity(),
         anonymous_tier=config.anonymous_tier,
         key_prefix=config.key_prefix,
-        exempt_paths=("/health/live", "/health/ready", "/health", "/metrics"),
+        # The upgrade call-to-action must work for a throttled tenant (routes_theme.UPGRADE_PATH).
+        exempt_paths=(
+            "/health/live",
+            "/health/ready",
+            "/health",
+            "/metrics",
+            f"{config.settings.API_V1_STR}/billing/upgrade",
+        ),
         enabled=config.settings.ENABLE_RATE_LIMITING,
     )
     runtime.limiter = limiter

@@ -172,7 +172,7 @@ class TokenCodec:
         key = self._keys.get(kid)
         if key is None:
             raise TokenInvalidError("token was signed with an unknown key (retired?)")
-        if key.algorithm != alg:
+        if not key.accepts(alg):
             raise TokenInvalidError(f"token claims algorithm {alg} but its key is {key.algorithm}")
         resolved = _Header(key)
         if len(self._headers) >= _HEADER_CACHE_LIMIT:
