@@ -22,7 +22,7 @@ health_router = APIRouter(tags=["health"])
 async def _branding(runtime: Runtime, slug: str) -> Branding | None:
     if not is_safe_id(slug):  # never a lookup (nor an error message) for what cannot be a slug
         return None
-    tenant = await runtime.tenants.get_by_slug(slug)
+    tenant = await runtime.tenants.get_tenant(slug)
     if tenant is None:
         return None
     return Branding.from_config(

@@ -11,13 +11,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from examples.app.context import current_principal
 from examples.app.permissions import RequirePlatformTenantsManage
 from examples.app.problems import problem_response
 from examples.app.routes_admin import PLAN_POLICY
 from examples.app.runtime import Runtime, use_runtime
 from examples.app.schemas import PlanBody, QuotaOverride, TenantOut, Usage
-from examples.app.tenants import tenant_to_dict
+from examples.app.tenants import tenant_to_dict, usage_items
+from relaypoint_core.fastapi import get_current_principal
 from relaypoint_core.request_state import Principal
 from relaypoint_core.text import is_safe_id
 from relaypoint_tenancy import PlanChange, PlanTier
@@ -47,21 +47,21 @@ async def override_quota(
     resource: Resource,
     body: QuotaOverride,
     runtime: Annotated[Runtime, Depends(use_runtime)],
-    principal: Annotated[Principal, Depends(current_principal)],
+    principal: Annotated[Principal, Depends(get_current_principal)],
     _: Annotated[object, Depends(RequirePlatformTenantsManage)],
 ) -> Any:
     """Give one tenant its own limit for a metered resource (``null`` = unlimited)."""
-    tenant = await runtime.tenants.get(slug)
+    tenant = await runtime.tenants.get_tenant(slug)
     if tenant is None:
         return problem_response(404, f"no tenant {slug!r}")
-    tenant = await runtime.tenants.override_quota(
+    tenant = await runtime.tenants.set_quota_override(
         tenant.id, resource, body.limit, actor=principal.user_id
     )
     return {
         "tenant_id": tenant.slug,
         "plan_tier": tenant.plan_tier.value,
         "status": tenant.status.value,
-        "resources": await runtime.tenants.usage(tenant.id),
+        "resources": usage_items(await runtime.tenants.get_usage(tenant.id)),
     }
 
 
@@ -70,12 +70,12 @@ async def set_plan(
     slug: Slug,
     body: PlanBody,
     runtime: Annotated[Runtime, Depends(use_runtime)],
-    principal: Annotated[Principal, Depends(current_principal)],
+    principal: Annotated[Principal, Depends(get_current_principal)],
     _: Annotated[object, Depends(RequirePlatformTenantsManage)],
 ) -> Any:
     """Move any tenant to any plan: the upgrade path that ``PUT /tenants/{id}/plan`` leaves
     to platform administrators (or a billing hook)."""
-    tenant = await runtime.tenants.get(slug) if is_safe_id(slug) else None
+    tenant = await runtime.tenants.get_tenant(slug) if is_safe_id(slug) else None
     if tenant is None:
         return problem_response(404, "no such tenant")
     await PLAN_POLICY.authorize(
@@ -88,5 +88,4 @@ async def set_plan(
         )
     )
     tenant = await runtime.tenants.change_plan(tenant.id, body.plan_tier, actor=principal.user_id)
-    await runtime.on_plan_changed(tenant)
     return {"plan_tier": tenant.plan_tier.value}

@@ -31,6 +31,11 @@ _SAFE_ID = re.compile(r"[A-Za-z0-9_-]+")
 class InvalidTextError(RelayPointError, ValueError):
     """Input contains a NUL character or a lone surrogate, which no store can hold (HTTP 422)."""
 
+    http_status = 422
+    problem_title = "Invalid input"
+    problem_slug = "invalid-text"
+    expose_detail = True
+
 
 def is_storable(value: str) -> bool:
     """Whether ``value`` has no NUL character and is valid UTF-8 (no lone surrogates).
