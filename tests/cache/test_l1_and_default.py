@@ -89,7 +89,7 @@ def test_import_does_nothing() -> None:
         "os.environ['REDIS_URL'] = 'redis://127.0.0.1:1/0'\n"
         "import relaypoint_cache\n"
         "assert 'redis' not in sys.modules, 'redis imported at import time'\n"
-        "assert not relaypoint_cache.enterprise_cache._configured\n"
+        "assert not relaypoint_cache.enterprise_cache.configured\n"
         "print('ok')\n"
     )
     result = subprocess.run(

@@ -17,13 +17,10 @@ cache an L1 + factory cache, never an exception in the caller.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
-import os
-import random
-import time
-from collections.abc import Callable, Iterable
-from typing import Any, Final
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Unpack
 
 from relaypoint_cache import metrics
 from relaypoint_cache.backends import L2Backend
@@ -34,20 +31,16 @@ from relaypoint_cache.engine.l2 import L2Access
 from relaypoint_cache.engine.leases import Leases
 from relaypoint_cache.engine.loader import Factory, Loader, call_factory
 from relaypoint_cache.engine.scopes import ScopeRegistry
-from relaypoint_cache.engine.settings import EngineSettings, SettingView
+from relaypoint_cache.engine.settings import EngineSettings, SettingsCell, SettingView
 from relaypoint_cache.engine.tags import TagRegistry
 from relaypoint_cache.errors import CacheConfigurationError
-from relaypoint_cache.l1 import L1Store
+from relaypoint_cache.l1 import Entry, L1Store
 from relaypoint_cache.policy import FreshnessPolicy
-from relaypoint_cache.serializers import Serializer, make_serializer
+from relaypoint_cache.settings import CacheOptions, CacheSettings
 from relaypoint_cache.stats import CacheStats, NamespaceSnapshot
-from relaypoint_core.backend_url import parse_backend_url
-from relaypoint_core.circuit import CircuitBreaker
-from relaypoint_core.clock import Clock, system_clock
-from relaypoint_core.keys import DEFAULT_KEY_PREFIX, KeyScheme
 from relaypoint_core.tenant_context import current_tenant, validate_tenant_id
 
-__all__ = ["DEFAULT_NAMESPACE", "MISSING", "Cache"]
+__all__ = ["DEFAULT_NAMESPACE", "MISSING", "Cache", "HotPath"]
 
 logger = logging.getLogger("relaypoint.cache")
 
@@ -62,66 +55,57 @@ class _Missing:
 MISSING: Final[Any] = _Missing()
 """Pass as ``default`` to ``get`` to tell a cached ``None`` from a miss."""
 
-_FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+
+@dataclass(frozen=True, slots=True)
+class HotPath:
+    """What an L1 hit needs, read-only: `Cache.get`, `Cache.get_or_set` and ``@cached`` use it.
+
+    A new one replaces it when the cache is (re)configured or first used.
+    """
+
+    entries: Mapping[Hashable, Entry]
+    """The L1 entries by ``(tenant, namespace, key)``."""
+    now: Callable[[], float]
+    """The monotonic clock reading entries' deadlines compare against."""
+    monitor_hook: Callable[..., None] | None
+    """Called as ``hook(hit, tenant_id=...)`` on every lookup when monitoring is on."""
 
 
 class Cache:
     """An L1 (+ optional Redis L2) cache; see the module docstring and ``docs/cache.md``.
 
     ``url``: ``None``/``memory://`` for L1 only, or ``redis://``, ``rediss://``,
-    ``redis+cluster://``. With ``from_env=True`` (the default instance) the URL and the on/off
-    switch come from ``REDIS_URL`` and ``ENABLE_CACHING`` on first use, not at construction.
+    ``redis+cluster://``. The other options, their defaults and their ranges are the fields of
+    `CacheSettings`. With ``from_env=True`` (the default instance) the URL and the on/off switch
+    come from ``REDIS_URL`` and ``ENABLE_CACHING`` on first use, not at construction.
+
+    Raises:
+        CacheConfigurationError: An option is unknown or out of range.
     """
 
     def __init__(
-        self,
-        url: str | None = None,
-        *,
-        key_prefix: str = DEFAULT_KEY_PREFIX,
-        default_ttl: float = 300.0,
-        l1_ttl: float = 60.0,
-        l1_max_entries: int = 10_000,
-        l1_max_bytes: int = 64 * 1024 * 1024,
-        ttl_jitter: float = 0.0,
-        serializer: str | Serializer = "json",
-        pickle_secret: str | bytes | None = None,
-        op_timeout: float = 0.25,
-        lease_ttl: float = 10.0,
-        lease_wait: float = 5.0,
-        version_ttl: float = 1.0,
-        early_refresh: bool = True,
-        xfetch_beta: float = 1.0,
-        circuit_failure_threshold: int = 3,
-        circuit_reset_timeout: float = 2.0,
-        enabled: bool = True,
-        clock: Clock = system_clock,
-        rng: random.Random | None = None,
-        report_to_monitor: bool = False,
-        from_env: bool = False,
+        self, url: str | None = None, *, from_env: bool = False, **options: Unpack[CacheOptions]
     ) -> None:
-        self._l1 = L1Store(l1_max_entries, l1_max_bytes)
-        # Bound once: the hot paths in get() and @cached read these directly.
-        self._data = self._l1.data
-        self._clock = clock
-        self._now = clock.monotonic
-        self._settings = EngineSettings()
-        self._scopes = ScopeRegistry(KeyScheme("cache", key_prefix))
+        config = CacheSettings.build(url, **options)
+        self._l1 = L1Store(config.l1_max_entries, config.l1_max_bytes)
+        self._shared = SettingsCell(EngineSettings.of(config))
+        self._scopes = ScopeRegistry(self._shared.current.scheme)
         self._errors: dict[str, int] = {}
         self._l2 = L2Access(
-            self._settings,
+            self._shared,
             on_connect=self._on_connect,
             on_drop=self._on_drop,
             count_error=self._count_error,
         )
-        self._tags = TagRegistry(self._settings, self._l1, self._l2, self._scopes)
+        self._tags = TagRegistry(self._shared, self._l1, self._l2, self._scopes)
         self._invalidation = Invalidation(
-            self._settings, self._l1, self._l2, self._scopes, self._tags
+            self._shared, self._l1, self._l2, self._scopes, self._tags
         )
         self._loader = Loader(
-            self._settings,
+            self._shared,
             self._l1,
             self._l2,
-            Leases(self._settings, self._l2, self._tags),
+            Leases(self._shared, self._l2, self._tags),
             self._tags,
             self._invalidation,
             report=self._report,
@@ -131,98 +115,35 @@ class Cache:
             on_notice=self._on_notice, clear_local=self.clear_local, count_error=self._count_error
         )
         self._configured = False
-        self._monitor_hook: Callable[..., None] | None = None
-        self._options: dict[str, Any] = {}
-        self.configure(
-            url,
-            key_prefix=key_prefix,
-            default_ttl=default_ttl,
-            l1_ttl=l1_ttl,
-            ttl_jitter=ttl_jitter,
-            serializer=serializer,
-            pickle_secret=pickle_secret,
-            op_timeout=op_timeout,
-            lease_ttl=lease_ttl,
-            lease_wait=lease_wait,
-            version_ttl=version_ttl,
-            early_refresh=early_refresh,
-            xfetch_beta=xfetch_beta,
-            circuit_failure_threshold=circuit_failure_threshold,
-            circuit_reset_timeout=circuit_reset_timeout,
-            enabled=enabled,
-            clock=clock,
-            rng=rng,
-            report_to_monitor=report_to_monitor,
-            _from_env=from_env,
-        )
+        self._from_env = from_env and url is None
+        self._settings = config
+        self._use(config)
 
     # -- configuration ---------------------------------------------------------------------------
-    def configure(self, url: str | None = None, **options: Any) -> None:
-        """(Re)configure this cache; drops L1 and any Redis connection. No I/O happens here."""
-        from_env = bool(options.pop("_from_env", False))
-        unknown = set(options) - set(inspect.signature(Cache.__init__).parameters)
-        if unknown:
-            raise CacheConfigurationError(f"unknown cache option(s): {', '.join(sorted(unknown))}")
-        merged = {**self._options, **options}
-        merged["url"] = url
-        merged["from_env"] = from_env and url is None
-        self._options = merged
-        self._apply(merged)
+    def configure(self, url: str | None = None, **options: Unpack[CacheOptions]) -> None:
+        """(Re)configure this cache; drops L1 and any Redis connection. No I/O happens here.
+
+        Options not given keep their current value; ``url`` is always replaced. The environment
+        is no longer read afterwards (an explicit configuration wins).
+
+        Raises:
+            CacheConfigurationError: An option is unknown or out of range.
+        """
+        config = self._settings.replace(url=url, **options)
+        self._from_env = False
+        self._settings = config
         self._configured = False
-        self._monitor_hook = None
+        self._use(config)
         self._l2.drop()
         self.clear_local()
 
-    def _apply(self, o: dict[str, Any]) -> None:
-        for name in (
-            "default_ttl",
-            "l1_ttl",
-            "lease_ttl",
-            "lease_wait",
-            "version_ttl",
-            "op_timeout",
-        ):
-            value = o.get(name)
-            if not isinstance(value, int | float) or value <= 0:
-                raise CacheConfigurationError(f"{name} must be a positive number, got {value!r}")
-        jitter = o.get("ttl_jitter", 0.0)
-        if not 0.0 <= jitter < 1.0:
-            raise CacheConfigurationError("ttl_jitter is a fraction of the TTL in [0, 1)")
-        scheme = KeyScheme("cache", o.get("key_prefix", DEFAULT_KEY_PREFIX))
-        self._scopes.use_scheme(scheme)
-        serializer = o.get("serializer", "json")
-        settings = self._settings
-        settings.serializer = (
-            make_serializer(serializer, pickle_secret=o.get("pickle_secret"))
-            if isinstance(serializer, str)
-            else serializer
-        )
-        settings.default_ttl = float(o["default_ttl"])
-        settings.l1_ttl = float(o["l1_ttl"])
-        settings.ttl_jitter = float(jitter)
-        settings.lease_ttl = float(o["lease_ttl"])
-        settings.lease_wait = float(o["lease_wait"])
-        settings.version_ttl = float(o["version_ttl"])
-        settings.op_timeout = float(o["op_timeout"])
-        settings.early_refresh = bool(o.get("early_refresh", True))
-        settings.xfetch_beta = float(o.get("xfetch_beta", 1.0))
-        settings.enabled = bool(o.get("enabled", True))
-        settings.url = o.get("url")
-        clock = o.get("clock") or system_clock
-        self._clock = settings.clock = clock
-        # The system clock's method only wraps time.monotonic: skip the extra call on hot paths.
-        self._now = settings.now = time.monotonic if clock is system_clock else clock.monotonic
-        settings.rng = o.get("rng") or random.Random()  # noqa: S311 - jitter, not secrets
-        self._report_to_monitor = bool(o.get("report_to_monitor", False))
-        settings.breaker = CircuitBreaker(
-            "cache",
-            failure_threshold=int(o.get("circuit_failure_threshold", 3)),
-            reset_timeout=float(o.get("circuit_reset_timeout", 2.0)),
-            clock=clock,
-        )
-        settings.channel = scheme.component_prefix() + "_inv"
-        if settings.url is not None:
-            parse_backend_url(settings.url, component="cache")
+    def _use(self, config: CacheSettings, monitor_hook: Callable[..., None] | None = None) -> None:
+        engine = EngineSettings.of(config)
+        self._shared.current = engine
+        self._scopes.use_scheme(engine.scheme)
+        self._clock = engine.clock
+        self._now = engine.now
+        self.hot_path = HotPath(self._l1.data, engine.now, monitor_hook)
 
     def _ensure_configured(self) -> None:
         """Resolve what waits for first use: the environment (default instance), the monitor."""
@@ -230,16 +151,23 @@ class Cache:
             return
         self._configured = True
         metrics.register_cache(self)
-        if self._options.get("from_env"):
-            switch = os.environ.get("ENABLE_CACHING")
-            if switch is not None and switch.strip().lower() in _FALSE_WORDS:
-                self._settings.enabled = False
-            url = os.environ.get("REDIS_URL") or None
-            if url is not None:
-                parse_backend_url(url, component="cache")
-                self._settings.url = url
-        if self._report_to_monitor:
-            self._monitor_hook = _monitor_hook()
+        config = self._settings
+        if self._from_env:
+            config = config.with_environment()
+            self._settings = config
+        hook = _monitor_hook() if config.report_to_monitor else None
+        if config is not self._shared.current.config or hook is not None:
+            self._use(config, hook)
+
+    @property
+    def settings(self) -> CacheSettings:
+        """The settings in use (frozen; the environment is applied once the cache is first used)."""
+        return self._settings
+
+    @property
+    def configured(self) -> bool:
+        """Whether the first use has resolved the environment and the monitor yet."""
+        return self._configured
 
     @property
     def url(self) -> str:
@@ -269,11 +197,12 @@ class Cache:
     ) -> Any:
         """The cached value, or ``default`` on a miss (a cached ``None`` is returned as ``None``)."""
         tenant = tenant_id if tenant_id is not None else current_tenant()
-        entry = self._data.get((tenant, namespace, key))
-        if entry is not None and entry.soft > self._now() and entry.epoch == entry.scope.epoch:
+        hot = self.hot_path
+        entry = hot.entries.get((tenant, namespace, key))
+        if entry is not None and entry.soft > hot.now() and entry.epoch == entry.scope.epoch:
             entry.ref = True
             entry.stats.hits_l1 += 1
-            hook = self._monitor_hook
+            hook = hot.monitor_hook
             if hook is not None:
                 hook(True, tenant_id=tenant)
             return entry.value
@@ -283,13 +212,13 @@ class Cache:
         self._ensure_configured()
         scope = self._scopes.get(tenant, namespace, key)
         stats = scope.stats
-        if not self._settings.enabled:
+        if not self._shared.current.enabled:
             stats.misses += 1
             self._report(False, tenant)
             return default
         lkey = (tenant, namespace, key)
         now = self._now()
-        entry = self._data.get(lkey)
+        entry = self._l1.data.get(lkey)
         if (
             entry is not None
             and entry.scope is scope
@@ -336,11 +265,12 @@ class Cache:
         caller (unless a ``stale_if_error`` value can be served); cache faults never do.
         """
         tenant = tenant_id if tenant_id is not None else current_tenant()
-        entry = self._data.get((tenant, namespace, key))
-        if entry is not None and entry.soft > self._now() and entry.epoch == entry.scope.epoch:
+        hot = self.hot_path
+        entry = hot.entries.get((tenant, namespace, key))
+        if entry is not None and entry.soft > hot.now() and entry.epoch == entry.scope.epoch:
             entry.ref = True
             entry.stats.hits_l1 += 1
-            hook = self._monitor_hook
+            hook = hot.monitor_hook
             if hook is not None:
                 hook(True, tenant_id=tenant)
             return entry.value
@@ -354,9 +284,9 @@ class Cache:
             lease=lease,
             tags=tuple(tags),
         )
-        return await self._get_or_set_slow(tenant, namespace, key, factory_func, policy)
+        return await self.load(tenant, namespace, key, factory_func, policy)
 
-    async def _get_or_set_slow(
+    async def load(
         self,
         tenant: str | None,
         namespace: str,
@@ -364,9 +294,21 @@ class Cache:
         factory: Factory,
         policy: FreshnessPolicy,
     ) -> Any:
+        """The miss path of `get_or_set` with a ready `FreshnessPolicy` (``@cached`` calls it).
+
+        Args:
+            tenant: The tenant id (``None`` for global entries); not resolved from the context.
+            namespace: The namespace.
+            key: The key inside the namespace.
+            factory: Computes the value on a miss (sync, async, or returning an awaitable).
+            policy: TTLs, stale windows, lease and tags of this entry.
+
+        Returns:
+            The cached or computed value.
+        """
         self._ensure_configured()
         scope = self._scopes.get(tenant, namespace, key)
-        if not self._settings.enabled:
+        if not self._shared.current.enabled:
             scope.stats.misses += 1
             return await call_factory(factory)
         return await self._loader.get_or_set(scope, key, factory, policy)
@@ -395,14 +337,14 @@ class Cache:
         self._ensure_configured()
         policy = FreshnessPolicy(ttl=ttl, l1_ttl=l1_ttl, tags=tuple(tags))
         scope = self._scopes.get(tenant, namespace, key)
-        if not self._settings.enabled:
+        if not self._shared.current.enabled:
             return False
         tag_versions = await self._tags.snapshot(tenant, policy.tags)
         if tag_versions is None:
             self._l1.remove((tenant, namespace, key))
             return False
         meta = self._loader.new_meta(
-            ttl if ttl is not None else self._settings.default_ttl,
+            ttl if ttl is not None else self._shared.current.default_ttl,
             stale_while_revalidate,
             stale_if_error,
             0.0,
@@ -488,13 +430,19 @@ class Cache:
     # -- introspection ---------------------------------------------------------------------------
     async def stats(self) -> CacheStats:
         """Hit rates per namespace, L1 size and L2 health."""
+        return self.snapshot()
+
+    def snapshot(self) -> CacheStats:
+        """What `stats` returns, without awaiting (the metrics collector reads it at scrape time)."""
         return CacheStats(
-            namespaces={name: NamespaceSnapshot.of(s) for name, s in self._scopes.ns_stats.items()},
+            namespaces={
+                name: NamespaceSnapshot.of(s) for name, s in list(self._scopes.ns_stats.items())
+            },
             l1_entries=len(self._l1),
             l1_bytes=self._l1.bytes,
             l1_evictions=self._l1.evictions,
-            l2_enabled=self._settings.has_l2,
-            circuit_state=self._settings.breaker.state.value,
+            l2_enabled=self._shared.current.has_l2,
+            circuit_state=self._shared.current.breaker.state.value,
             subscribed=self._subscription.active,
             errors=dict(self._errors),
         )
@@ -546,7 +494,7 @@ class Cache:
         self._errors[kind] = self._errors.get(kind, 0) + 1
 
     def _report(self, hit: bool, tenant: str | None) -> None:
-        hook = self._monitor_hook
+        hook = self.hot_path.monitor_hook
         if hook is not None:
             hook(hit, tenant_id=tenant)
 
