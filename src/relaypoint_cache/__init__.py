@@ -35,6 +35,7 @@ from relaypoint_cache.serializers import (
     Serializer,
     SignedPickleSerializer,
 )
+from relaypoint_cache.settings import CacheSettings
 from relaypoint_cache.stats import CacheStats, NamespaceSnapshot
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "Cache",
     "CacheConfigurationError",
     "CacheError",
+    "CacheSettings",
     "CacheStats",
     "CachedFunction",
     "FreshnessPolicy",
