@@ -124,6 +124,16 @@ class CacheBase:
         self._l2.drop()
         self.clear_local()
 
+    def use_environment(self) -> None:
+        """Return to the default instance's start: default settings, the environment read on first use.
+
+        Drops L1 and any Redis connection, like `configure`.
+        """
+        self.configure(None)
+        self._settings = CacheSettings.build(None)
+        self._from_env = True
+        self._use(self._settings)
+
     def _use(self, config: CacheSettings, monitor_hook: Callable[..., None] | None = None) -> None:
         engine = EngineSettings.of(config)
         self._shared.current = engine
@@ -136,12 +146,12 @@ class CacheBase:
         """Resolve what waits for first use: the environment (default instance), the monitor."""
         if self._configured:
             return
-        self._configured = True
-        metrics.register_cache(self)
         config = self._settings
         if self._from_env:
-            config = config.with_environment()
+            config = config.with_environment()  # a bad variable raises at every use until fixed
             self._settings = config
+        self._configured = True
+        metrics.register_cache(self)
         hook = _monitor_hook() if config.report_to_monitor else None
         if config is not self._shared.current.config or hook is not None:
             self._use(config, hook)
