@@ -34,6 +34,7 @@ from relaypoint_cache.serializers import (
     MsgpackSerializer,
     Serializer,
     SignedPickleSerializer,
+    register_model,
 )
 from relaypoint_cache.settings import CacheSettings
 from relaypoint_cache.stats import CacheStats, NamespaceSnapshot
@@ -58,4 +59,5 @@ __all__ = [
     "cached",
     "configure",
     "enterprise_cache",
+    "register_model",
 ]
