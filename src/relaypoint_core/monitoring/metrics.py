@@ -244,9 +244,10 @@ class RelayPointMetrics:
             _live_metrics.add(self)
             declared = sorted(_declared_db_queries)
         for operation, table in declared:
-            self._declare_db_query(operation, table)
+            self.declare_query_site(operation, table)
 
-    def _declare_db_query(self, operation: str, table: str) -> None:
+    def declare_query_site(self, operation: str, table: str) -> None:
+        """Create the ``(operation, table)`` query series at zero (see `declare_db_query`)."""
         self.db_query_duration.labels(operation, table)
         self.db_query_errors.labels(operation, table)
 
@@ -284,7 +285,7 @@ def declare_db_query(operation: str, table: str) -> None:
         _declared_db_queries.add((operation, table))
         live = list(_live_metrics)
     for metrics in live:
-        metrics._declare_db_query(operation, table)
+        metrics.declare_query_site(operation, table)
 
 
 _default: RelayPointMetrics | None = None
