@@ -113,7 +113,7 @@ def _jsonable(value: Any) -> Any:
 
 
 class TenantManager:
-    """Manage tenants through ``db_session`` (an :class:`AsyncSession` on the control database).
+    """Manage tenants through ``db_session`` (an `AsyncSession` on the control database).
 
     ``strategy`` defaults to schema-per-tenant on PostgreSQL and shared tables on SQLite; pass the
     application's configured strategy to share its engine cache.
@@ -331,7 +331,7 @@ class TenantManager:
         return info
 
     async def get_tenant(self, tenant_id: str) -> TenantInfo:
-        """The tenant with this slug or id; raises :class:`TenantNotFoundError`."""
+        """The tenant with this slug or id; raises `TenantNotFoundError`."""
         async with self._unit():
             return TenantInfo.from_row(await self._load(tenant_id))
 
@@ -645,7 +645,7 @@ class TenantManager:
     # --- quotas ---------------------------------------------------------------------------------
 
     async def consume_quota(self, tenant_id: str, resource: str, amount: int = 1) -> int:
-        """Atomically count ``amount`` of ``resource``; raises :class:`QuotaExceeded` at the limit."""
+        """Atomically count ``amount`` of ``resource``; raises `QuotaExceeded` at the limit."""
         async with self._unit():
             return await self.quotas.consume(await self._load(tenant_id), resource, amount)
 

@@ -52,7 +52,7 @@ _default_checker = PermissionChecker()
 
 
 class AuthService:
-    """Issues and verifies tokens for users found through a :class:`UserDirectory`."""
+    """Issues and verifies tokens for users found through a `UserDirectory`."""
 
     def __init__(
         self,
@@ -142,7 +142,7 @@ class AuthService:
         return self.codec.keys
 
     def rotate_keys(self, ring: KeyRing) -> None:
-        """Switch to a new key ring at run time (see :meth:`KeyRing.rotated`)."""
+        """Switch to a new key ring at run time (see `KeyRing.rotated`)."""
         self.codec.keys = ring
 
     # --- passwords --------------------------------------------------------------------------------
@@ -171,7 +171,7 @@ class AuthService:
         target: str | None = None,
     ) -> Decision:
         """Allow ``principal`` to do ``permission`` in ``tenant_id`` (default: its own tenant),
-        or record the denial in the audit log and raise :class:`AuthorizationError`."""
+        or record the denial in the audit log and raise `AuthorizationError`."""
         where = principal.tenant_id if tenant_id is None else tenant_id
         decision = self.checker.explain_principal(principal, permission, tenant_id=where)
         if decision.allowed:
@@ -260,7 +260,7 @@ class AuthService:
         """Check credentials against the user directory and start a session.
 
         Unknown email, wrong password and inactive user all raise the same
-        :class:`InvalidCredentialsError` and cost one password verification each.
+        `InvalidCredentialsError` and cost one password verification each.
         """
         if self.users is None:
             raise ConfigurationError("AuthService.login needs a UserDirectory (users=...)")

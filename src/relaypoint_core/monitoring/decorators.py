@@ -2,7 +2,7 @@
 
 Each accepts ``monitor=`` (default: the global ``performance_monitor``) and wraps sync and async
 functions alike. Durations come from the monitor's clock, so tests can drive them with a
-:class:`~relaypoint_core.testing.FakeClock`.
+`FakeClock`.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def track_api_metrics(
 ) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Measure a handler as route ``endpoint`` (a template such as ``/api/v1/workflows/{id}``).
 
-    Inside :class:`~relaypoint_core.monitoring.asgi.MetricsMiddleware` the request is already
+    Inside `MetricsMiddleware` the request is already
     measured: the decorator then only names its route (useful for routers that leave no template
     in the scope) and nothing is counted twice. Outside it, the decorator records the call itself
     with status 200, the ``status_code`` of the returned response, or the ``status_code`` of the

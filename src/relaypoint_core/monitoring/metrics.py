@@ -2,12 +2,12 @@
 
 ``RelayPointMetrics()`` registers every metric on prometheus-client's global ``REGISTRY``;
 ``RelayPointMetrics(CollectorRegistry())`` keeps a private set (tests, several apps in one process).
-:func:`default_metrics` returns the process-wide set, created on first use so that importing the
+`default_metrics` returns the process-wide set, created on first use so that importing the
 package registers nothing.
 
 Label values are bounded by construction: routes are templates (``/items/{item_id}``), statuses
 are classes (``2xx``..``5xx``), and free-form values (routes, plan tiers) pass through a
-:class:`LabelGuard` that folds anything past a cap into ``__other__``. Tenant ids, user ids and raw
+`LabelGuard` that folds anything past a cap into ``__other__``. Tenant ids, user ids and raw
 paths are never labels. Cache metrics (``relaypoint_cache_*``) belong to ``relaypoint_cache`` and
 rate-limit metrics (``relaypoint_ratelimit_*``) to ``relaypoint_ratelimit``.
 """

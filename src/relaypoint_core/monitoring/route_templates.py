@@ -1,7 +1,7 @@
 """Route templates for requests a middleware refused before the router ran.
 
 A 429 from the rate limiter or a 404 from tenant resolution never reaches the router, so nothing
-leaves the matched route in the ASGI scope. :class:`TemplateMatcher` maps such a raw path back to
+leaves the matched route in the ASGI scope. `TemplateMatcher` maps such a raw path back to
 the app's declared templates (``/api/v1/workflows/{workflow_id}``), so the refusal is counted
 under the route it was aimed at; a path no template covers stays unmatched.
 """
