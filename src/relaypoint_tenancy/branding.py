@@ -9,14 +9,11 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from relaypoint_tenancy.errors import BrandingValidationError
+from relaypoint_tenancy.validation import is_email
 
 __all__ = ["BrandingConfig", "validate_branding"]
 
 _HEX_COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})")
-# Deliberately conservative: one @, a dotted domain, no spaces, quotes or angle brackets.
-_EMAIL = re.compile(
-    r"[A-Za-z0-9._%+\-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
-)
 _HTTPS_URL = re.compile(r"https://[A-Za-z0-9.\-]+(?::\d{1,5})?(?:/[^\s\"'<>]*)?")
 
 
@@ -33,7 +30,7 @@ def _https_url(value: str) -> str:
 
 
 def _email(value: str) -> str:
-    if len(value) > 254 or _EMAIL.fullmatch(value) is None:
+    if not is_email(value):  # the same rule as user and admin addresses
         raise ValueError("must be an email address such as 'support@example.com'")
     return value
 

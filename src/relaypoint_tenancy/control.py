@@ -1,0 +1,133 @@
+"""`ControlPlane`: what every control-plane operation shares (session, strategy, clock, actor).
+
+One unit of work per public operation (commit on success, roll back on any failure), tenant
+lookup by slug or id, and the audit trail written to the tenant's own plane. The operation
+modules (`lifecycle`, `domains`, `branding_ops`, `members`, `quota_ops`, `gdpr`) use it through
+its public methods; `TenantManager` is the facade over them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, insert, or_, select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from relaypoint_core.clock import Clock
+from relaypoint_core.text import is_safe_id
+from relaypoint_tenancy.errors import TenantNotFoundError
+from relaypoint_tenancy.install_hint import not_installed
+from relaypoint_tenancy.models import AuditEvent, Tenant
+from relaypoint_tenancy.plans import PlanCatalog
+from relaypoint_tenancy.quotas import QuotaService
+from relaypoint_tenancy.strategies import IsolationStrategy, TenantPlane, TenantRef
+from relaypoint_tenancy.trials import utc_now
+
+__all__ = ["ControlPlane", "tenant_ref"]
+
+_audit = cast(Table, AuditEvent.__table__)
+
+
+def tenant_ref(row: Tenant) -> TenantRef:
+    """The `TenantRef` (id, slug, data location) of a tenant row."""
+    return TenantRef(row.id, row.slug, row.data_location)
+
+
+@dataclass(frozen=True, slots=True)
+class ControlPlane:
+    """The shared context of the control-plane operations.
+
+    Attributes:
+        session: the `AsyncSession` on the control database.
+        strategy: the isolation strategy that owns tenant planes.
+        catalog: the plan catalogue.
+        clock: the injected clock.
+        actor: who is recorded in audit events.
+        quotas: the quota counters on ``session``.
+    """
+
+    session: AsyncSession
+    strategy: IsolationStrategy
+    catalog: PlanCatalog
+    clock: Clock
+    actor: str
+    quotas: QuotaService
+
+    def now(self) -> datetime:
+        """The current time as a naive UTC datetime (how rows store it)."""
+        return utc_now(self.clock)
+
+    @asynccontextmanager
+    async def unit(self) -> AsyncIterator[None]:
+        """One unit of work: commit on success, roll back on any failure.
+
+        Raises:
+            MissingExtraError: the failure came from a driver that is not installed.
+        """
+        try:
+            yield
+            await self.session.commit()
+        except BaseException as exc:
+            await self.session.rollback()
+            hint = not_installed(exc)
+            if hint is not None:
+                raise hint from exc
+            raise
+
+    async def find(self, tenant_id: str, *, for_update: bool = False) -> Tenant | None:
+        """The tenant row with this slug or id, or ``None``.
+
+        Raises:
+            TenantNotFoundError: ``tenant_id`` is not a non-empty string.
+        """
+        if not isinstance(tenant_id, str) or not tenant_id:
+            raise TenantNotFoundError(str(tenant_id))
+        if not is_safe_id(tenant_id):  # slugs and ids both fit; NUL would be a 500 on PostgreSQL
+            return None
+        statement = select(Tenant).where(or_(Tenant.slug == tenant_id, Tenant.id == tenant_id))
+        if for_update:
+            statement = statement.with_for_update()
+        try:
+            return (await self.session.execute(statement)).scalar_one_or_none()
+        except DBAPIError as exc:
+            hint = not_installed(exc)
+            if hint is None:
+                raise
+            await self.session.rollback()
+            raise hint from exc
+
+    async def load(self, tenant_id: str, *, for_update: bool = False) -> Tenant:
+        """The tenant row with this slug or id.
+
+        Raises:
+            TenantNotFoundError: there is none.
+        """
+        row = await self.find(tenant_id, for_update=for_update)
+        if row is None:
+            raise TenantNotFoundError(tenant_id if is_safe_id(tenant_id) else "(invalid id)")
+        return row
+
+    async def audit(
+        self, plane: TenantPlane, tenant: Tenant, action: str, detail: Mapping[str, Any]
+    ) -> None:
+        """Append an audit event to ``tenant``'s plane (inside the current unit of work)."""
+        await plane.execute(
+            insert(_audit).values(
+                tenant_id=tenant.id,
+                actor=self.actor,
+                action=action,
+                detail=dict(detail),
+                created_at=self.now(),
+            )
+        )
+
+    async def audit_only(self, tenant: Tenant, action: str, detail: Mapping[str, Any]) -> None:
+        """Open ``tenant``'s plane just to append an audit event."""
+        conn = await self.session.connection()
+        async with self.strategy.tenant_plane(conn, tenant_ref(tenant)) as plane:
+            await self.audit(plane, tenant, action, detail)
