@@ -1,11 +1,9 @@
 """``AuthService``: login, refresh with rotation and reuse detection, logout, token verification.
 
 Access tokens are short-lived (30 minutes by default) and verified without a store round trip
-unless ``check_access_revocation=True``. Refresh tokens belong to a family; each refresh rotates
-the family's current token, and presenting an already-rotated token revokes the whole family
-(someone else holds a copy) and is recorded as a security event, except within the refresh grace
-window (``refresh_grace`` seconds, 10 by default): two tabs or a retry presenting the token that
-was just rotated get the same new pair again instead of killing the session.
+unless ``check_access_revocation=True``. Refresh tokens belong to a family rotated on each
+refresh; reuse detection and the refresh grace window (``refresh_grace`` seconds, 10 by default)
+live in `relaypoint_core.auth.refresh`.
 """
 
 from __future__ import annotations
@@ -20,15 +18,14 @@ from relaypoint_core.auth.errors import (
     AuthorizationError,
     InvalidCredentialsError,
     TokenInvalidError,
-    TokenReuseError,
     TokenRevokedError,
 )
-from relaypoint_core.auth.grace import open_replay, seal_replay
 from relaypoint_core.auth.keys import KeyRing
 from relaypoint_core.auth.passwords import hash_password, needs_rehash, verify_password
+from relaypoint_core.auth.refresh import roles_claim, rotate_refresh_token
 from relaypoint_core.auth.sessions import SessionManager
 from relaypoint_core.auth.signing import key_ring_from_settings
-from relaypoint_core.auth.store import RotationOutcome, SessionInfo, TokenStore
+from relaypoint_core.auth.store import SessionInfo, TokenStore
 from relaypoint_core.auth.stores import create_token_store
 from relaypoint_core.auth.tokens import ACCESS, REFRESH, TokenCodec, new_token_id
 from relaypoint_core.auth.users import UserDirectory, UserRecord
@@ -294,65 +291,18 @@ class AuthService:
         return pair
 
     async def refresh(self, refresh_token: str) -> TokenPair:
-        """Rotate ``refresh_token`` into a new pair (same family)."""
-        claims = self.codec.decode(refresh_token, token_type=REFRESH)
-        user_id: str = claims["sub"]
-        tenant_id: str | None = claims.get("tid")
-        family_id = claims.get("fam")
-        if not isinstance(family_id, str):
-            raise TokenInvalidError("refresh token has no family")
-        roles: Iterable[str] = _roles(claims)
-        if self.users is not None:
-            user = await self.users.get_by_id(user_id)
-            if user is None or not user.is_active or user.tenant_id != tenant_id:
-                await self.store.revoke_family(tenant_id, family_id)
-                await self._record(
-                    AuditAction.REFRESH,
-                    AuditOutcome.FAILURE,
-                    actor=user_id,
-                    tenant_id=tenant_id,
-                    family=family_id,
-                    reason="user_gone_or_inactive",
-                )
-                raise TokenRevokedError("the user of this session no longer exists or is inactive")
-            roles = user.roles  # role changes take effect at the next refresh
-        new_refresh_id = new_token_id()
-        pair = self._pair(user_id, tenant_id, roles, family_id, new_refresh_id)
-        rotation = await self.store.rotate_with_grace(
-            tenant_id,
-            family_id,
-            presented_token_id=claims["jti"],
-            new_token_id=new_refresh_id,
-            ttl=self.refresh_ttl + 60,
+        """Rotate ``refresh_token`` into a new pair (same family); see
+        `relaypoint_core.auth.refresh.rotate_refresh_token` for the reuse and grace rules."""
+        return await rotate_refresh_token(
+            refresh_token,
+            codec=self.codec,
+            store=self.store,
+            users=self.users,
+            make_pair=self._pair,
+            record=self._record,
+            refresh_ttl=self.refresh_ttl,
             grace=self.refresh_grace,
-            replay=seal_replay(refresh_token, pair.to_dict()) if self.refresh_grace else b"",
-            user_id=user_id,
         )
-        outcome = rotation.outcome
-        if outcome is RotationOutcome.GRACE and rotation.replay is not None:
-            # A concurrent or retried refresh of the token rotated moments ago: same pair.
-            return TokenPair.from_dict(open_replay(refresh_token, rotation.replay))
-        if outcome is RotationOutcome.REUSED:
-            logger.warning(
-                "refresh token reuse detected: family %s of user %s in tenant %s revoked",
-                family_id,
-                user_id,
-                tenant_id,
-            )
-            await self._record(
-                AuditAction.REFRESH_REUSE,
-                AuditOutcome.SECURITY_EVENT,
-                actor=user_id,
-                tenant_id=tenant_id,
-                family=family_id,
-                token_id=claims["jti"],
-            )
-            raise TokenReuseError(
-                "this refresh token was already used; the session is revoked, sign in again"
-            )
-        if outcome is not RotationOutcome.ROTATED:
-            raise TokenRevokedError("this session was signed out or has expired; sign in again")
-        return pair
 
     async def logout(self, refresh_token: str, *, access_token: str | None = None) -> None:
         """End the session: revoke the refresh family (and deny ``access_token`` if given)."""
@@ -383,7 +333,7 @@ class AuthService:
         return Principal(
             user_id=claims["sub"],
             tenant_id=claims.get("tid"),
-            roles=_roles(claims),
+            roles=roles_claim(claims),
             token_id=claims["jti"],
             claims=claims,
         )
@@ -446,10 +396,3 @@ class AuthService:
                 await close()
         self._owned.clear()
         await self.store.aclose()
-
-
-def _roles(claims: Mapping[str, Any]) -> tuple[str, ...]:
-    roles = claims.get("roles", ())
-    if not isinstance(roles, list | tuple) or not all(isinstance(r, str) for r in roles):
-        raise TokenInvalidError("token roles claim is not a list of strings")
-    return tuple(roles)
