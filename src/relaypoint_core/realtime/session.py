@@ -1,0 +1,150 @@
+"""One inbound message, from arrival to acknowledgement: checks in a fixed order, one refusal shape.
+
+Order: the connection's credential holds (or the event is `auth.refresh`), the principal holds
+the event's permission, the `MessageLimiter` admits it, then the handler runs. A refusal is sent
+as `message.refused` `{event, code, message, retry_after?}` and returned as the acknowledgement
+`{"ok": false, "error": {...}}`; it never disconnects the client and never escapes as an error.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from relaypoint_core.errors import RelayPointError
+from relaypoint_core.message_limits import MessageLimiter
+from relaypoint_core.rbac.checker import PermissionChecker
+from relaypoint_core.realtime.errors import ConnectionRefused
+from relaypoint_core.realtime.lifetime import Lease
+from relaypoint_core.realtime.metrics import RealtimeMetrics
+from relaypoint_core.realtime.rooms import TenantChannel
+from relaypoint_core.request_state import Principal, ResolvedTenant
+
+__all__ = ["Connection", "EventHandler", "InboundDispatcher"]
+
+logger = logging.getLogger("relaypoint.realtime")
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """What an event handler knows about the connection that sent the event.
+
+    Attributes:
+        sid: The Socket.IO session id.
+        principal: The verified caller (as of the last connect or refresh).
+        tenant: The verified tenant, when the server has a tenant verifier.
+        channel: Emission to the connection's own tenant (and only that tenant).
+    """
+
+    sid: str
+    principal: Principal
+    tenant: ResolvedTenant | None
+    channel: TenantChannel
+    reply: Callable[[str, str, Any], Awaitable[None]]
+
+    async def emit(self, event: str, data: Any = None) -> None:
+        """Send `event` to this connection only."""
+        await self.reply(self.sid, event, data)
+
+
+EventHandler = Callable[[Connection, Any], Awaitable[Any]]
+
+
+class InboundDispatcher:
+    """Runs the checks of every inbound message and the handler behind them."""
+
+    def __init__(
+        self,
+        *,
+        checker: PermissionChecker,
+        limiter: MessageLimiter | None,
+        limiter_failure: str,
+        metrics: RealtimeMetrics,
+        refuse: Callable[[str, dict[str, Any]], Awaitable[None]],
+    ) -> None:
+        self.checker = checker
+        self.limiter = limiter
+        self.limiter_failure = limiter_failure
+        self.metrics = metrics
+        self._refuse = refuse
+
+    async def refuse(
+        self,
+        lease: Lease,
+        event: str,
+        label: str,
+        code: str,
+        message: str,
+        *,
+        retry_after: float | None = None,
+    ) -> dict[str, Any]:
+        """Tell the client (event and ack) that its message was refused, and count it."""
+        payload: dict[str, Any] = {"event": event, "code": code, "message": message}
+        if retry_after is not None:
+            payload["retry_after"] = retry_after
+        outcome = code if code in ("forbidden", "rate_limited", "unknown_event") else "invalid"
+        if code in ("reauthenticate", "error"):
+            outcome = code
+        self.metrics.message_in(label, outcome)
+        await self._refuse(lease.sid, payload)
+        return {"ok": False, "error": payload}
+
+    async def run(
+        self,
+        lease: Lease,
+        event: str,
+        label: str,
+        data: Any,
+        *,
+        permission: str | None,
+        handler: Callable[[Lease, Any], Awaitable[Any]],
+        always: bool = False,
+    ) -> Any:
+        """Check and handle one message; returns the acknowledgement."""
+        if not lease.active and not always:
+            return await self.refuse(
+                lease,
+                event,
+                label,
+                "reauthenticate",
+                f"your credential {lease.state.value}; send 'auth.refresh' first",
+            )
+        if permission is not None and not self.checker.check_principal(lease.principal, permission):
+            return await self.refuse(
+                lease, event, label, "forbidden", f"permission {permission!r} required"
+            )
+        if self.limiter is not None:
+            try:
+                verdict = await self.limiter.check_message(
+                    lease.principal, event, tenant=lease.tenant
+                )
+            except Exception:
+                self.metrics.backend_error("limiter")
+                logger.warning("realtime message limiter failed (policy: %s)", self.limiter_failure)
+                if self.limiter_failure == "closed":
+                    return await self.refuse(
+                        lease, event, label, "rate_limited", "messages cannot be counted now"
+                    )
+            else:
+                if not verdict.allowed:
+                    return await self.refuse(
+                        lease,
+                        event,
+                        label,
+                        "rate_limited",
+                        f"too many messages (policy {verdict.policy or 'default'})",
+                        retry_after=verdict.retry_after,
+                    )
+        try:
+            result = await handler(lease, data)
+        except ConnectionRefused as refused:
+            return await self.refuse(lease, event, label, refused.code, refused.message)
+        except RelayPointError as exc:
+            return await self.refuse(lease, event, label, "invalid", str(exc))
+        except Exception:
+            logger.exception("realtime handler of %r failed", event)
+            return await self.refuse(lease, event, label, "error", "the server could not handle it")
+        self.metrics.message_in(label, "handled")
+        return result
