@@ -30,6 +30,7 @@ from examples.app.problems import (
     problem_responses,
     register_error_status,
 )
+from examples.app.realtime import install_realtime
 from examples.app.routes_admin import router as admin_router
 from examples.app.routes_auth import bearer_scheme, build_auth_routers
 from examples.app.routes_pages import health_router, pages_router
@@ -79,6 +80,7 @@ TENANCY_EXEMPT = (
     "/openapi.json",
     "/dashboard",
     "/static",
+    "/socket.io",  # the real-time server takes the tenant from the verified token itself
 )
 
 register_error_status(TenancyError, 400)
@@ -155,6 +157,7 @@ def create_app(config: AppConfig | None = None) -> FastAPI:
     app.include_router(health_router)
     app.include_router(pages_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    install_realtime(app, runtime)
     if settings.PROMETHEUS_ENABLED:
         app.router.routes.append(
             Route("/metrics", metrics_app(), methods=["GET", "HEAD"], include_in_schema=False)

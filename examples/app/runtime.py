@@ -28,6 +28,7 @@ from relaypoint_core.auth.service import AuthService
 from relaypoint_core.monitoring import PerformanceMonitor, performance_monitor
 from relaypoint_core.monitoring import track_workflow_execution as _track_workflow
 from relaypoint_core.monitoring.db_pool import track_sqlalchemy_pool
+from relaypoint_core.realtime import RealtimeServer
 from relaypoint_core.redis_client import create_redis_client
 from relaypoint_core.request_state import get_scope_principal
 from relaypoint_ratelimit import (
@@ -74,6 +75,7 @@ class Runtime:
     token_tenants: TenantResolver
     meter: ApiCallMeter
     limiter: EnterpriseRateLimiter | None = None
+    realtime: RealtimeServer | None = None  # set by examples.app.realtime.install_realtime
     notes: list[str] = field(default_factory=list)
     _redis: Any = None
 
@@ -123,6 +125,8 @@ class Runtime:
             with suppress(KeyError, ValueError, LookupError):
                 self.monitor.unregister_health_check(name)
         await self.meter.stop()
+        if self.realtime is not None:
+            await self.realtime.stop()
         if self.limiter is not None:
             await self.limiter.shutdown()
         await self.cache.close()
@@ -278,7 +282,8 @@ def mount_rate_limiter(runtime: Runtime, app: ASGIApp) -> ASGIApp:
         identity_resolver=runtime.limit_identity(),
         anonymous_tier=config.anonymous_tier,
         key_prefix=config.key_prefix,
-        exempt_paths=("/health/live", "/health/ready", "/health", "/metrics"),
+        # Socket.IO's HTTP transport: each inbound message is counted by the message limiter.
+        exempt_paths=("/health/live", "/health/ready", "/health", "/metrics", "/socket.io/"),
         enabled=config.settings.ENABLE_RATE_LIMITING,
     )
     runtime.limiter = limiter

@@ -1,0 +1,77 @@
+"""A real python-socketio `AsyncClient` that records what it receives, for the real-time tests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from typing import Any
+
+import socketio
+
+
+class RecordingClient:
+    """Connects over WebSocket and keeps every event it receives, in order, per event name."""
+
+    def __init__(self) -> None:
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.events: dict[str, list[Any]] = defaultdict(list)
+        self.connect_errors: list[Any] = []
+        self.disconnected = asyncio.Event()
+        self._arrived = asyncio.Condition()
+        self.sio.on("*", self._record)
+        self.sio.on("connect_error", self._on_connect_error)
+        self.sio.on("disconnect", self._on_disconnect)
+
+    async def _record(self, event: str, data: Any = None) -> None:
+        async with self._arrived:
+            self.events[event].append(data)
+            self._arrived.notify_all()
+
+    async def _on_connect_error(self, data: Any) -> None:
+        self.connect_errors.append(data)
+
+    async def _on_disconnect(self, *args: Any) -> None:
+        self.disconnected.set()
+
+    async def connect(
+        self,
+        url: str,
+        *,
+        auth: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> bool:
+        """True when connected; False (with `connect_errors` filled) when refused."""
+        try:
+            await self.sio.connect(
+                url,
+                auth=auth,
+                headers=headers or {},
+                transports=["websocket"],
+                socketio_path="socket.io",
+                wait_timeout=10,
+            )
+        except socketio.exceptions.ConnectionError:
+            return False
+        return True
+
+    def refusal_code(self) -> str | None:
+        """The `code` of the last `connect_error`, if the server sent one."""
+        if not self.connect_errors:
+            return None
+        last = self.connect_errors[-1]
+        data = last.get("data") if isinstance(last, dict) else None
+        return data.get("code") if isinstance(data, dict) else None
+
+    async def next_event(self, event: str, *, timeout: float, index: int = 0) -> Any:
+        """The `index`-th `event` received, waiting up to `timeout` seconds for it."""
+        async with self._arrived:
+            await asyncio.wait_for(
+                self._arrived.wait_for(lambda: len(self.events[event]) > index), timeout
+            )
+            return self.events[event][index]
+
+    async def call(self, event: str, data: Any = None, *, timeout: float = 5.0) -> Any:
+        return await self.sio.call(event, data, timeout=timeout)
+
+    async def close(self) -> None:
+        await self.sio.disconnect()
