@@ -165,10 +165,13 @@ class LeaseTracker:
         notices: list[Notice] = []
         gone: list[Lease] = []
         for lease in tuple(self._leases.values()):
-            if lease.active:
-                if lease.expires_at is not None and lease.expires_at <= now:
-                    notices.append(self._start_grace(lease, LeaseState.EXPIRED, now))
-            elif lease.grace_deadline is not None and lease.grace_deadline <= now:
+            if lease.active and lease.expires_at is not None and lease.expires_at <= now:
+                notices.append(self._start_grace(lease, LeaseState.EXPIRED, now))
+            if (
+                not lease.active
+                and lease.grace_deadline is not None
+                and lease.grace_deadline <= now
+            ):
                 gone.append(lease)
                 del self._leases[lease.sid]
         return SweepResult(tuple(notices), tuple(gone))
