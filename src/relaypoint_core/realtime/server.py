@@ -175,6 +175,11 @@ class RealtimeServer:
         """Connections open on this instance."""
         return len(self._leases)
 
+    @property
+    def fanout_backlog(self) -> int:
+        """Emissions waiting to be published to the other instances (Redis unreachable)."""
+        return int(self._manager.backlog) if self._manager is not None else 0
+
     def asgi_app(self, other_app: Any = None) -> Any:
         """The ASGI app serving Socket.IO under `/<socketio_path>` (mount it there).
 

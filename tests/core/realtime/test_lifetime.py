@@ -126,7 +126,8 @@ def test_renew_puts_a_lease_back_to_active_with_the_new_exp() -> None:
     assert [n.event for n in tracker.expire_due().notices] == ["auth.expired"]
     second = asyncio.run(_principal(auth, "alice"))
     lease = tracker.renew("s1", second, rooms=rooms_of(second))
-    assert lease is not None and lease.active
+    assert lease is not None
+    assert lease.active
     assert lease.expires_at == clock.time() + 10
     clock.advance(6)
     assert tracker.expire_due().disconnect == ()
