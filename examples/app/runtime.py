@@ -118,6 +118,8 @@ class Runtime:
             self.monitor.register_health_check("redis", self._redis_check, timeout=2.0)
         if self.limiter is not None:
             await self.limiter.startup()
+        if self.realtime is not None:
+            await self.realtime.start()  # subscribe to the other instances' emissions now
         self.meter.start()
 
     async def close(self) -> None:

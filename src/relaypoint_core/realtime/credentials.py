@@ -8,11 +8,12 @@ those) and later answers whether the principal it returned still holds (revocati
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
 from relaypoint_core.auth.service import AuthService
-from relaypoint_core.errors import TokenRevokedError
+from relaypoint_core.errors import BackendUnavailableError, TokenRevokedError
 from relaypoint_core.request_state import Principal
 
 __all__ = [
@@ -22,6 +23,8 @@ __all__ = [
     "credential_from",
     "expires_at",
 ]
+
+logger = logging.getLogger("relaypoint.realtime")
 
 
 @runtime_checkable
@@ -67,14 +70,25 @@ class AccessTokenAuthenticator:
 
     Args:
         auth: The service that issued the tokens.
+        fail_open: When the store cannot be reached at connect, admit a token whose signature
+            and claims verify (the sweeps enforce revocation once the store answers again), as
+            the HTTP path does; `False` refuses the connection (`unavailable`) instead.
     """
 
-    def __init__(self, auth: AuthService) -> None:
+    def __init__(self, auth: AuthService, *, fail_open: bool = True) -> None:
         self.auth = auth
+        self.fail_open = fail_open
 
     async def authenticate(self, credential: str) -> Principal:
         principal = self.auth.decode_access_token(credential)
-        if await self.is_revoked(principal):
+        try:
+            revoked = await self.is_revoked(principal)
+        except (BackendUnavailableError, OSError, TimeoutError):
+            if not self.fail_open:
+                raise
+            logger.warning("realtime: token store unreachable at connect; admitted on signature")
+            return principal
+        if revoked:
             raise TokenRevokedError("this access token, or the session it belongs to, was revoked")
         return principal
 

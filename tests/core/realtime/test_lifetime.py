@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from relaypoint_core.auth import AuthService
+from relaypoint_core.errors import BackendUnavailableError, TokenInvalidError
 from relaypoint_core.realtime import (
     AccessTokenAuthenticator,
     LeaseState,
@@ -131,3 +133,20 @@ def test_renew_puts_a_lease_back_to_active_with_the_new_exp() -> None:
     assert lease.expires_at == clock.time() + 10
     clock.advance(6)
     assert tracker.expire_due().disconnect == ()
+
+
+class StoreDown(AccessTokenAuthenticator):
+    async def is_revoked(self, principal: Principal) -> bool:
+        raise BackendUnavailableError("token store down")
+
+
+async def test_connect_with_the_store_down_is_admitted_on_signature_unless_fail_closed() -> None:
+    clock = FakeClock()
+    auth = make_auth(clock)
+    token = (await auth.issue_tokens(user("alice", "acme"))).access_token
+    principal = await StoreDown(auth).authenticate(token)
+    assert principal.user_id == "alice"
+    with pytest.raises(BackendUnavailableError):
+        await StoreDown(auth, fail_open=False).authenticate(token)
+    with pytest.raises(TokenInvalidError):
+        await StoreDown(auth).authenticate(token + "x")
