@@ -117,6 +117,11 @@ class Admission:
                 ) from None
             except RelayPointError as exc:
                 raise ConnectionRefused("tenant_refused", str(exc)) from None
+            except Exception:
+                logger.exception("realtime tenant verifier failed")
+                raise ConnectionRefused(
+                    "unavailable", "the tenant cannot be checked right now; retry shortly"
+                ) from None
         return principal, tenant
 
     async def reauthenticate(self, current: Principal, data: Any) -> Principal:

@@ -23,6 +23,7 @@ from relaypoint_core.request_state import Principal, ResolvedTenant
 __all__ = ["Lease", "LeaseState", "LeaseTracker", "Notice", "SweepResult"]
 
 logger = logging.getLogger("relaypoint.realtime")
+_CHECK_BATCH = 32
 
 
 class LeaseState(enum.Enum):
@@ -189,10 +190,16 @@ class LeaseTracker:
         if not groups:
             return SweepResult()
         members = list(groups.values())
-        answers = await asyncio.gather(
-            *(authenticator.is_revoked(group[0].principal) for group in members),
-            return_exceptions=True,
-        )
+        answers: list[bool | BaseException] = []
+        # In batches: a thousand families must not open a thousand store connections at once.
+        for start in range(0, len(members), _CHECK_BATCH):
+            answers += await asyncio.gather(
+                *(
+                    authenticator.is_revoked(group[0].principal)
+                    for group in members[start : start + _CHECK_BATCH]
+                ),
+                return_exceptions=True,
+            )
         failed = any(isinstance(a, BaseException) for a in answers)
         for answer in answers:
             if isinstance(answer, BaseException) and not isinstance(
