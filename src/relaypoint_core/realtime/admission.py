@@ -79,7 +79,7 @@ class Admission:
 
     async def admit(
         self, auth: Any, environ: Mapping[str, Any]
-    ) -> tuple[Principal, ResolvedTenant | None]:
+    ) -> tuple[Principal, ResolvedTenant | None, str]:
         """Verify a connection attempt.
 
         Args:
@@ -87,7 +87,7 @@ class Admission:
             environ: The environ of the handshake request.
 
         Returns:
-            The principal and, with a tenant verifier, its verified tenant.
+            The principal, its verified tenant (with a tenant verifier) and the credential.
 
         Raises:
             ConnectionRefused: The attempt is refused; `code` says why.
@@ -122,10 +122,13 @@ class Admission:
                 raise ConnectionRefused(
                     "unavailable", "the tenant cannot be checked right now; retry shortly"
                 ) from None
-        return principal, tenant
+        return principal, tenant, credential
 
-    async def reauthenticate(self, current: Principal, data: Any) -> Principal:
+    async def reauthenticate(self, current: Principal, data: Any) -> tuple[Principal, str]:
         """Verify the credential of an `auth.refresh` for a connection of `current`.
+
+        Returns:
+            The new principal and its credential.
 
         Raises:
             ConnectionRefused: Missing, invalid, or of another user or tenant.
@@ -141,7 +144,7 @@ class Admission:
                 "tenant_mismatch",
                 "a credential of another user or tenant cannot take over this connection",
             )
-        return principal
+        return principal, credential
 
     @staticmethod
     def rooms(principal: Principal) -> frozenset[str]:

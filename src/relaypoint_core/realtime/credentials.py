@@ -47,11 +47,13 @@ class ConnectionAuthenticator(Protocol):
         """
         ...
 
-    async def is_revoked(self, principal: Principal) -> bool:
+    async def is_revoked(self, principal: Principal, credential: str) -> bool:
         """Whether `principal` (returned earlier by `authenticate`) was revoked since.
 
         Args:
             principal: A principal this authenticator returned.
+            credential: The credential it was returned for (to verify again, where the
+                principal alone cannot say, e.g. an API key).
 
         Returns:
             True once its token, its refresh family or its key is revoked.
@@ -82,7 +84,7 @@ class AccessTokenAuthenticator:
     async def authenticate(self, credential: str) -> Principal:
         principal = self.auth.decode_access_token(credential)
         try:
-            revoked = await self.is_revoked(principal)
+            revoked = await self.is_revoked(principal, credential)
         except (BackendUnavailableError, OSError, TimeoutError):
             if not self.fail_open:
                 raise
@@ -92,7 +94,7 @@ class AccessTokenAuthenticator:
             raise TokenRevokedError("this access token, or the session it belongs to, was revoked")
         return principal
 
-    async def is_revoked(self, principal: Principal) -> bool:
+    async def is_revoked(self, principal: Principal, credential: str = "") -> bool:
         family = principal.claims.get("fam")
         token_id = principal.token_id or str(principal.claims.get("jti", ""))
         return bool(

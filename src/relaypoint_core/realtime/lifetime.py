@@ -45,6 +45,7 @@ class Lease:
     state: LeaseState = LeaseState.ACTIVE
     grace_deadline: float | None = None
     rooms: frozenset[str] = field(default_factory=frozenset)
+    credential: str = field(default="", repr=False)
 
     @property
     def active(self) -> bool:
@@ -134,15 +135,20 @@ class LeaseTracker:
         *,
         tenant: ResolvedTenant | None = None,
         rooms: frozenset[str] = frozenset(),
+        credential: str = "",
     ) -> Lease:
-        lease = Lease(sid, principal, tenant, expires_at(principal), rooms=rooms)
+        lease = Lease(
+            sid, principal, tenant, expires_at(principal), rooms=rooms, credential=credential
+        )
         self._leases[sid] = lease
         return lease
 
     def remove(self, sid: str) -> Lease | None:
         return self._leases.pop(sid, None)
 
-    def renew(self, sid: str, principal: Principal, *, rooms: frozenset[str]) -> Lease | None:
+    def renew(
+        self, sid: str, principal: Principal, *, rooms: frozenset[str], credential: str = ""
+    ) -> Lease | None:
         """Replace the lease's principal after a successful `auth.refresh`; back to active."""
         lease = self._leases.get(sid)
         if lease is None:
@@ -152,6 +158,7 @@ class LeaseTracker:
         lease.state = LeaseState.ACTIVE
         lease.grace_deadline = None
         lease.rooms = rooms
+        lease.credential = credential
         return lease
 
     def _start_grace(self, lease: Lease, state: LeaseState, now: float) -> Notice:
@@ -195,7 +202,7 @@ class LeaseTracker:
         for start in range(0, len(members), _CHECK_BATCH):
             answers += await asyncio.gather(
                 *(
-                    authenticator.is_revoked(group[0].principal)
+                    authenticator.is_revoked(group[0].principal, group[0].credential)
                     for group in members[start : start + _CHECK_BATCH]
                 ),
                 return_exceptions=True,

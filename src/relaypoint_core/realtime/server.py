@@ -252,7 +252,7 @@ class RealtimeServer:
         if self._task is None:
             await self.start()
         try:
-            principal, tenant = await self._admission.admit(auth, environ)
+            principal, tenant, credential = await self._admission.admit(auth, environ)
         except ConnectionRefused as refused:
             self.metrics.attempt(refused.code)
             raise self._socketio.exceptions.ConnectionRefusedError(
@@ -261,7 +261,7 @@ class RealtimeServer:
         rooms = self._admission.rooms(principal)
         for room in rooms:
             await self._sio.enter_room(sid, room)
-        self._leases.add(sid, principal, tenant=tenant, rooms=rooms)
+        self._leases.add(sid, principal, tenant=tenant, rooms=rooms, credential=credential)
         self.metrics.attempt("accepted")
         self.metrics.connections.inc()
 
@@ -312,13 +312,13 @@ class RealtimeServer:
         return call
 
     async def _refresh(self, lease: Lease, data: Any) -> dict[str, Any]:
-        principal = await self._admission.reauthenticate(lease.principal, data)
+        principal, credential = await self._admission.reauthenticate(lease.principal, data)
         rooms = self._admission.rooms(principal)
         for room in lease.rooms - rooms:
             await self._sio.leave_room(lease.sid, room)
         for room in rooms - lease.rooms:
             await self._sio.enter_room(lease.sid, room)
-        self._leases.renew(lease.sid, principal, rooms=rooms)
+        self._leases.renew(lease.sid, principal, rooms=rooms, credential=credential)
         return {"ok": True, "expires_at": expires_at(principal)}
 
     # --- sending --------------------------------------------------------------------------------

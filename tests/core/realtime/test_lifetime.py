@@ -28,9 +28,9 @@ class CountingAuthenticator(AccessTokenAuthenticator):
         super().__init__(auth)
         self.lookups = 0
 
-    async def is_revoked(self, principal: Principal) -> bool:
+    async def is_revoked(self, principal: Principal, credential: str = "") -> bool:
         self.lookups += 1
-        return await super().is_revoked(principal)
+        return await super().is_revoked(principal, credential)
 
 
 async def _principal(auth: AuthService, user_id: str, tenant: str = "acme") -> Principal:
@@ -72,7 +72,7 @@ async def test_a_revoked_family_marks_every_connection_of_it() -> None:
 
 
 class UnreachableStore(AccessTokenAuthenticator):
-    async def is_revoked(self, principal: Principal) -> bool:
+    async def is_revoked(self, principal: Principal, credential: str = "") -> bool:
         raise ConnectionError("store down")
 
 
@@ -136,7 +136,7 @@ def test_renew_puts_a_lease_back_to_active_with_the_new_exp() -> None:
 
 
 class StoreDown(AccessTokenAuthenticator):
-    async def is_revoked(self, principal: Principal) -> bool:
+    async def is_revoked(self, principal: Principal, credential: str = "") -> bool:
         raise BackendUnavailableError("token store down")
 
 
