@@ -124,3 +124,27 @@ async def test_a_bearer_header_connects_and_logout_disconnects_within_a_second(
             assert client.events["auth.revoked"][0]["reason"] == "revoked"
         finally:
             await client.close()
+
+
+async def test_the_http_long_polling_transport_works_through_the_apps_middlewares(
+    embedded_app: LiveApp,
+) -> None:
+    async with httpx.AsyncClient(base_url=embedded_app.base_url, timeout=15) as http:
+        tokens = await _login(http, "user@acme.example")
+        client = RecordingClient()
+        assert await client.connect(
+            embedded_app.base_url, auth={"token": tokens["access_token"]}, transports=("polling",)
+        ), client.connect_errors
+        assert client.sio.transport() == "polling"
+        refused = await client.call("no.such.event", {})
+        assert refused["error"]["code"] == "unknown_event"
+        # Ending the session ends the socket from the server side, which also releases the
+        # pending long-poll (a client-side close would wait it out).
+        logout = await http.post(
+            f"{API}/auth/logout",
+            json={"refresh_token": tokens["refresh_token"]},
+            headers={"Authorization": f"Bearer {tokens['access_token']}"},
+        )
+        assert logout.status_code in (200, 204), logout.text
+        await asyncio.wait_for(client.disconnected.wait(), timeout=5)
+        await client.close()

@@ -39,6 +39,7 @@ class RecordingClient:
         *,
         auth: Any = None,
         headers: dict[str, str] | None = None,
+        transports: tuple[str, ...] = ("websocket",),
     ) -> bool:
         """True when connected; False (with `connect_errors` filled) when refused."""
         try:
@@ -46,7 +47,7 @@ class RecordingClient:
                 url,
                 auth=auth,
                 headers=headers or {},
-                transports=["websocket"],
+                transports=list(transports),
                 socketio_path="socket.io",
                 wait_timeout=10,
             )
@@ -73,5 +74,10 @@ class RecordingClient:
     async def call(self, event: str, data: Any = None, *, timeout: float = 5.0) -> Any:
         return await self.sio.call(event, data, timeout=timeout)
 
-    async def close(self) -> None:
-        await self.sio.disconnect()
+    async def close(self, *, abort: bool = False) -> None:
+        """Disconnect; `abort` drops the transport at once (python-socketio's client otherwise
+        waits out the pending long-poll, up to the ping interval, on the polling transport)."""
+        if abort:
+            await self.sio.eio.disconnect(abort=True)
+        else:
+            await self.sio.disconnect()

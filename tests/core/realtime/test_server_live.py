@@ -217,3 +217,19 @@ async def test_per_message_limit_refuses_with_retry_after_and_keeps_the_connecti
         assert not client.disconnected.is_set()
     finally:
         await client.close()
+
+
+async def test_metric_labels_stay_bounded_whatever_events_clients_invent(stack: Stack) -> None:
+    client = await stack.client(await stack.token("alice"))
+    try:
+        for n in range(5):
+            await client.call(f"invented.{n}", {})
+        await client.call("chat.send", {})
+    finally:
+        await client.close()
+    labels = {
+        sample.labels["event"]
+        for metric in stack.server.metrics.messages_in.collect()
+        for sample in metric.samples
+    }
+    assert labels == {"__other__", "chat.send"}
