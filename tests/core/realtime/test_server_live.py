@@ -233,3 +233,22 @@ async def test_metric_labels_stay_bounded_whatever_events_clients_invent(stack: 
         for sample in metric.samples
     }
     assert labels == {"__other__", "chat.send"}
+
+
+async def test_refresh_token_reuse_revokes_the_family_and_its_sockets(stack: Stack) -> None:
+    from relaypoint_core.errors import TokenReuseError
+
+    pair = await stack.auth.issue_tokens(user("alice", "acme"))
+    client = await stack.client(pair.access_token)
+    rotated = await stack.auth.refresh(pair.refresh_token)
+    await stack.server.sweep()
+    assert "auth.revoked" not in client.events  # a rotation is no revocation
+    with pytest.raises(TokenReuseError):
+        await stack.auth.refresh(pair.refresh_token)  # someone replays the old refresh token
+    await stack.server.sweep()
+    await client.next_event("auth.revoked", timeout=WAIT)
+    ack = await client.call("auth.refresh", {"token": rotated.access_token})
+    assert ack["error"]["code"] == "revoked_token"
+    stack.clock.advance(6)
+    await stack.server.sweep()
+    await client.disconnected.wait()
