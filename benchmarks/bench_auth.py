@@ -1,16 +1,28 @@
-"""Auth and RBAC: access-token verification vs bare PyJWT, permission checks vs pycasbin."""
+"""Auth and RBAC: access-token verification vs bare PyJWT, permission checks vs pycasbin, API-key
+verification vs an HS256 access-token verify in the same run."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import uuid
 from typing import Any
 
 import casbin
 import jwt
+import redis
+from tests.support.services import delete_redis_prefix
 
 from benchmarks._harness import Row, print_table, time_async, time_sync
 from relaypoint_core.audit import NullAuditLog
-from relaypoint_core.auth import AuthService, KeyRing, SigningKey, UserRecord
+from relaypoint_core.auth import (
+    ApiKeyService,
+    AuthService,
+    KeyRing,
+    SigningKey,
+    UserRecord,
+    create_api_key_store,
+)
 from relaypoint_core.rbac import DEFAULT_POLICY, Permission, PermissionChecker, RoleGrant
 from relaypoint_core.rbac.permissions import matches
 from relaypoint_core.request_state import Principal
@@ -173,6 +185,90 @@ def bench_permissions() -> None:
     )
 
 
+def _bench_redis_url() -> str | None:
+    url = os.environ.get("RELAYPOINT_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+        client.ping()
+        client.close()
+    except Exception:
+        return None
+    return url
+
+
+async def _api_key_rows() -> list[Row]:
+    hs = SigningKey.hmac(SECRET, kid="hs-1")
+    auth = AuthService(keys=KeyRing([hs]), audit=NullAuditLog(), issuer=ISSUER, audience=AUDIENCE)
+    user = UserRecord("u-42", "u42@acme.test", None, "acme", ("tenant_admin",))
+    token = (await auth.issue_tokens(user)).access_token
+    creator = Principal("u-42", "acme", ("tenant_admin",))
+    memory = ApiKeyService(create_api_key_store("memory://"))
+    auth.add_credential_verifier(memory)
+    key = (
+        await memory.create(creator, tenant_id="acme", name="b", permissions=["workflow:read"])
+    ).key
+
+    async def access_token() -> object:
+        return await auth.verify_access_token(token)
+
+    async def cached_key() -> object:
+        return await memory.verify(key)
+
+    async def credential_key() -> object:
+        return await auth.verify_credential(key)
+
+    rows = [
+        Row("await verify_access_token HS256", await time_async(access_token, ops=5_000)),
+        Row("await ApiKeyService.verify (cached)", await time_async(cached_key, ops=5_000)),
+        Row("await verify_credential API key", await time_async(credential_key, ops=5_000)),
+    ]
+    url = _bench_redis_url()
+    if url is not None:
+        prefix = f"rpbench{uuid.uuid4().hex[:8]}:"
+        on_redis = ApiKeyService(create_api_key_store(url, key_prefix=prefix))
+        cold = ApiKeyService(
+            create_api_key_store(url, key_prefix=prefix), cache_ttl=0.0, last_used_resolution=1e9
+        )
+        try:
+            redis_key = (
+                await on_redis.create(
+                    creator, tenant_id="acme", name="b", permissions=["workflow:read"]
+                )
+            ).key
+
+            async def cached_redis_key() -> object:
+                return await on_redis.verify(redis_key)
+
+            async def uncached_redis_key() -> object:
+                return await cold.verify(redis_key)
+
+            rows.append(
+                Row(
+                    "await ApiKeyService.verify (cached, Redis)", await time_async(cached_redis_key)
+                )
+            )
+            rows.append(
+                Row(
+                    "await ApiKeyService.verify (miss, Redis)",
+                    await time_async(uncached_redis_key, ops=500),
+                )
+            )
+        finally:
+            await on_redis.aclose()
+            await cold.aclose()
+            delete_redis_prefix(url, prefix)
+    return rows
+
+
+def bench_api_keys() -> None:
+    print_table(
+        "API-key verification (goal: a cached check <= 2x an HS256 access-token verify)",
+        asyncio.run(_api_key_rows()),
+        baseline="await verify_access_token HS256",
+    )
+
+
 def main() -> None:
     bench_verify()
     bench_permissions()
+    bench_api_keys()

@@ -25,6 +25,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.routing import Route
 from starlette.staticfiles import StaticFiles
 
+from examples.app.identity import install_identity
 from examples.app.problems import (
     install_problem_handlers,
     problem_responses,
@@ -154,6 +155,7 @@ def create_app(config: AppConfig | None = None) -> FastAPI:
         platform_router,
     ):
         app.include_router(router, prefix=api, dependencies=secured, responses=secured_errors)
+    install_identity(app, runtime, prefix=api, dependencies=secured, responses=secured_errors)
     app.include_router(health_router)
     app.include_router(pages_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
@@ -183,7 +185,7 @@ def create_app(config: AppConfig | None = None) -> FastAPI:
         CORSMiddleware,
         allow_origins=settings.CORS_ORIGINS,
         allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-        allow_headers=["Authorization", "Content-Type", "X-Tenant-ID"],
+        allow_headers=["Authorization", "Content-Type", "X-Tenant-ID", "X-API-Key"],
         expose_headers=RATE_LIMIT_HEADERS,
         max_age=600,
     )

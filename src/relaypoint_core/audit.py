@@ -36,6 +36,12 @@ class AuditAction:
     LOGOUT = "auth.logout"
     REFRESH = "auth.refresh"
     REFRESH_REUSE = "auth.refresh_reuse"
+    LOGOUT_ALL = "auth.logout_all"
+    SESSION_REVOKED = "auth.session_revoked"
+    API_KEY_CREATED = "auth.api_key_created"
+    API_KEY_ROTATED = "auth.api_key_rotated"
+    API_KEY_REVOKED = "auth.api_key_revoked"
+    API_KEY_REJECTED = "auth.api_key_rejected"
     PERMISSION_DENIED = "rbac.permission_denied"
 
 

@@ -22,6 +22,9 @@ __all__ = ["DEVELOPMENT_ENVIRONMENTS", "RelayPointSettings", "load_settings"]
 DEVELOPMENT_ENVIRONMENTS = frozenset({"development", "dev", "local", "test"})
 MIN_SECRET_KEY_LENGTH = 32
 MIN_SECRET_KEY_ENTROPY_BITS = 128.0
+_HMAC = frozenset({"HS256", "HS384", "HS512"})
+# Kept in step with relaypoint_core.auth.keys.ALLOWED_ALGORITHMS (config must not import auth).
+_JWT_ALGORITHMS = _HMAC | {"EdDSA", "Ed25519", "RS256", "RS384", "RS512", "ES256", "PS256"}
 _PLACEHOLDER_MARKERS = ("change", "secret-key", "your-", "example", "placeholder", "changeme")
 
 
@@ -57,6 +60,12 @@ class RelayPointSettings(BaseSettings):
     REFRESH_TOKEN_EXPIRE_DAYS: int = Field(default=14, ge=1, le=365)
     JWT_ISSUER: str = "relaypoint"
     JWT_AUDIENCE: str = "relaypoint-api"
+    # HS256 signs with SECRET_KEY; EdDSA/Ed25519/RS256/ES256 sign with JWT_PRIVATE_KEY (PEM) and
+    # publish the public key as a JWKS. In development an unset key is generated at start-up.
+    JWT_ALGORITHM: str = "HS256"
+    JWT_PRIVATE_KEY: str | None = Field(default=None, repr=False)
+    JWT_KEY_ID: str | None = None
+    REFRESH_TOKEN_REUSE_GRACE_SECONDS: float = Field(default=10.0, ge=0, le=300)
     ALLOWED_HOSTS: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["*"])
     CORS_ORIGINS: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
@@ -80,6 +89,23 @@ class RelayPointSettings(BaseSettings):
     @property
     def is_development(self) -> bool:
         return self.ENVIRONMENT in DEVELOPMENT_ENVIRONMENTS or self.DEBUG
+
+    @model_validator(mode="after")
+    def _require_signing_key(self) -> RelayPointSettings:
+        algorithm = self.JWT_ALGORITHM.strip()
+        if algorithm not in _JWT_ALGORITHMS:
+            raise ValueError(
+                f"JWT_ALGORITHM={algorithm!r} is not supported; use one of "
+                + ", ".join(sorted(_JWT_ALGORITHMS))
+            )
+        if algorithm in _HMAC and not self.is_development and not self.SECRET_KEY:
+            return self  # the SECRET_KEY check below says what to do
+        if algorithm not in _HMAC and not self.JWT_PRIVATE_KEY and not self.is_development:
+            raise ValueError(
+                f"JWT_ALGORITHM={algorithm} needs JWT_PRIVATE_KEY (a PEM private key) outside "
+                "development; generate one with `openssl genpkey -algorithm ed25519`"
+            )
+        return self
 
     @model_validator(mode="after")
     def _require_strong_secret(self) -> RelayPointSettings:

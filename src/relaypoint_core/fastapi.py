@@ -8,8 +8,11 @@
     @app.post("/workflows")
     async def create_workflow(current_user: Principal = Depends(RequireWorkflowCreate)): ...
 
-Missing or invalid tokens answer 401 with ``WWW-Authenticate: Bearer``; a missing permission
-answers 403; both as ``application/problem+json``. Permission denials are audited.
+Answers follow RFC 6750, as ``application/problem+json``: no credential gives 401 with a bare
+``WWW-Authenticate: Bearer realm="relaypoint"``; a malformed, expired or revoked one adds
+``error="invalid_token"``; a wrong password at login is 401 ``invalid_credentials`` without a
+Bearer error; a missing permission is 403 with ``error="insufficient_scope"``. Credentials are
+access tokens or API keys (``Authorization: Bearer`` or ``X-API-Key``). Denials are audited.
 
 ``install_auth`` adds :class:`AuthenticationMiddleware` as the *outermost* middleware at that
 moment: call it after adding the tenancy and rate-limit middlewares, which read the principal.
@@ -25,7 +28,13 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from relaypoint_core.auth.asgi import AUTH_ERROR_STATE_KEY, AuthenticationMiddleware, bearer_token
+from relaypoint_core.auth.asgi import (
+    AUTH_ERROR_STATE_KEY,
+    AuthenticationMiddleware,
+    bearer_token,
+    request_credential,
+)
+from relaypoint_core.auth.errors import InvalidCredentialsError
 from relaypoint_core.auth.service import AuthService
 from relaypoint_core.errors import (
     AuthenticationError,
@@ -54,12 +63,15 @@ __all__ = [
     "ProblemHTTPException",
     "RequireAdminAccess",
     "RequireWorkflowCreate",
+    "client_hints",
     "create_auth_router",
+    "forbidden",
     "get_auth_service",
     "get_current_principal",
     "install_auth",
     "install_problem_handler",
     "require",
+    "unauthorized",
 ]
 
 AUTH_SERVICE_STATE_ATTR = "relaypoint_auth"
@@ -109,15 +121,27 @@ def _quote(text: str) -> str:
     return text.replace("\\", "").replace('"', "'")
 
 
+REALM_CHALLENGE = 'Bearer realm="relaypoint"'
+
+
 def unauthorized(exc: AuthenticationError | None) -> ProblemHTTPException:
     """The 401 for a missing (``exc=None``) or rejected credential (RFC 6750 challenge)."""
     if exc is None:
         return ProblemHTTPException(
             401,
             "Unauthorized",
-            "a bearer token is required",
+            "a bearer token or API key is required",
             code="missing_token",
-            headers={"WWW-Authenticate": 'Bearer realm="relaypoint"'},
+            headers={"WWW-Authenticate": REALM_CHALLENGE},
+        )
+    if isinstance(exc, InvalidCredentialsError):
+        # A failed sign-in is not a bad token: no Bearer error (RFC 6750 section 3.1).
+        return ProblemHTTPException(
+            401,
+            "Unauthorized",
+            str(exc),
+            code="invalid_credentials",
+            headers={"WWW-Authenticate": REALM_CHALLENGE},
         )
     code = (
         "token_expired"
@@ -136,6 +160,16 @@ def unauthorized(exc: AuthenticationError | None) -> ProblemHTTPException:
     )
 
 
+def forbidden(detail: str, permission: str | None = None) -> ProblemHTTPException:
+    """The 403 for a missing permission, with the RFC 6750 ``insufficient_scope`` challenge."""
+    challenge = f'{REALM_CHALLENGE}, error="insufficient_scope"'
+    if permission is not None:
+        challenge += f', scope="{_quote(permission)}"'
+    return ProblemHTTPException(
+        403, "Forbidden", detail, code="forbidden", headers={"WWW-Authenticate": challenge}
+    )
+
+
 def _unavailable(exc: BackendUnavailableError) -> ProblemHTTPException:
     return ProblemHTTPException(
         503,
@@ -148,7 +182,7 @@ def _unavailable(exc: BackendUnavailableError) -> ProblemHTTPException:
 
 async def _auth_error_response(request: Request, exc: Exception) -> Response:
     if isinstance(exc, AuthorizationError):
-        problem = ProblemHTTPException(403, "Forbidden", str(exc), code="forbidden")
+        problem = forbidden(str(exc))
     else:
         assert isinstance(exc, AuthenticationError)
         problem = unauthorized(exc)
@@ -193,11 +227,11 @@ async def get_current_principal(request: Request) -> Principal:
         raise _unavailable(error)
     if isinstance(error, AuthenticationError):
         raise unauthorized(error)
-    token = bearer_token(request.scope.get("headers", ()))
+    token = request_credential(request.scope.get("headers", ()))
     if token is None:
         raise unauthorized(None)
     try:
-        principal = await get_auth_service(request).verify_access_token(token)
+        principal = await get_auth_service(request).verify_credential(token)
     except AuthenticationError as exc:
         raise unauthorized(exc) from exc
     except BackendUnavailableError as exc:
@@ -239,7 +273,7 @@ def require(*permissions: Permission | str) -> Callable[..., Awaitable[Principal
                     principal, permission, tenant_id=tenant_id, target=_target(request)
                 )
             except AuthorizationError as exc:
-                raise ProblemHTTPException(403, "Forbidden", str(exc), code="forbidden") from exc
+                raise forbidden(str(exc), permission) from exc
         return principal
 
     dependency.__name__ = "require_" + "_and_".join(p.replace(":", "_") for p in needed)
@@ -274,6 +308,14 @@ class TokenResponse(BaseModel):
     expires_in: int
 
 
+def client_hints(request: Request) -> dict[str, str]:
+    """What a session list shows about the client that signed in (user agent and address)."""
+    return {
+        "user_agent": request.headers.get("user-agent", "")[:200],
+        "ip": request.client.host if request.client is not None else "",
+    }
+
+
 def create_auth_router(prefix: str = "/auth") -> APIRouter:
     """``POST {prefix}/login``, ``/refresh`` and ``/logout`` backed by the installed service.
 
@@ -287,7 +329,7 @@ def create_auth_router(prefix: str = "/auth") -> APIRouter:
         tenant_id = body.tenant_id or (resolved.tenant_id if resolved else None)
         try:
             pair = await get_auth_service(request).login(
-                body.email, body.password, tenant_id=tenant_id
+                body.email, body.password, tenant_id=tenant_id, client=client_hints(request)
             )
         except BackendUnavailableError as exc:
             raise _unavailable(exc) from exc

@@ -28,13 +28,23 @@ TENANT_STATE_KEY = "relaypoint.tenant"
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """An authenticated caller: who, in which tenant, with which roles (from a verified token)."""
+    """An authenticated caller: who, in which tenant, with which roles (from a verified token).
+
+    ``kind`` says what authenticated: ``"user"`` (an access token) or ``"api_key"``; an API key's
+    principal has its own ``user_id`` (``apikey:<key id>``, so rate limits and audit records count
+    it apart from the person who created it), ``key_id``, and ``scopes``: the exact permissions
+    it may use, which RBAC checks instead of roles. ``scopes=None`` means "whatever the roles
+    allow".
+    """
 
     user_id: str
     tenant_id: str | None
     roles: tuple[str, ...] = ()
     token_id: str | None = None
     claims: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    kind: str = "user"
+    key_id: str | None = None
+    scopes: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -86,11 +86,19 @@ def test_refresh_rotates_and_a_reused_refresh_token_revokes_the_family(live_app:
         second = rotated.json()
         assert second["refresh_token"] != first["refresh_token"]
         assert client.get(f"{API}/workflows", headers=bearer(second)).status_code == 200
+        # A retry of the same refresh inside the grace window gets the same pair, not a revocation.
+        retry = client.post(f"{API}/auth/refresh", json={"refresh_token": first["refresh_token"]})
+        assert retry.json()["refresh_token"] == second["refresh_token"]
+        third = client.post(f"{API}/auth/refresh", json={"refresh_token": second["refresh_token"]})
+        assert third.status_code == 200, third.text
 
+        # `first` is two rotations old now: no grace covers it, so it is reuse.
         reuse = client.post(f"{API}/auth/refresh", json={"refresh_token": first["refresh_token"]})
         assert assert_problem(reuse, 401)["code"] == "token_reused"
         # The whole family is gone: the legitimately rotated token no longer works either.
-        after = client.post(f"{API}/auth/refresh", json={"refresh_token": second["refresh_token"]})
+        after = client.post(
+            f"{API}/auth/refresh", json={"refresh_token": third.json()["refresh_token"]}
+        )
         assert_problem(after, 401)
 
         admin = live_app.session("tenant_admin@acme.example")

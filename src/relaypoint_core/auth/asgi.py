@@ -1,4 +1,7 @@
-"""Pure ASGI middleware that authenticates Bearer tokens and leaves the caller in the scope.
+"""Pure ASGI middleware that authenticates credentials and leaves the caller in the scope.
+
+A credential is ``Authorization: Bearer <access token or API key>`` or ``X-API-Key: <API key>``;
+`AuthService.verify_credential` tells them apart by shape.
 
 It never answers a request itself: a missing or invalid token leaves the request anonymous (the
 reason is kept in the scope for the 401 that a protected endpoint will send), so public routes
@@ -14,7 +17,13 @@ from relaypoint_core.auth.service import AuthService
 from relaypoint_core.errors import AuthenticationError, BackendUnavailableError
 from relaypoint_core.request_state import set_scope_principal
 
-__all__ = ["AUTH_ERROR_STATE_KEY", "AuthenticationMiddleware", "bearer_token"]
+__all__ = [
+    "AUTH_ERROR_STATE_KEY",
+    "AuthenticationMiddleware",
+    "api_key_header",
+    "bearer_token",
+    "request_credential",
+]
 
 
 AUTH_ERROR_STATE_KEY = "relaypoint.auth_error"
@@ -31,8 +40,22 @@ def bearer_token(headers: Any) -> str | None:
     return None
 
 
+def api_key_header(headers: Any) -> str | None:
+    """The value of an ``X-API-Key`` header in raw ASGI headers, if any."""
+    for name, value in headers:
+        if name == b"x-api-key":
+            key = value.decode("latin-1").strip()
+            return str(key) if key else None
+    return None
+
+
+def request_credential(headers: Any) -> str | None:
+    """The request's credential: the Bearer token, else the ``X-API-Key`` value."""
+    return bearer_token(headers) or api_key_header(headers)
+
+
 class AuthenticationMiddleware:
-    """Verifies ``Authorization: Bearer`` access tokens on HTTP and WebSocket requests."""
+    """Verifies access tokens and API keys on HTTP and WebSocket requests."""
 
     def __init__(self, app: ASGIApp, *, auth_service: AuthService) -> None:
         self.app = app
@@ -40,11 +63,11 @@ class AuthenticationMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
-            token = bearer_token(scope.get("headers", ()))
+            token = request_credential(scope.get("headers", ()))
             principal = None
             if token is not None:
                 try:
-                    principal = await self.auth_service.verify_access_token(token)
+                    principal = await self.auth_service.verify_credential(token)
                 except (AuthenticationError, BackendUnavailableError) as exc:
                     scope.setdefault("state", {})[AUTH_ERROR_STATE_KEY] = exc
             set_scope_principal(scope, principal)

@@ -1,8 +1,9 @@
 """Signing keys and the key ring that makes ``kid``-based rotation possible.
 
-A :class:`KeyRing` holds several keys at once: the *current* one signs new tokens, every key in the
+A `KeyRing` holds several keys at once: the *current* one signs new tokens, every key in the
 ring verifies the tokens that name its ``kid``. Rotating is adding a new key as current and keeping
-the old one until the tokens it signed have expired, then retiring it. Each key is bound to exactly
+the old one until the tokens it signed have expired, then retiring it. A ring of public keys only
+(e.g. built from a published JWKS) is *verify-only*: a resource server verifies and never signs. Each key is bound to exactly
 one algorithm, so a token cannot pick a different algorithm for a known key (the classic "HS256
 signed with the RSA public key" confusion).
 """
@@ -20,17 +21,29 @@ from jwt.exceptions import InvalidKeyError
 from relaypoint_core.errors import ConfigurationError
 
 __all__ = [
+    "ALGORITHM_ALIASES",
     "ALLOWED_ALGORITHMS",
     "ASYMMETRIC_ALGORITHMS",
     "HMAC_ALGORITHMS",
     "KeyRing",
     "SigningKey",
+    "canonical_algorithm",
 ]
 
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
-ASYMMETRIC_ALGORITHMS = frozenset({"EdDSA", "RS256", "RS384", "RS512", "ES256", "PS256"})
+# RFC 9864 names Ed25519 signatures "Ed25519"; RFC 8037's polymorphic "EdDSA" is what most
+# libraries still emit. Both name the same Ed25519 key, so a key accepts either in a header.
+ALGORITHM_ALIASES: Mapping[str, str] = {"Ed25519": "EdDSA"}
+ASYMMETRIC_ALGORITHMS = frozenset({"EdDSA", "Ed25519", "RS256", "RS384", "RS512", "ES256", "PS256"})
 # The explicit allow-list: "none" and anything else is refused before a key is even looked up.
 ALLOWED_ALGORITHMS = HMAC_ALGORITHMS | ASYMMETRIC_ALGORITHMS
+
+
+def canonical_algorithm(algorithm: str) -> str:
+    """The one name a key is bound to for ``algorithm`` (``"Ed25519"`` becomes ``"EdDSA"``)."""
+    return ALGORITHM_ALIASES.get(algorithm, algorithm)
+
+
 MIN_HMAC_SECRET_BYTES = 32
 
 _ALGORITHMS: Mapping[str, Any] = get_default_algorithms()
@@ -59,6 +72,7 @@ class SigningKey:
             )
         if self.public is None:
             raise ConfigurationError(f"key {self.kid!r}: a verification key is required")
+        object.__setattr__(self, "algorithm", canonical_algorithm(self.algorithm))
         impl = _ALGORITHMS[self.algorithm]
         try:
             prepared_public = impl.prepare_key(self.public)
@@ -145,6 +159,16 @@ class SigningKey:
     def is_symmetric(self) -> bool:
         return self.algorithm in HMAC_ALGORITHMS
 
+    def accepts(self, algorithm: object) -> bool:
+        """Whether a token header's ``alg`` names this key's algorithm (aliases included)."""
+        return isinstance(algorithm, str) and canonical_algorithm(algorithm) == self.algorithm
+
+    def public_only(self) -> SigningKey:
+        """This key without its private half (a verify-only copy); HMAC keys cannot be split."""
+        if self.is_symmetric:
+            raise ConfigurationError(f"HMAC key {self.kid!r} has no public half to share")
+        return SigningKey(self.kid, self.algorithm, None, self.public)
+
     def public_pem(self) -> bytes:
         """The public key as PEM (asymmetric keys only), e.g. to publish for other verifiers."""
         from cryptography.hazmat.primitives import serialization
@@ -167,7 +191,11 @@ class SigningKey:
 
 
 class KeyRing:
-    """The keys that verify tokens, and the one (``current``) that signs new ones."""
+    """The keys that verify tokens, and the one (``current``) that signs new ones.
+
+    Without ``current`` the last key that can sign is current; a ring where no key can sign is
+    verify-only (``can_sign`` is False and signing raises `ConfigurationError`).
+    """
 
     __slots__ = ("_current", "_keys")
 
@@ -179,11 +207,17 @@ class KeyRing:
             self._keys[key.kid] = key
         if not self._keys:
             raise ConfigurationError("a key ring needs at least one key")
-        current = current if current is not None else next(reversed(self._keys))
+        if current is None:
+            signers = [k for k in self._keys.values() if k.can_sign]
+            self._current: SigningKey | None = signers[-1] if signers else None
+            return
         if current not in self._keys:
             raise ConfigurationError(f"current key {current!r} is not in the ring")
         if not self._keys[current].can_sign:
-            raise ConfigurationError(f"current key {current!r} is verify-only")
+            raise ConfigurationError(
+                f"current key {current!r} is verify-only; leave current unset for a "
+                "verify-only ring"
+            )
         self._current = self._keys[current]
 
     @classmethod
@@ -192,8 +226,32 @@ class KeyRing:
         return cls([SigningKey.hmac(secret, kid=kid)])
 
     @property
+    def can_sign(self) -> bool:
+        return self._current is not None
+
+    @property
     def current(self) -> SigningKey:
+        """The signing key.
+
+        Raises:
+            ConfigurationError: the ring is verify-only.
+        """
+        if self._current is None:
+            raise ConfigurationError(
+                "this key ring is verify-only (no private key): it verifies tokens but cannot "
+                "issue them"
+            )
         return self._current
+
+    def keys(self) -> tuple[SigningKey, ...]:
+        return tuple(self._keys.values())
+
+    def verify_only(self) -> KeyRing:
+        """The asymmetric keys of this ring without private halves, for a resource server."""
+        public = [k.public_only() for k in self._keys.values() if not k.is_symmetric]
+        if not public:
+            raise ConfigurationError("this ring has only HMAC keys; nothing can be shared")
+        return KeyRing(public)
 
     @property
     def kids(self) -> tuple[str, ...]:
@@ -206,8 +264,29 @@ class KeyRing:
         """A new ring where ``new_key`` signs and every existing key still verifies."""
         return KeyRing([*self._keys.values(), new_key], current=new_key.kid)
 
+    def staged(self, new_key: SigningKey) -> KeyRing:
+        """A new ring that publishes and verifies ``new_key`` while the current key still signs
+        (step one of a rotation: verifiers fetch the new key before any token names it)."""
+        current = self._current.kid if self._current is not None else None
+        return KeyRing([*self._keys.values(), new_key], current=current)
+
     def without(self, kid: str) -> KeyRing:
         """A new ring with ``kid`` retired: tokens it signed are refused from then on."""
-        if kid == self._current.kid:
+        current = self._current.kid if self._current is not None else None
+        if kid == current:
             raise ConfigurationError(f"cannot retire {kid!r} while it is the current signing key")
-        return KeyRing([k for k in self._keys.values() if k.kid != kid], current=self._current.kid)
+        return KeyRing([k for k in self._keys.values() if k.kid != kid], current=current)
+
+    def public_jwks(self) -> dict[str, Any]:
+        """The ring's public keys as an RFC 7517 JWK Set (HMAC keys are never published)."""
+        from relaypoint_core.auth.jwks import public_jwks
+
+        return public_jwks(self)
+
+    @classmethod
+    def from_jwks(cls, jwks: Mapping[str, Any]) -> KeyRing:
+        """A verify-only ring from a published JWK Set (e.g. another service's
+        ``/.well-known/jwks.json``)."""
+        from relaypoint_core.auth.jwks import keys_from_jwks
+
+        return cls(keys_from_jwks(jwks))

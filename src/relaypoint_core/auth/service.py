@@ -3,17 +3,19 @@
 Access tokens are short-lived (30 minutes by default) and verified without a store round trip
 unless ``check_access_revocation=True``. Refresh tokens belong to a family; each refresh rotates
 the family's current token, and presenting an already-rotated token revokes the whole family
-(someone else holds a copy) and is recorded as a security event.
+(someone else holds a copy) and is recorded as a security event, except within the refresh grace
+window (``refresh_grace`` seconds, 10 by default): two tabs or a retry presenting the token that
+was just rotated get the same new pair again instead of killing the session.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from relaypoint_core.audit import AuditAction, AuditLog, AuditOutcome, LoggingAuditLog, make_event
+from relaypoint_core.auth.credentials import CredentialVerifier, TokenPair
 from relaypoint_core.auth.errors import (
     AuthorizationError,
     InvalidCredentialsError,
@@ -21,9 +23,12 @@ from relaypoint_core.auth.errors import (
     TokenReuseError,
     TokenRevokedError,
 )
+from relaypoint_core.auth.grace import open_replay, seal_replay
 from relaypoint_core.auth.keys import KeyRing
 from relaypoint_core.auth.passwords import hash_password, needs_rehash, verify_password
-from relaypoint_core.auth.store import RotationOutcome, TokenStore
+from relaypoint_core.auth.sessions import SessionManager
+from relaypoint_core.auth.signing import key_ring_from_settings
+from relaypoint_core.auth.store import RotationOutcome, SessionInfo, TokenStore
 from relaypoint_core.auth.stores import create_token_store
 from relaypoint_core.auth.tokens import ACCESS, REFRESH, TokenCodec, new_token_id
 from relaypoint_core.auth.users import UserDirectory, UserRecord
@@ -31,36 +36,18 @@ from relaypoint_core.clock import Clock, system_clock
 from relaypoint_core.config import RelayPointSettings
 from relaypoint_core.errors import ConfigurationError
 from relaypoint_core.keys import DEFAULT_KEY_PREFIX
-from relaypoint_core.rbac.checker import Decision, PermissionChecker, grants_of
+from relaypoint_core.rbac.checker import Decision, PermissionChecker
 from relaypoint_core.request_state import Principal
 
-__all__ = ["AuthService", "TokenPair"]
+__all__ = ["AuthService", "CredentialVerifier", "TokenPair"]
 
 logger = logging.getLogger("relaypoint.auth")
 
 DEFAULT_ACCESS_TTL = 30 * 60
 DEFAULT_REFRESH_TTL = 14 * 24 * 3600
+DEFAULT_REFRESH_GRACE = 10.0
 
 _default_checker = PermissionChecker()
-
-
-@dataclass(frozen=True, slots=True)
-class TokenPair:
-    """What login and refresh return; :meth:`to_response` is the documented JSON shape."""
-
-    access_token: str
-    refresh_token: str
-    expires_in: int
-    refresh_expires_in: int
-    token_type: str = "bearer"  # noqa: S105 - the OAuth token type, not a secret
-
-    def to_response(self) -> dict[str, Any]:
-        return {
-            "access_token": self.access_token,
-            "refresh_token": self.refresh_token,
-            "token_type": self.token_type,
-            "expires_in": self.expires_in,
-        }
 
 
 class AuthService:
@@ -81,6 +68,9 @@ class AuthService:
         leeway: float = 10.0,
         check_access_revocation: bool = False,
         checker: PermissionChecker | None = None,
+        refresh_grace: float = DEFAULT_REFRESH_GRACE,
+        enforce_not_before: bool = True,
+        credential_verifiers: Iterable[CredentialVerifier] = (),
     ) -> None:
         if not 0 < access_ttl <= 24 * 3600:
             raise ConfigurationError("access_ttl must be between 1 second and 24 hours")
@@ -95,6 +85,18 @@ class AuthService:
         self.refresh_ttl = int(refresh_ttl)
         self.check_access_revocation = check_access_revocation
         self.checker = checker or _default_checker
+        if not 0 <= refresh_grace <= 300:
+            raise ConfigurationError("refresh_grace must be between 0 and 300 seconds")
+        self.refresh_grace = float(refresh_grace)
+        self.enforce_not_before = enforce_not_before
+        self.sessions = SessionManager(
+            self.store,
+            clock=clock,
+            record=self._record,
+            not_before_ttl=self.access_ttl + self.codec.leeway + 60,
+        )
+        self._verifiers: list[CredentialVerifier] = list(credential_verifiers)
+        self._owned: list[CredentialVerifier] = []
 
     @classmethod
     def from_settings(
@@ -108,13 +110,10 @@ class AuthService:
         **options: Any,
     ) -> AuthService:
         """Build from ``SECRET_KEY``, ``ACCESS_TOKEN_EXPIRE_MINUTES``, ``REFRESH_TOKEN_EXPIRE_DAYS``,
-        ``JWT_ISSUER``, ``JWT_AUDIENCE`` and ``REDIS_URL`` (memory when unset)."""
+        ``JWT_ISSUER``, ``JWT_AUDIENCE``, ``JWT_ALGORITHM`` / ``JWT_PRIVATE_KEY``,
+        ``REFRESH_TOKEN_REUSE_GRACE_SECONDS`` and ``REDIS_URL`` (memory when unset)."""
         if keys is None:
-            if not settings.SECRET_KEY:
-                raise ConfigurationError(
-                    "AuthService needs SECRET_KEY (or an explicit KeyRing) to sign tokens"
-                )
-            keys = KeyRing.from_secret(settings.SECRET_KEY)
+            keys = key_ring_from_settings(settings)
         clock: Clock = options.pop("clock", system_clock)
         return cls(
             keys=keys,
@@ -129,6 +128,9 @@ class AuthService:
             audience=settings.JWT_AUDIENCE,
             access_ttl=settings.ACCESS_TOKEN_EXPIRE_MINUTES * 60,
             refresh_ttl=settings.REFRESH_TOKEN_EXPIRE_DAYS * 24 * 3600,
+            refresh_grace=options.pop(
+                "refresh_grace", float(settings.REFRESH_TOKEN_REUSE_GRACE_SECONDS)
+            ),
             **options,
         )
 
@@ -168,7 +170,7 @@ class AuthService:
         """Allow ``principal`` to do ``permission`` in ``tenant_id`` (default: its own tenant),
         or record the denial in the audit log and raise :class:`AuthorizationError`."""
         where = principal.tenant_id if tenant_id is None else tenant_id
-        decision = self.checker.explain(grants_of(principal), permission, tenant_id=where)
+        decision = self.checker.explain_principal(principal, permission, tenant_id=where)
         if decision.allowed:
             return decision
         await self._record(
@@ -208,12 +210,24 @@ class AuthService:
         except Exception:  # an audit sink failing must not turn a login into a 500
             logger.exception("audit sink failed to record %s", action)
 
-    async def issue_tokens(self, user: UserRecord) -> TokenPair:
-        """A new token pair starting a new refresh family (after any successful authentication)."""
+    async def issue_tokens(
+        self, user: UserRecord, *, client: Mapping[str, str] | None = None
+    ) -> TokenPair:
+        """A new token pair starting a new refresh family (after any successful authentication).
+
+        Args:
+            user: who signed in.
+            client: hints shown in the session list (e.g. ``user_agent``, ``ip``).
+        """
         family_id = new_token_id()
         refresh_id = new_token_id()
         await self.store.create_family(
-            user.tenant_id, family_id, token_id=refresh_id, ttl=self.refresh_ttl + 60
+            user.tenant_id,
+            family_id,
+            token_id=refresh_id,
+            ttl=self.refresh_ttl + 60,
+            user_id=user.user_id,
+            client=client,
         )
         return self._pair(user.user_id, user.tenant_id, user.roles, family_id, refresh_id)
 
@@ -232,7 +246,14 @@ class AuthService:
         )
         return TokenPair(access, refresh, self.access_ttl, self.refresh_ttl)
 
-    async def login(self, email: str, password: str, *, tenant_id: str | None = None) -> TokenPair:
+    async def login(
+        self,
+        email: str,
+        password: str,
+        *,
+        tenant_id: str | None = None,
+        client: Mapping[str, str] | None = None,
+    ) -> TokenPair:
         """Check credentials against the user directory and start a session.
 
         Unknown email, wrong password and inactive user all raise the same
@@ -257,7 +278,7 @@ class AuthService:
                 reason=reason,
             )
             raise InvalidCredentialsError()
-        pair = await self.issue_tokens(user)
+        pair = await self.issue_tokens(user, client=client)
         await self._record(
             AuditAction.LOGIN,
             AuditOutcome.SUCCESS,
@@ -292,13 +313,21 @@ class AuthService:
                 raise TokenRevokedError("the user of this session no longer exists or is inactive")
             roles = user.roles  # role changes take effect at the next refresh
         new_refresh_id = new_token_id()
-        outcome = await self.store.rotate(
+        pair = self._pair(user_id, tenant_id, roles, family_id, new_refresh_id)
+        rotation = await self.store.rotate_with_grace(
             tenant_id,
             family_id,
             presented_token_id=claims["jti"],
             new_token_id=new_refresh_id,
             ttl=self.refresh_ttl + 60,
+            grace=self.refresh_grace,
+            replay=seal_replay(refresh_token, pair.to_dict()) if self.refresh_grace else b"",
+            user_id=user_id,
         )
+        outcome = rotation.outcome
+        if outcome is RotationOutcome.GRACE and rotation.replay is not None:
+            # A concurrent or retried refresh of the token rotated moments ago: same pair.
+            return TokenPair.from_dict(open_replay(refresh_token, rotation.replay))
         if outcome is RotationOutcome.REUSED:
             logger.warning(
                 "refresh token reuse detected: family %s of user %s in tenant %s revoked",
@@ -319,7 +348,7 @@ class AuthService:
             )
         if outcome is not RotationOutcome.ROTATED:
             raise TokenRevokedError("this session was signed out or has expired; sign in again")
-        return self._pair(user_id, tenant_id, roles, family_id, new_refresh_id)
+        return pair
 
     async def logout(self, refresh_token: str, *, access_token: str | None = None) -> None:
         """End the session: revoke the refresh family (and deny ``access_token`` if given)."""
@@ -356,8 +385,11 @@ class AuthService:
         )
 
     async def verify_access_token(self, token: str) -> Principal:
-        """:meth:`decode_access_token`, plus a revocation check when configured."""
+        """`decode_access_token`, plus the user's not-before time (log out everywhere; cached,
+        no round trip in the steady state) and a revocation check when configured."""
         principal = self.decode_access_token(token)
+        if self.enforce_not_before and await self.sessions.issued_too_early(principal):
+            raise TokenRevokedError("this session was signed out everywhere; sign in again")
         if self.check_access_revocation:
             family = principal.claims.get("fam")
             if await self.store.is_revoked(
@@ -368,7 +400,47 @@ class AuthService:
                 raise TokenRevokedError("this access token was revoked")
         return principal
 
+    # --- sessions and other credentials ----------------------------------------------------------
+
+    async def list_sessions(self, principal: Principal) -> list[SessionInfo]:
+        """The caller's live sessions (refresh families), oldest first."""
+        return await self.sessions.list(principal.tenant_id, principal.user_id)
+
+    async def revoke_session(self, principal: Principal, family_id: str) -> bool:
+        """Revoke one of the caller's sessions; False when it is not theirs or already gone."""
+        return await self.sessions.revoke(principal, family_id)
+
+    async def logout_all(self, principal: Principal) -> int:
+        """Revoke every session of the caller and refuse their access tokens issued until now."""
+        return await self.sessions.revoke_all(principal.tenant_id, principal.user_id)
+
+    def add_credential_verifier(self, verifier: CredentialVerifier, *, owned: bool = True) -> None:
+        """Accept another kind of credential (e.g. API keys) in `verify_credential`; an
+        ``owned`` verifier with an ``aclose()`` is closed by `aclose`."""
+        self._verifiers.append(verifier)
+        if owned:
+            self._owned.append(verifier)
+
+    async def verify_credential(self, credential: str) -> Principal:
+        """Verify any credential this service accepts (an access JWT, or what a registered
+        verifier such as `relaypoint_core.auth.api_keys.ApiKeyService` claims by its prefix)
+        and return the caller. The one entry point for HTTP, WebSocket and Socket.IO.
+
+        Raises:
+            AuthenticationError: the credential is malformed, expired, revoked or unknown.
+            BackendUnavailableError: a store needed to decide could not be reached.
+        """
+        for verifier in self._verifiers:
+            if verifier.claims(credential):
+                return await verifier.verify(credential)
+        return await self.verify_access_token(credential)
+
     async def aclose(self) -> None:
+        for verifier in self._owned:
+            close = getattr(verifier, "aclose", None)
+            if close is not None:
+                await close()
+        self._owned.clear()
         await self.store.aclose()
 
 

@@ -151,7 +151,7 @@ class TokenCodec:
         key = self._keys.get(kid)
         if key is None:
             raise TokenInvalidError(f"token was signed with unknown key {kid!r} (retired?)")
-        if key.algorithm != alg:
+        if not key.accepts(alg):
             raise TokenInvalidError(
                 f"token claims algorithm {alg!r} but key {kid!r} is {key.algorithm}"
             )

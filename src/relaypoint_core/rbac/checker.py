@@ -111,7 +111,14 @@ class PermissionChecker:
     def check_principal(
         self, principal: Principal, permission: str, *, tenant_id: str | _Unset | None = _UNSET
     ) -> bool:
-        """Whether ``principal`` may do ``permission`` in ``tenant_id`` (default: its own tenant)."""
+        """Whether ``principal`` may do ``permission`` in ``tenant_id`` (default: its own tenant).
+
+        A principal with ``scopes`` (an API key) may use exactly those permissions, only in its
+        own tenant.
+        """
+        if principal.scopes is not None:
+            same_tenant = isinstance(tenant_id, _Unset) or tenant_id == principal.tenant_id
+            return same_tenant and str(permission) in principal.scopes
         if isinstance(tenant_id, _Unset) or tenant_id == principal.tenant_id:
             return self.has_permission(principal.roles, permission)
         return self.check(grants_of(principal), permission, tenant_id=tenant_id)
@@ -165,6 +172,18 @@ class PermissionChecker:
         self, principal: Principal, permission: str, *, tenant_id: str | _Unset | None = _UNSET
     ) -> Decision:
         target = principal.tenant_id if isinstance(tenant_id, _Unset) else tenant_id
+        if principal.scopes is not None:
+            if target != principal.tenant_id:
+                reason = f"denied: API key {principal.key_id!r} works only in its own tenant"
+                return Decision(False, str(permission), target, reason)
+            if str(permission) in principal.scopes:
+                return Decision(True, str(permission), target, "allowed: in the API key's scope")
+            return Decision(
+                False,
+                str(permission),
+                target,
+                f"denied: {str(permission)!r} is not in the scope of API key {principal.key_id!r}",
+            )
         return self.explain(grants_of(principal), permission, tenant_id=target)
 
     def require(

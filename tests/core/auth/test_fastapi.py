@@ -177,12 +177,17 @@ async def test_super_admin_is_platform_wide(client: httpx.AsyncClient) -> None:
         assert (await client.get("/admin", headers=headers)).status_code == 200
 
 
-async def test_refresh_and_reuse_over_http(client: httpx.AsyncClient) -> None:
+async def test_refresh_and_reuse_over_http(
+    client: httpx.AsyncClient, fake_clock: FakeClock
+) -> None:
     first = await _login(client, "alice@acme.test", "acme")
     response = await client.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})
     assert response.status_code == 200
     second = response.json()
     assert (await client.get("/me", headers=_bearer(second["access_token"]))).status_code == 200
+    retry = await client.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    assert retry.json()["refresh_token"] == second["refresh_token"]  # within the grace window
+    fake_clock.advance(11)
     reuse = await client.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})
     assert reuse.status_code == 401
     assert reuse.json()["code"] == "token_reused"

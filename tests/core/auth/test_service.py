@@ -100,7 +100,7 @@ async def test_sessions_survive_a_restart_on_redis(
         return AuthService(
             keys=keys or KeyRing([SigningKey.generate_ed25519("ed-restart")]),
             users=users,
-            store=create_token_store(redis_url, key_prefix=key_prefix),
+            store=create_token_store(redis_url, key_prefix=key_prefix, clock=fake_clock),
             audit=InMemoryAuditLog(),
             clock=fake_clock,
         )
@@ -109,6 +109,7 @@ async def test_sessions_survive_a_restart_on_redis(
     first = await before.login("alice@acme.test", PASSWORD, tenant_id="acme")
     second = await before.refresh(first.refresh_token)
     await before.aclose()
+    fake_clock.advance(before.refresh_grace + 1)
     after = make_service(keys=before.keys)  # a new process: new client, same Redis
     with pytest.raises(TokenReuseError):
         await after.refresh(first.refresh_token)
@@ -119,12 +120,16 @@ async def test_sessions_survive_a_restart_on_redis(
     await after.aclose()
 
 
-async def test_concurrent_refreshes_with_the_same_token_cannot_both_succeed(
+async def test_without_grace_concurrent_refreshes_with_the_same_token_cannot_both_succeed(
     make_service: ServiceFactory, backend: BackendTarget
 ) -> None:
-    first = make_service()
+    first = make_service(refresh_grace=0)
     # On Redis: two app instances with their own connections. In memory: one process, one store.
-    second = make_service(keys=first.keys) if backend.is_redis else make_service(store=first.store)
+    second = (
+        make_service(keys=first.keys, refresh_grace=0)
+        if backend.is_redis
+        else make_service(store=first.store, refresh_grace=0)
+    )
     services = [first, second]
     alice = UserRecord("u-1", "alice@acme.test", None, "acme", ("manager",))
     for _ in range(8):
@@ -188,13 +193,17 @@ async def test_families_are_kept_apart_by_tenant(backend_with_cluster: BackendTa
 
 
 async def test_dead_redis_fails_refresh_closed_but_access_tokens_still_verify(
-    redis_server: RedisServer, users: InMemoryUserDirectory, hmac_key: SigningKey
+    redis_server: RedisServer,
+    users: InMemoryUserDirectory,
+    hmac_key: SigningKey,
+    fake_clock: FakeClock,
 ) -> None:
     service = AuthService(
         keys=KeyRing([hmac_key]),
         users=users,
-        store=create_token_store(redis_server.url, key_prefix="rptauthfault:"),
+        store=create_token_store(redis_server.url, key_prefix="rptauthfault:", clock=fake_clock),
         audit=InMemoryAuditLog(),
+        clock=fake_clock,
     )
     try:
         pair = await service.login("alice@acme.test", PASSWORD, tenant_id="acme")
@@ -203,6 +212,7 @@ async def test_dead_redis_fails_refresh_closed_but_access_tokens_still_verify(
             await service.refresh(pair.refresh_token)
         assert (await service.verify_access_token(pair.access_token)).user_id == "u-1"
         redis_server.start()
+        fake_clock.advance(2.5)  # the failures opened the store's circuit: let it half-open
         # This test server keeps nothing across a crash, so the session is gone: refused, not lost.
         with pytest.raises(TokenRevokedError):
             await service.refresh(pair.refresh_token)
@@ -236,7 +246,9 @@ def test_key_configuration_errors_are_clear() -> None:
     ed = SigningKey.generate_ed25519("ed")
     verify_only = SigningKey.from_pem("ed-pub", "EdDSA", public_pem=ed.public_pem())
     with pytest.raises(ConfigurationError, match="verify-only"):
-        KeyRing([verify_only])
+        KeyRing([verify_only], current="ed-pub")
+    with pytest.raises(ConfigurationError, match="verify-only"):
+        _ = KeyRing([verify_only]).current
     ring = KeyRing([ed, verify_only], current="ed")
     with pytest.raises(ConfigurationError, match="current signing key"):
         ring.without("ed")
