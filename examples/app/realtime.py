@@ -1,7 +1,7 @@
 """Live updates: the SDK's `RealtimeServer` mounted at `/socket.io`, and the events the app emits.
 
-Clients connect with their access token (`{"token": ...}` auth payload or `Authorization`
-header) and are put in their tenant's rooms by the server. Routes call `publish` (to the whole
+Clients connect with their access token or an API key (`{"token": ...}` auth payload or
+`Authorization` header) and are put in their tenant's rooms by the server. Routes call `publish` (to the whole
 tenant) and `publish_to_admins` (to the tenant's admins); a failed notification is logged and
 never fails the REST call that raised it.
 """
@@ -15,7 +15,7 @@ from fastapi import FastAPI
 
 from examples.app.runtime import Runtime
 from relaypoint_core.rbac import Role
-from relaypoint_core.realtime import AccessTokenAuthenticator, RealtimeServer
+from relaypoint_core.realtime import CredentialAuthenticator, RealtimeServer
 from relaypoint_core.request_state import Principal, ResolvedTenant
 from relaypoint_tenancy import TenantNotFoundError, TenantStatus, TenantSuspendedError
 
@@ -39,7 +39,7 @@ def install_realtime(app: FastAPI, runtime: Runtime) -> RealtimeServer:
         return ResolvedTenant(info.slug, info.plan_tier.value, info.status.value)
 
     server = RealtimeServer(
-        AccessTokenAuthenticator(runtime.auth),
+        CredentialAuthenticator(runtime.auth),  # access tokens and API keys
         redis_url=config.redis_url,
         channel=f"{config.key_prefix}realtime",
         tenant_verifier=verify_tenant,

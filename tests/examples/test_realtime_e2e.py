@@ -148,3 +148,27 @@ async def test_the_http_long_polling_transport_works_through_the_apps_middleware
         assert logout.status_code in (200, 204), logout.text
         await asyncio.wait_for(client.disconnected.wait(), timeout=5)
         await client.close()
+
+
+async def test_an_api_key_connects_and_its_revocation_disconnects(embedded_app: LiveApp) -> None:
+    admin = embedded_app.session("tenant_admin@acme.example")["access_token"]
+    async with httpx.AsyncClient(base_url=embedded_app.base_url, timeout=15) as http:
+        created = await http.post(
+            f"{API}/tenants/acme/api-keys",
+            headers={"Authorization": f"Bearer {admin}"},
+            json={"name": "live-robot", "permissions": ["workflow:read"]},
+        )
+        assert created.status_code == 201, created.text
+        key = created.json()
+        client = await _connected(embedded_app, key["key"])
+        try:
+            revoked = await http.delete(
+                f"{API}/tenants/acme/api-keys/{key['id']}",
+                headers={"Authorization": f"Bearer {admin}"},
+            )
+            assert revoked.status_code == 204, revoked.text
+            # Within the key service's freshness interval plus one sweep and the grace.
+            await asyncio.wait_for(client.disconnected.wait(), timeout=5)
+            assert client.events["auth.revoked"][0]["reason"] == "revoked"
+        finally:
+            await client.close()

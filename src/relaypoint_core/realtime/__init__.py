@@ -10,6 +10,7 @@ from relaypoint_core.realtime.admission import Admission, TenantVerifier
 from relaypoint_core.realtime.credentials import (
     AccessTokenAuthenticator,
     ConnectionAuthenticator,
+    CredentialAuthenticator,
     claimed_tenant,
     credential_from,
     expires_at,
@@ -43,6 +44,7 @@ __all__ = [
     "Connection",
     "ConnectionAuthenticator",
     "ConnectionRefused",
+    "CredentialAuthenticator",
     "EventHandler",
     "Lease",
     "LeaseState",

@@ -13,12 +13,17 @@ from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
 from relaypoint_core.auth.service import AuthService
-from relaypoint_core.errors import BackendUnavailableError, TokenRevokedError
+from relaypoint_core.errors import (
+    AuthenticationError,
+    BackendUnavailableError,
+    TokenRevokedError,
+)
 from relaypoint_core.request_state import Principal
 
 __all__ = [
     "AccessTokenAuthenticator",
     "ConnectionAuthenticator",
+    "CredentialAuthenticator",
     "claimed_tenant",
     "credential_from",
     "expires_at",
@@ -97,11 +102,43 @@ class AccessTokenAuthenticator:
     async def is_revoked(self, principal: Principal, credential: str = "") -> bool:
         family = principal.claims.get("fam")
         token_id = principal.token_id or str(principal.claims.get("jti", ""))
+        if await self.auth.store.is_revoked(
+            principal.tenant_id, token_id, family if isinstance(family, str) else None
+        ):
+            return True
+        # "Sign out everywhere" moves the user's not-before time past this token's issue time.
         return bool(
-            await self.auth.store.is_revoked(
-                principal.tenant_id, token_id, family if isinstance(family, str) else None
-            )
+            self.auth.enforce_not_before and await self.auth.sessions.issued_too_early(principal)
         )
+
+
+class CredentialAuthenticator(AccessTokenAuthenticator):
+    """Every credential `AuthService.verify_credential` accepts: access tokens and the kinds its
+    registered verifiers claim, such as API keys.
+
+    Access tokens are checked as `AccessTokenAuthenticator` checks them. Any other kind is
+    verified again at each sweep, so a revoked or expired API key loses its connections (its
+    service notices a revocation within its freshness interval).
+
+    Args:
+        auth: The service that verifies the credentials.
+        fail_open: As for `AccessTokenAuthenticator`, for access tokens.
+    """
+
+    async def authenticate(self, credential: str) -> Principal:
+        principal = await self.auth.verify_credential(credential)
+        if principal.kind != "user":
+            return principal
+        return await super().authenticate(credential)
+
+    async def is_revoked(self, principal: Principal, credential: str = "") -> bool:
+        if principal.kind == "user":
+            return await super().is_revoked(principal, credential)
+        try:
+            await self.auth.verify_credential(credential)
+        except AuthenticationError:
+            return True
+        return False
 
 
 def credential_from(auth: Any, environ: Mapping[str, Any]) -> str | None:

@@ -9,7 +9,9 @@ from dataclasses import dataclass
 import pytest
 
 from relaypoint_core.auth import AuthService
-from relaypoint_core.realtime import AccessTokenAuthenticator, Connection, RealtimeServer
+from relaypoint_core.auth.api_keys import ApiKeyService
+from relaypoint_core.realtime import Connection, CredentialAuthenticator, RealtimeServer
+from relaypoint_core.request_state import Principal
 from relaypoint_core.testing import FakeClock
 from tests.core.realtime.conftest import (
     WindowLimiter,
@@ -30,6 +32,7 @@ class Stack:
     auth: AuthService
     server: RealtimeServer
     limiter: WindowLimiter
+    keys: ApiKeyService
     url: str
 
     async def token(self, user_id: str, tenant: str | None = "acme", *roles: str) -> str:
@@ -45,9 +48,11 @@ class Stack:
 @pytest.fixture
 async def stack(fake_clock: FakeClock) -> AsyncIterator[Stack]:
     auth = make_auth(fake_clock)
+    keys = ApiKeyService(clock=fake_clock)
+    auth.add_credential_verifier(keys)
     limiter = WindowLimiter(fake_clock, limit=2)
     server = RealtimeServer(
-        AccessTokenAuthenticator(auth),
+        CredentialAuthenticator(auth),
         message_limiter=limiter,
         clock=fake_clock,
         expiry_grace=30,
@@ -66,7 +71,7 @@ async def stack(fake_clock: FakeClock) -> AsyncIterator[Stack]:
         return {"ok": True}
 
     async with serving(server.asgi_app(emit_endpoint(server))) as url:
-        yield Stack(fake_clock, auth, server, limiter, url)
+        yield Stack(fake_clock, auth, server, limiter, keys, url)
     await server.stop()
 
 
@@ -243,6 +248,7 @@ async def test_refresh_token_reuse_revokes_the_family_and_its_sockets(stack: Sta
     rotated = await stack.auth.refresh(pair.refresh_token)
     await stack.server.sweep()
     assert "auth.revoked" not in client.events  # a rotation is no revocation
+    stack.clock.advance(stack.auth.refresh_grace + 1)  # past the two-tabs grace of a rotation
     with pytest.raises(TokenReuseError):
         await stack.auth.refresh(pair.refresh_token)  # someone replays the old refresh token
     await stack.server.sweep()
@@ -252,3 +258,39 @@ async def test_refresh_token_reuse_revokes_the_family_and_its_sockets(stack: Sta
     stack.clock.advance(6)
     await stack.server.sweep()
     await client.disconnected.wait()
+
+
+async def test_an_api_key_connects_with_its_scopes_and_its_revocation_disconnects(
+    stack: Stack,
+) -> None:
+    admin = Principal("ada", "acme", ("tenant_admin",))
+    created = await stack.keys.create(
+        admin, tenant_id="acme", name="robot", permissions=["workflow:execute"]
+    )
+    client = await stack.client(created.key)
+    try:
+        assert (await client.call("workflow.run", {"id": "w1"}))["ok"] is True
+        await stack.server.sweep()
+        assert "auth.revoked" not in client.events
+        await stack.keys.revoke(admin, "acme", created.record.key_id)
+        stack.clock.advance(2)  # past the key service's freshness interval
+        await stack.server.sweep()
+        await client.next_event("auth.revoked", timeout=WAIT)
+        stack.clock.advance(6)
+        await stack.server.sweep()
+        await client.disconnected.wait()
+    finally:
+        await client.close()
+    refused = RecordingClient()
+    assert not await refused.connect(stack.url, auth={"token": created.key})
+    assert refused.refusal_code() == "revoked_token"
+
+
+async def test_signing_out_everywhere_ends_the_users_sockets(stack: Stack) -> None:
+    pair = await stack.auth.issue_tokens(user("alice", "acme"))
+    client = await stack.client(pair.access_token)
+    stack.clock.advance(1)
+    await stack.auth.logout_all(stack.auth.decode_access_token(pair.access_token))
+    stack.clock.advance(2)
+    await stack.server.sweep()
+    await client.next_event("auth.revoked", timeout=WAIT)
