@@ -18,7 +18,7 @@ from relaypoint_core.message_limits import MessageLimiter
 from relaypoint_core.rbac.checker import PermissionChecker
 from relaypoint_core.realtime.errors import ConnectionRefused
 from relaypoint_core.realtime.lifetime import Lease
-from relaypoint_core.realtime.metrics import RealtimeMetrics
+from relaypoint_core.realtime.metrics import MESSAGE_OUTCOMES, RealtimeMetrics
 from relaypoint_core.realtime.rooms import TenantChannel
 from relaypoint_core.request_state import Principal, ResolvedTenant
 
@@ -84,10 +84,7 @@ class InboundDispatcher:
         payload: dict[str, Any] = {"event": event, "code": code, "message": message}
         if retry_after is not None:
             payload["retry_after"] = retry_after
-        outcome = code if code in ("forbidden", "rate_limited", "unknown_event") else "invalid"
-        if code in ("reauthenticate", "error"):
-            outcome = code
-        self.metrics.message_in(label, outcome)
+        self.metrics.message_in(label, code if code in MESSAGE_OUTCOMES else "invalid")
         await self._refuse(lease.sid, payload)
         return {"ok": False, "error": payload}
 
