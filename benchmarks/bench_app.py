@@ -6,6 +6,10 @@ clients in this process send the requests. "All middlewares" is the reference ap
 tenant resolution, RBAC, cached read through relaypoint_cache); "none" is a bare FastAPI route
 doing the same cached read. The clients sign in as admins of a few ENTERPRISE tenants, so the rate
 limiter checks all six windows on every request without refusing any in the measured run.
+
+The clients share the interpreter and the two cores with nothing else, so they saturate before
+the server does: these rows are a floor. ``bench_wrk`` measures the same servers with wrk from
+another process, which is the figure of record.
 """
 
 from __future__ import annotations
@@ -13,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,8 +28,8 @@ import httpx
 from tests.support.services import delete_redis_prefix
 
 from benchmarks._harness import Row, print_table
+from benchmarks._servers import free_port, server_env, start_server, stop_server
 
-ROOT = Path(__file__).resolve().parents[1]
 CLIENTS = 16
 TENANTS = 4
 REQUESTS = 2000
@@ -62,52 +65,7 @@ def bare_app() -> Any:
     return app
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _start(args: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server {args} exited with {process.returncode}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health/live", timeout=1).status_code < 500:
-                return process
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    process.kill()
-    raise RuntimeError(f"server {args} did not start")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-
-
-def _base_env() -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("RELAYPOINT_")
-        and k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "ENVIRONMENT"}
-    }
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
-def _prepare_reference_app(base: str) -> list[tuple[str, dict[str, str]]]:
+def prepare_reference_app(base: str, tenants: int = TENANTS) -> list[tuple[str, dict[str, str]]]:
     """A few ENTERPRISE tenants shared by the clients, each with a workflow to read."""
     with httpx.Client(base_url=base, timeout=30) as client:
         root = client.post(
@@ -115,7 +73,7 @@ def _prepare_reference_app(base: str) -> list[tuple[str, dict[str, str]]]:
             json={"email": "super_admin@acme.example", "password": "relaypoint-demo"},
         ).json()
         targets = []
-        for index in range(TENANTS):
+        for index in range(tenants):
             slug = f"bench{index}{uuid.uuid4().hex[:6]}"
             email = f"admin@{slug}.example"
             created = client.post(
@@ -210,8 +168,8 @@ def main() -> None:
     rows: list[Row] = []
     workdir = Path(tempfile.mkdtemp(prefix="rp-bench-app-"))
 
-    port = _free_port()
-    bare = _start(
+    port = free_port()
+    bare = start_server(
         [
             sys.executable,
             "-m",
@@ -224,7 +182,7 @@ def main() -> None:
             "warning",
             "--no-access-log",
         ],
-        _base_env(),
+        server_env(),
         port,
     )
     try:
@@ -232,7 +190,7 @@ def main() -> None:
         targets = [(f"/api/v1/workflows/w{i}", {}) for i in range(CLIENTS)]
         rows.append(_row("no middleware (bare route)", asyncio.run(_load(base, targets))))
     finally:
-        _stop(bare)
+        stop_server(bare)
 
     variants: list[tuple[str, dict[str, str]]] = [("all middlewares, memory backends", {})]
     redis_url = _redis_url()
@@ -245,21 +203,21 @@ def main() -> None:
             )
         )
     for index, (name, extra) in enumerate(variants):
-        port = _free_port()
+        port = free_port()
         env = {
-            **_base_env(),
+            **server_env(),
             "ENVIRONMENT": "development",
             "RELAYPOINT_PORT": str(port),
             "DATABASE_URL": f"sqlite+aiosqlite:///{workdir / f'app{index}.sqlite3'}",
             "RELAYPOINT_ANONYMOUS_TIER": "ENTERPRISE",
             **extra,
         }
-        server = _start([sys.executable, "-c", _QUIET_APP], env, port)
+        server = start_server([sys.executable, "-c", QUIET_APP], env, port)
         try:
             base = f"http://127.0.0.1:{port}"
-            rows.append(_row(name, asyncio.run(_load(base, _prepare_reference_app(base)))))
+            rows.append(_row(name, asyncio.run(_load(base, prepare_reference_app(base)))))
         finally:
-            _stop(server)
+            stop_server(server)
     if redis_url is not None:
         delete_redis_prefix(redis_url, prefix)
 
@@ -274,7 +232,7 @@ def main() -> None:
 
 # The reference app as `python -m examples.app` runs it, minus the per-request access log
 # (printing a line per request would measure the terminal, not the middlewares).
-_QUIET_APP = """
+QUIET_APP = """
 import uvicorn
 from examples.app.settings import load_app_config
 config = load_app_config()

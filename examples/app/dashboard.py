@@ -1,4 +1,5 @@
-"""The branded dashboard: one server-rendered page per tenant plus its theme stylesheet and logo.
+"""The branded dashboard: one server-rendered page per tenant plus its logo; its colours, type,
+shape and elevation come from the tenant's M3 theme (``/api/v1/tenants/<slug>/theme.css``).
 
 Branding values are validated by the tenancy package when stored; here they are escaped again
 for the context they land in (HTML text/attributes, a CSS colour, an SVG text node), so a value
@@ -20,7 +21,6 @@ __all__ = [
     "Branding",
     "render_dashboard",
     "render_logo_svg",
-    "render_theme_css",
 ]
 
 DEFAULT_PRIMARY = "#3F51B5"
@@ -75,17 +75,6 @@ def _on_color(hex_color: str) -> str:
     return "#000000" if luminance > 0.4 else "#FFFFFF"
 
 
-def render_theme_css(branding: Branding) -> str:
-    return (
-        ":root {\n"
-        f"  --rp-primary: {branding.primary_color};\n"
-        f"  --rp-secondary: {branding.secondary_color};\n"
-        f"  --rp-on-primary: {_on_color(branding.primary_color)};\n"
-        f"  --rp-on-secondary: {_on_color(branding.secondary_color)};\n"
-        "}\n"
-    )
-
-
 def render_logo_svg(branding: Branding) -> str:
     """A monogram in the tenant's colours, used when the tenant has no logo URL."""
     initials = "".join(word[0] for word in branding.company_name.split()[:2] if word).upper()
@@ -106,7 +95,7 @@ def render_dashboard(branding: Branding, *, api_prefix: str) -> str:
         plan_tier=html.escape(branding.plan_tier),
         tenant_slug=html.escape(branding.slug),
         api_prefix=html.escape(api_prefix),
-        theme_url=html.escape(f"{base}/theme.css"),
+        theme_url=html.escape(f"{api_prefix}/tenants/{branding.slug}/theme.css"),
         logo_url=html.escape(logo),
         favicon_url=html.escape(branding.favicon_url or logo),
         support_email=html.escape(branding.support_email),

@@ -36,6 +36,7 @@ from examples.app.routes_admin import router as admin_router
 from examples.app.routes_auth import bearer_scheme, build_auth_routers
 from examples.app.routes_pages import health_router, pages_router
 from examples.app.routes_platform import router as platform_router
+from examples.app.routes_theme import billing_router, theme_router
 from examples.app.routes_workflows import build_workflow_router
 from examples.app.runtime import Runtime, build_runtime, mount_rate_limiter
 from examples.app.security_headers import SecurityHeadersMiddleware
@@ -155,6 +156,8 @@ def create_app(config: AppConfig | None = None) -> FastAPI:
         platform_router,
     ):
         app.include_router(router, prefix=api, dependencies=secured, responses=secured_errors)
+    app.include_router(theme_router, prefix=api, responses=public_errors)
+    app.include_router(billing_router, prefix=api, dependencies=secured, responses=secured_errors)
     install_identity(app, runtime, prefix=api, dependencies=secured, responses=secured_errors)
     app.include_router(health_router)
     app.include_router(pages_router)

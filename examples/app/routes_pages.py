@@ -1,4 +1,5 @@
-"""Non-API routes: the tenant dashboards, their theme and logo, health probes and the index."""
+"""Non-API routes: the tenant dashboards and their logo, health probes and the index (the
+dashboards' theme is an API route: ``routes_theme``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from examples.app.dashboard import Branding, render_dashboard, render_logo_svg, render_theme_css
+from examples.app.dashboard import Branding, render_dashboard, render_logo_svg
 from examples.app.problems import problem_response
 from examples.app.runtime import Runtime, use_runtime
 
@@ -37,18 +38,6 @@ async def dashboard(slug: str, runtime: Annotated[Runtime, Depends(use_runtime)]
     if branding is None:
         return problem_response(404, f"no tenant {slug!r}")
     return HTMLResponse(render_dashboard(branding, api_prefix=runtime.config.settings.API_V1_STR))
-
-
-@pages_router.get("/dashboard/{slug}/theme.css", response_model=None)
-async def theme(slug: str, runtime: Annotated[Runtime, Depends(use_runtime)]) -> Response:
-    branding = await _branding(runtime, slug)
-    if branding is None:
-        return problem_response(404, f"no tenant {slug!r}")
-    return Response(
-        render_theme_css(branding),
-        media_type="text/css",
-        headers={"Cache-Control": "no-cache"},
-    )
 
 
 @pages_router.get("/dashboard/{slug}/logo.svg", response_model=None)

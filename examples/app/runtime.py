@@ -284,8 +284,16 @@ def mount_rate_limiter(runtime: Runtime, app: ASGIApp) -> ASGIApp:
         identity_resolver=runtime.limit_identity(),
         anonymous_tier=config.anonymous_tier,
         key_prefix=config.key_prefix,
+        # The upgrade call-to-action must work for a throttled tenant (routes_theme.UPGRADE_PATH).
         # Socket.IO's HTTP transport: each inbound message is counted by the message limiter.
-        exempt_paths=("/health/live", "/health/ready", "/health", "/metrics", "/socket.io/"),
+        exempt_paths=(
+            "/health/live",
+            "/health/ready",
+            "/health",
+            "/metrics",
+            f"{config.settings.API_V1_STR}/billing/upgrade",
+            "/socket.io/",
+        ),
         enabled=config.settings.ENABLE_RATE_LIMITING,
     )
     runtime.limiter = limiter

@@ -11,6 +11,7 @@ from relaypoint_core.backend_url import BackendURL, parse_backend_url
 from relaypoint_core.circuit import CircuitBreaker, CircuitState
 from relaypoint_core.clock import Clock, SystemClock, system_clock
 from relaypoint_core.config import RelayPointSettings, load_settings
+from relaypoint_core.deadlines import DeadlineWatch
 from relaypoint_core.errors import (
     AuthenticationError,
     AuthorizationError,
@@ -54,6 +55,7 @@ __all__ = [
     "CircuitState",
     "Clock",
     "ConfigurationError",
+    "DeadlineWatch",
     "InvalidTenantIdError",
     "KeyScheme",
     "MessageLimiter",

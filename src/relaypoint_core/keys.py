@@ -26,9 +26,32 @@ def _percent(match: re.Match[str]) -> str:
     return "".join(f"%{byte:02X}" for byte in match.group(0).encode("utf-8"))
 
 
+# Key parts repeat (tenant ids, namespaces, cache keys, rate-limit identities), and escaping one
+# is a regex substitution with a callback on every Redis call; a bounded memo answers the
+# repeats with one dict lookup. Only short parts are kept, and the memo is emptied when full, so
+# hostile input can neither grow it nor make it slower than no memo at all.
+_ESCAPED: dict[str, str] = {}
+_ESCAPED_MAX_ENTRIES = 4096
+_ESCAPED_MAX_LENGTH = 256
+
+
 def escape_key_part(part: str) -> str:
-    """Escape one key component so it cannot contain a separator, hash tag or glob character."""
-    return _UNSAFE.sub(_percent, part)
+    """Escape one key component so it cannot contain a separator, hash tag or glob character.
+
+    Args:
+        part: any string (a tenant id, a user key, a cache key).
+
+    Returns:
+        ``part`` with every unsafe character replaced by ``%XX`` (its UTF-8 bytes).
+    """
+    escaped = _ESCAPED.get(part)
+    if escaped is None:
+        escaped = _UNSAFE.sub(_percent, part)
+        if len(part) <= _ESCAPED_MAX_LENGTH:
+            if len(_ESCAPED) >= _ESCAPED_MAX_ENTRIES:
+                _ESCAPED.clear()
+            _ESCAPED[part] = escaped
+    return escaped
 
 
 def escape_glob(literal: str) -> str:

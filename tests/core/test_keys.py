@@ -43,3 +43,26 @@ def test_key_layout_is_hash_tagged() -> None:
 def test_bad_prefix_is_refused(prefix: str) -> None:
     with pytest.raises(ConfigurationError, match="key prefix"):
         KeyScheme("cache", prefix)
+
+
+def _reference_escape(part: str) -> str:
+    unsafe = set(":{}*?[]\\%")
+    return "".join(
+        "".join(f"%{b:02X}" for b in ch.encode())
+        if ch in unsafe or ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F
+        else ch
+        for ch in part
+    )
+
+
+@given(st.lists(ANY_TEXT, min_size=1, max_size=20))
+def test_repeated_escapes_give_the_same_answer_as_the_first(parts: list[str]) -> None:
+    # Repeats are answered from a memo: they must match the rule, first time and every time.
+    for _ in range(3):
+        assert [escape_key_part(p) for p in parts] == [_reference_escape(p) for p in parts]
+
+
+def test_many_distinct_and_long_parts_are_still_escaped_correctly() -> None:
+    parts = [f"user:{i}" for i in range(10_000)] + ["x:" * 500]
+    assert [escape_key_part(p) for p in parts] == [_reference_escape(p) for p in parts]
+    assert [escape_key_part(p) for p in parts[:10]] == [f"user%3A{i}" for i in range(10)]

@@ -7,7 +7,6 @@ from examples.app.dashboard import (
     Branding,
     render_dashboard,
     render_logo_svg,
-    render_theme_css,
 )
 
 
@@ -32,16 +31,18 @@ def test_markup_in_branding_values_is_escaped() -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;&quot;" in page
     assert "<img src=x" not in page
     assert 'onload="alert(1)' not in page
-    assert page.count("<script") == 1  # only the app's own external script
+    assert page.count("<script") == 2  # only the app's own external scripts
+    assert 'src="/static/dashboard-ui.js"' in page
     assert 'src="/static/dashboard.js"' in page
 
 
-def test_colours_that_are_not_hex_fall_back_and_text_colour_follows_contrast() -> None:
+def test_colours_that_are_not_hex_fall_back_and_the_page_links_the_tenant_theme() -> None:
     branding = hostile()
-    css = render_theme_css(branding)
-    assert f"--rp-primary: {DEFAULT_PRIMARY};" in css
-    assert "evil.example" not in css
-    assert "--rp-on-secondary: #000000;" in css  # amber needs dark text
+    assert branding.primary_color == DEFAULT_PRIMARY
+    page = render_dashboard(branding, api_prefix="/api/v1")
+    assert 'href="/api/v1/tenants/acme/theme.css"' in page
+    assert "evil.example" not in page
     svg = render_logo_svg(branding)
     assert "<script" not in svg
     assert svg.startswith("<svg")
+    assert 'fill="#000000"' in svg  # amber needs dark text

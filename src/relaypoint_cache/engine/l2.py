@@ -20,6 +20,7 @@ from relaypoint_cache.engine.settings import EngineSettings
 from relaypoint_cache.envelope import EntryMeta, pack_entry, unpack_entry
 from relaypoint_cache.errors import CacheError, SerializationError
 from relaypoint_cache.l1 import Scope
+from relaypoint_core.deadlines import DeadlineWatch
 from relaypoint_core.keys import escape_key_part
 
 __all__ = ["FAILED", "L2Access"]
@@ -49,6 +50,7 @@ class L2Access:
         self._count_error = count_error
         self._backend: L2Backend | None = None
         self._backend_loop: asyncio.AbstractEventLoop | None = None
+        self._deadlines = DeadlineWatch()
 
     # -- the connection ------------------------------------------------------------------------
     def current(self) -> L2Backend | None:
@@ -100,7 +102,8 @@ class L2Access:
             if limit is None:
                 result = await fn(*args)
             else:
-                async with asyncio.timeout(self._settings.op_timeout if limit < 0 else limit):
+                # One shared timer instead of asyncio.timeout's timer per call (see deadlines).
+                with self._deadlines.limit(self._settings.op_timeout if limit < 0 else limit):
                     result = await fn(*args)
         except Exception as exc:
             breaker.record_failure()
@@ -146,10 +149,11 @@ class L2Access:
     async def read(self, scope: Scope, key: str) -> tuple[EntryMeta, Any, int] | None:
         """The stored entry (meta, value, encoded size); an entry that fails to decode is dropped."""
         base = await self.versioned_base(scope)
-        if base is None:
+        backend = self._backend
+        if base is None or backend is None:
             return None
         redis_key = base + escape_key_part(key)
-        data = await self.call("get", self.require().get, redis_key)
+        data = await self.call("get", backend.get, redis_key)
         if data is FAILED or data is None:
             return None
         try:

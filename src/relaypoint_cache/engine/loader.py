@@ -322,6 +322,9 @@ class Loader:
         l1_ttl: float | None,
         early_refresh: bool | None = None,
     ) -> Entry | None:
+        if self._l1.max_entries <= 0:
+            self._l1.remove(lkey)  # an L1 that holds nothing: skip building the entry
+            return None
         now = self._settings.now()
         early = self._settings.early_refresh if early_refresh is None else early_refresh
         entry = local_entry(
