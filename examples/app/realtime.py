@@ -43,8 +43,7 @@ def install_realtime(app: FastAPI, runtime: Runtime) -> RealtimeServer:
         redis_url=config.redis_url,
         channel=f"{config.key_prefix}realtime",
         tenant_verifier=verify_tenant,
-        # None keeps python-socketio's same-origin rule when no CORS origin is configured.
-        cors_allowed_origins=list(config.settings.CORS_ORIGINS) or None,
+        cors_allowed_origins=config.settings.CORS_ORIGINS,  # and the app's own origin
     )
     runtime.realtime = server
     app.mount("/socket.io", server.asgi_app())

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -36,6 +36,17 @@ REFRESH_EVENT = "auth.refresh"
 _FEATURE = "Real-time (Socket.IO)"
 
 
+def _origin_check(extra: frozenset[str]) -> Callable[[str | None, Mapping[str, Any]], bool]:
+    """Same origin always, plus `extra` (python-socketio takes a list *instead of* same origin)."""
+
+    def allowed(origin: str | None, environ: Mapping[str, Any]) -> bool:
+        if origin is None or "*" in extra or origin in extra:
+            return True
+        return origin == f"{environ.get('wsgi.url_scheme')}://{environ.get('HTTP_HOST')}"
+
+    return allowed
+
+
 @dataclass(frozen=True, slots=True)
 class _Registered:
     handler: EventHandler
@@ -57,7 +68,7 @@ class RealtimeServer:
         revocation_grace: Seconds a revoked connection may still send `auth.refresh`.
         sweep_interval: Seconds between expiry and revocation sweeps.
         metrics: Where to count; the process-wide `relaypoint_realtime_*` metrics by default.
-        cors_allowed_origins: Origins allowed to connect (python-socketio's same-origin default).
+        cors_allowed_origins: Origins allowed to connect besides the server's own (`"*"`: any).
         socketio_path: The path the ASGI app answers under (`/socket.io`).
         limiter_failure: `"open"` handles a message when the limiter fails, `"closed"` refuses it.
 
@@ -80,7 +91,7 @@ class RealtimeServer:
         revocation_grace: float = 0.3,
         sweep_interval: float = 0.25,
         metrics: RealtimeMetrics | None = None,
-        cors_allowed_origins: str | list[str] | None = None,
+        cors_allowed_origins: Sequence[str] = (),
         socketio_path: str = "socket.io",
         limiter_failure: Literal["open", "closed"] = "open",
     ) -> None:
@@ -117,8 +128,7 @@ class RealtimeServer:
         options: dict[str, Any] = {"async_mode": "asgi", "logger": False, "engineio_logger": False}
         if self._manager is not None:
             options["client_manager"] = self._manager
-        if cors_allowed_origins is not None:
-            options["cors_allowed_origins"] = cors_allowed_origins
+        options["cors_allowed_origins"] = _origin_check(frozenset(cors_allowed_origins))
         self._sio: Any = self._socketio.AsyncServer(**options)
         self._sio.on("connect", self._on_connect)
         self._sio.on("disconnect", self._on_disconnect)

@@ -294,3 +294,14 @@ async def test_signing_out_everywhere_ends_the_users_sockets(stack: Stack) -> No
     stack.clock.advance(2)
     await stack.server.sweep()
     await client.next_event("auth.revoked", timeout=WAIT)
+
+
+async def test_same_origin_connects_and_a_foreign_origin_is_refused(stack: Stack) -> None:
+    token = await stack.token("alice")
+    foreign = RecordingClient()
+    assert not await foreign.connect(
+        stack.url, auth={"token": token}, headers={"Origin": "https://evil.example"}
+    )
+    own = RecordingClient()
+    assert await own.connect(stack.url, auth={"token": token}, headers={"Origin": stack.url})
+    await own.close()
