@@ -52,6 +52,10 @@ class RecordingClient:
                 wait_timeout=10,
             )
         except socketio.exceptions.ConnectionError:
+            # A refused client keeps its HTTP session open; close it like a finished one.
+            http = getattr(self.sio.eio, "http", None)
+            if http is not None and not http.closed:
+                await http.close()
             return False
         return True
 
