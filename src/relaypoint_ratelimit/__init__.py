@@ -15,8 +15,9 @@ needs ``relaypoint[fastapi]`` and Redis URLs need ``relaypoint[redis]``.
 
 from __future__ import annotations
 
-from relaypoint_ratelimit.asgi import EnterpriseRateLimiter, decision_of
+from relaypoint_ratelimit.asgi import EnterpriseRateLimiter, decision_of, report_cost
 from relaypoint_ratelimit.backends import MemoryBackend, RateLimitBackend, create_backend
+from relaypoint_ratelimit.concurrency import ConcurrencyLimiter, ConcurrencyPolicy, Lease
 from relaypoint_ratelimit.decision import Decision, PolicyState
 from relaypoint_ratelimit.engine import RateLimiter, UsageStats, WindowUsage
 from relaypoint_ratelimit.errors import (
@@ -29,6 +30,7 @@ from relaypoint_ratelimit.errors import (
 from relaypoint_ratelimit.faults import FaultPolicy
 from relaypoint_ratelimit.headers import problem_body, rate_limit_headers
 from relaypoint_ratelimit.identity import Identity, ScopeIdentityResolver, client_address
+from relaypoint_ratelimit.messages import MessageRateLimiter
 from relaypoint_ratelimit.metrics import RateLimitMetrics
 from relaypoint_ratelimit.policies import (
     DEFAULT_BUCKETS,
@@ -39,15 +41,20 @@ from relaypoint_ratelimit.policies import (
     Window,
     parse_windows,
 )
+from relaypoint_ratelimit.reservations import Reservation, Settlement
 
 __all__ = [
     "DEFAULT_BUCKETS",
     "DEFAULT_TIERS",
+    "ConcurrencyLimiter",
+    "ConcurrencyPolicy",
     "Decision",
     "EnterpriseRateLimiter",
     "FaultPolicy",
     "Identity",
+    "Lease",
     "MemoryBackend",
+    "MessageRateLimiter",
     "PolicyState",
     "RateLimitBackend",
     "RateLimitBackendError",
@@ -56,8 +63,10 @@ __all__ = [
     "RateLimitExceeded",
     "RateLimitMetrics",
     "RateLimiter",
+    "Reservation",
     "RoutePolicy",
     "ScopeIdentityResolver",
+    "Settlement",
     "Tier",
     "TierSet",
     "UnknownTierError",
@@ -70,4 +79,5 @@ __all__ = [
     "parse_windows",
     "problem_body",
     "rate_limit_headers",
+    "report_cost",
 ]

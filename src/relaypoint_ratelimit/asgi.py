@@ -1,10 +1,12 @@
-"""``EnterpriseRateLimiter``: pure ASGI middleware around the framework-free :class:`RateLimiter`.
+"""``EnterpriseRateLimiter``: pure ASGI middleware around the framework-free ``RateLimiter``.
 
-HTTP requests are resolved to an :class:`~relaypoint_ratelimit.identity.Identity`, checked in one
-backend call (user tier + tenant plan tier + the first matching route policy) and either passed on
-with rate-limit headers added to the response, or answered with 429 (``application/problem+json``)
-or, under the fail-closed policy while the backend is down, 503. ``websocket`` and ``lifespan``
-scopes, exempt paths and requests the resolver declines pass through untouched.
+HTTP requests are resolved to an ``Identity``, checked in one backend call (user tier + tenant
+plan tier + the first matching route policy) and either passed on with rate-limit headers added to
+the response (not to a 3xx), or answered with 429 (``application/problem+json``) or, under the
+fail-closed policy while the backend is down, 503. A route policy with ``settle=True`` reserves
+its cost before the handler and settles what the handler reported with ``report_cost`` after it;
+concurrency policies hold a lease while the handler runs. ``websocket`` and ``lifespan`` scopes,
+exempt paths and requests the resolver declines pass through untouched.
 """
 
 from __future__ import annotations
@@ -16,12 +18,15 @@ from relaypoint_core.asgi_types import ASGIApp, Message, Receive, Scope, Send
 from relaypoint_core.clock import Clock, system_clock
 from relaypoint_core.keys import DEFAULT_KEY_PREFIX
 from relaypoint_ratelimit.backends import RateLimitBackend
+from relaypoint_ratelimit.concurrency import ConcurrencyLimiter, ConcurrencyPolicy, Lease
 from relaypoint_ratelimit.decision import Decision
 from relaypoint_ratelimit.engine import RateLimiter, UsageStats
-from relaypoint_ratelimit.errors import RateLimitConfigurationError
+from relaypoint_ratelimit.errors import RateLimitBackendError, RateLimitConfigurationError
 from relaypoint_ratelimit.faults import FaultPolicy
 from relaypoint_ratelimit.headers import (
+    HEADER_SYNTAXES,
     PROBLEM_CONTENT_TYPE,
+    HeaderSyntax,
     problem_body,
     rate_limit_headers,
     retry_after_seconds,
@@ -30,10 +35,29 @@ from relaypoint_ratelimit.identity import Identity, IdentityResolver, ScopeIdent
 from relaypoint_ratelimit.metrics import RateLimitMetrics
 from relaypoint_ratelimit.policies import DEFAULT_TIERS, RoutePolicy, TierSet
 
-__all__ = ["EnterpriseRateLimiter"]
+__all__ = ["EnterpriseRateLimiter", "decision_of", "report_cost"]
 
 
 DECISION_STATE_KEY = "relaypoint.ratelimit.decision"
+COST_STATE_KEY = "relaypoint.ratelimit.cost"
+
+
+def report_cost(scope: Scope, units: int) -> None:
+    """Tell the middleware what the request really cost (for a route policy with ``settle``).
+
+    Args:
+        scope: The request's ASGI scope (``request.scope`` in FastAPI and Starlette).
+        units: The actual cost, replacing the route's estimate once the response is sent.
+
+    Raises:
+        RateLimitConfigurationError: ``units`` is not a non-negative integer.
+    """
+    if type(units) is not int or units < 0:
+        raise RateLimitConfigurationError(f"a cost must be a non-negative integer, not {units!r}")
+    state = scope.get("state")
+    if state is None:
+        scope["state"] = state = {}
+    state[COST_STATE_KEY] = units
 
 
 class EnterpriseRateLimiter:
@@ -41,7 +65,7 @@ class EnterpriseRateLimiter:
 
     ``EnterpriseRateLimiter(app)`` limits on the in-process memory backend; pass ``redis_url``
     (``redis://``, ``rediss://``, ``redis+cluster://``) to share limits between processes, or a
-    ready :class:`RateLimiter` as ``limiter``. Works both as ``app = EnterpriseRateLimiter(app, ...)``
+    ready ``RateLimiter`` as ``limiter``. Works both as ``app = EnterpriseRateLimiter(app, ...)``
     and as ``app.add_middleware(EnterpriseRateLimiter, ...)``.
     """
 
@@ -68,6 +92,9 @@ class EnterpriseRateLimiter:
         clock: Clock = system_clock,
         legacy_headers: bool = True,
         draft_headers: bool = True,
+        header_syntax: HeaderSyntax = "draft-11",
+        shadow: bool | Iterable[str] = False,
+        concurrency_policies: Sequence[ConcurrencyPolicy] = (),
         enabled: bool = True,
     ) -> None:
         self.app = app
@@ -88,6 +115,19 @@ class EnterpriseRateLimiter:
             key_prefix=key_prefix,
             clock=clock,
             metrics=metrics,
+            shadow=shadow,
+        )
+        if header_syntax not in HEADER_SYNTAXES:
+            raise RateLimitConfigurationError(
+                f"header_syntax must be one of {', '.join(HEADER_SYNTAXES)}, not {header_syntax!r}"
+            )
+        self.header_syntax = header_syntax
+        self.concurrency_policies = tuple(concurrency_policies)
+        self.leases = ConcurrencyLimiter(
+            self.limiter.backend,
+            keys=self.limiter.keys,
+            metrics=self.limiter.metrics,
+            timeout=max(self.limiter.timeout * 10, 1.0),
         )
         self.route_policies = tuple(route_policies)
         if any(not r.path_prefixes for r in self.route_policies):
@@ -172,12 +212,13 @@ class EnterpriseRateLimiter:
             route = None
             cost = self.cost(scope) if self.cost is not None else 1
         limiter = self.limiter
-        # The engine's internals directly: check() only forwards to them, and this runs on
-        # every request. The memory backend answers synchronously.
-        if limiter._local is not None:
-            decision = limiter._check_local(identity, cost, route, True)
-        else:
-            decision = await limiter._run(identity, cost, route, True, consume=True)
+        if route is not None and route.settle:
+            await self._reserved(identity, route, cost, scope, receive, send)
+            return
+        # The memory backend answers synchronously: no coroutine on every request.
+        decision = limiter.check_now(identity, cost=cost, route=route)
+        if decision is None:
+            decision = await limiter.check(identity, cost=cost, route=route)
         state = scope.get("state")
         if state is None:
             scope["state"] = state = {}
@@ -185,22 +226,115 @@ class EnterpriseRateLimiter:
         if not decision.allowed:
             await self._refuse(decision, scope, send)
             return
-        headers = rate_limit_headers(decision, legacy=self.legacy_headers, draft=self.draft_headers)
+        headers = rate_limit_headers(
+            decision,
+            legacy=self.legacy_headers,
+            draft=self.draft_headers,
+            syntax=self.header_syntax,
+        )
+        if self.concurrency_policies:
+            await self._with_leases(identity, headers, scope, receive, send)
+            return
+        await self._respond(headers, scope, receive, send)
+
+    async def _respond(
+        self, headers: list[tuple[bytes, bytes]], scope: Scope, receive: Receive, send: Send
+    ) -> None:
         if not headers:
             await self.app(scope, receive, send)
             return
 
         async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
+            if message["type"] == "http.response.start" and not 300 <= message["status"] < 400:
                 message = dict(message)
                 message["headers"] = [*message.get("headers", ()), *headers]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
 
-    async def _refuse(self, decision: Decision, scope: Scope, send: Send) -> None:
+    async def _reserved(
+        self,
+        identity: Identity,
+        route: RoutePolicy,
+        estimate: int,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        """Reserve the route's estimate, run the handler, settle the cost it reported."""
+        reservation = await self.limiter.reserve(identity, estimate, route=route)
+        decision = reservation.decision
+        state = scope.get("state")
+        if state is None:
+            scope["state"] = state = {}
+        state[DECISION_STATE_KEY] = decision
+        if not decision.allowed:
+            await self._refuse(decision, scope, send)
+            return
+        headers = rate_limit_headers(
+            decision,
+            legacy=self.legacy_headers,
+            draft=self.draft_headers,
+            syntax=self.header_syntax,
+        )
+        try:
+            if self.concurrency_policies:
+                await self._with_leases(identity, headers, scope, receive, send)
+            else:
+                await self._respond(headers, scope, receive, send)
+        finally:
+            # Read the scope again: a framework may have replaced its state mapping meanwhile.
+            actual = (scope.get("state") or state).get(COST_STATE_KEY, estimate)
+            await self.limiter.settle(reservation, actual)
+
+    async def _with_leases(
+        self,
+        identity: Identity,
+        headers: list[tuple[bytes, bytes]],
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        """Run the handler holding one lease of every matching concurrency policy."""
+        method, path = scope.get("method", "GET"), scope.get("path", "")
+        held: list[Lease] = []
+        try:
+            for policy in self.concurrency_policies:
+                if not policy.matches(method, path):
+                    continue
+                try:
+                    lease = await self.leases.acquire(identity, policy)
+                except RateLimitBackendError:
+                    if self.limiter.fault_policy is FaultPolicy.CLOSED:
+                        retry = max(1.0, float(self.limiter.circuit.reset_timeout))
+                        closed = Decision(False, (), None, "fail_closed", 0, retry)
+                        await self._refuse(closed, scope, send)
+                        return
+                    continue  # fail open (or local): the lease is skipped, the request runs
+                if not lease.granted:
+                    await self._refuse(lease.decision(), scope, send, fields=False)
+                    return
+                held.append(lease)
+            async with self.leases.renewing(held):
+                await self._respond(headers, scope, receive, send)
+        finally:
+            await self.leases.release_all(held)
+
+    async def _refuse(
+        self, decision: Decision, scope: Scope, send: Send, *, fields: bool = True
+    ) -> None:
         body = problem_body(decision, self.limiter.tiers, instance=scope.get("path"))
-        headers = rate_limit_headers(decision, legacy=self.legacy_headers, draft=self.draft_headers)
+        # A concurrency refusal has no window to describe: Retry-After and the body only.
+        headers = (
+            rate_limit_headers(
+                decision,
+                legacy=self.legacy_headers,
+                draft=self.draft_headers,
+                syntax=self.header_syntax,
+            )
+            if fields
+            else []
+        )
         if not any(name == b"retry-after" for name, _ in headers):
             headers.append((b"retry-after", str(retry_after_seconds(decision)).encode()))
         headers += [

@@ -2,7 +2,7 @@
 
 ``asyncio.timeout`` arms and cancels a timer per call; at thousands of backend calls a second
 that is a measurable share of each call, and the loop's timer heap fills with cancelled
-entries. :class:`Deadlines` keeps the calls in flight in a dict and one timer set for the
+entries. ``Deadlines`` keeps the calls in flight in a dict and one timer set for the
 earliest deadline among them: when it fires, every call past its deadline is cancelled (its
 task, as ``asyncio.timeout`` does) and the timer is set again for the next one. The task's
 cancellation is withdrawn when the call ends, so the caller sees a timeout, not a cancellation;

@@ -20,6 +20,8 @@ class PolicyState(NamedTuple):
     ``reset_after`` is the number of seconds until the oldest counted use leaves the window (when
     ``remaining`` next goes up); 0 when nothing is counted. ``retry_after`` is set on the
     policies that refused the request: the earliest time at which this request's cost fits.
+    A ``shadow`` policy is evaluated and counted but never refuses: its ``retry_after`` says it
+    would have (``would_limit``).
     """
 
     name: str
@@ -32,15 +34,22 @@ class PolicyState(NamedTuple):
     remaining: int
     reset_after: float
     retry_after: float | None = None
+    shadow: bool = False
 
     @property
     def violated(self) -> bool:
-        return self.retry_after is not None
+        """Whether this policy refused the request (never true of a shadow policy)."""
+        return self.retry_after is not None and not self.shadow
+
+    @property
+    def would_limit(self) -> bool:
+        """Whether this shadow policy would have refused the request if it were enforced."""
+        return self.retry_after is not None and self.shadow
 
 
-PolicyStatic = tuple[str, PolicyScope, str | None, str, int, float, int, int]
+PolicyStatic = tuple[str, PolicyScope, str | None, str, int, float, int, int, bool]
 """What a decision needs to know of one counter: name, scope, tier, window name, limit, window
-seconds, window µs, bucket µs."""
+seconds, window µs, bucket µs, shadow."""
 
 
 class PolicySet(tuple[PolicyStatic, ...]):
@@ -95,10 +104,11 @@ class Decision:
         return self._raw
 
     def policies_static(self) -> list[tuple[str, int, float]]:
-        """Name, limit and window seconds of each policy, without building policy states."""
+        """Name, limit and window seconds of each enforced (not shadow) policy, without building
+        policy states."""
         if self._raw is not None:
-            return [(s[0], s[4], s[5]) for s in self._raw[0]]
-        return [(p.name, p.limit, p.window_seconds) for p in self.policies]
+            return [(s[0], s[4], s[5]) for s in self._raw[0] if not s[8]]
+        return [(p.name, p.limit, p.window_seconds) for p in self.policies if not p.shadow]
 
     @property
     def policy_set(self) -> PolicySet | None:
@@ -118,7 +128,7 @@ class Decision:
         now = self.clock_us
         states = []
         i = 0
-        for name, scope, tier, window_name, limit, seconds, window_us, bucket_us in statics:
+        for name, scope, tier, window_name, limit, seconds, window_us, bucket_us, shadow in statics:
             used = values[i]
             oldest = values[i + 1]
             at = values[i + 2]
@@ -139,6 +149,7 @@ class Decision:
                     limit - used if used < limit else 0,
                     reset if reset > 0 else 0.0,
                     retry,
+                    shadow,
                 )
             )
         return tuple(states)
@@ -164,7 +175,18 @@ class Decision:
 
     @property
     def violated(self) -> tuple[PolicyState, ...]:
-        return tuple(p for p in self.policies if p.retry_after is not None)
+        """The enforced policies that refused the request."""
+        return tuple(p for p in self.policies if p.retry_after is not None and not p.shadow)
+
+    @property
+    def would_limit(self) -> tuple[PolicyState, ...]:
+        """The shadow policies that would have refused the request."""
+        return tuple(p for p in self.policies if p.retry_after is not None and p.shadow)
+
+    @property
+    def enforced(self) -> tuple[PolicyState, ...]:
+        """The policies that are not in shadow mode (the ones response headers describe)."""
+        return tuple(p for p in self.policies if not p.shadow)
 
     @property
     def degraded(self) -> bool:
@@ -180,8 +202,9 @@ class Decision:
 
     @property
     def most_constraining(self) -> PolicyState | None:
-        """The policy a client should watch: the one that refused longest, else the fullest."""
-        policies = self.policies
+        """The policy a client should watch: the one that refused longest, else the fullest
+        (shadow policies never)."""
+        policies = self.enforced
         if not policies:
             return None
         if len(policies) == 1:

@@ -40,7 +40,7 @@ class RateLimitBackendError(RateLimitError, BackendUnavailableError):
 
 
 class RateLimitExceeded(RateLimitError):
-    """Raised by :meth:`RateLimiter.enforce` when a request is refused; carries the decision."""
+    """Raised by ``enforce`` when a request is refused; carries the decision."""
 
     def __init__(self, decision: Decision) -> None:
         self.decision = decision

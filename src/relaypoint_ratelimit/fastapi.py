@@ -9,8 +9,8 @@
 
 The dependency checks only the route's own windows (the middleware already counted the user's and
 tenant's tiers); to count everything in one round trip, give the middleware the policy with
-``path_prefixes`` instead. Refusals raise :class:`RateLimitHTTPException`; install
-:func:`install_problem_handler` to render it as ``application/problem+json``.
+``path_prefixes`` instead. Refusals raise ``RateLimitHTTPException``; install
+``install_problem_handler`` to render it as ``application/problem+json``.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def rate_limit(
     cost: int | None = None,
     identity_resolver: Callable[[Any], Identity | None] | None = None,
 ) -> Callable[[Request, Response], Awaitable[Decision | None]]:
-    """A dependency enforcing ``policy`` (a :class:`RoutePolicy` or ``"10/minute; 100/hour"``)."""
+    """A dependency enforcing ``policy`` (a ``RoutePolicy`` or ``"10/minute; 100/hour"``)."""
     engine = limiter.limiter if isinstance(limiter, EnterpriseRateLimiter) else limiter
     if isinstance(policy, str):
         policy = RoutePolicy(name or "route", policy, per=per, cost=cost or 1)  # type: ignore[arg-type]
@@ -89,7 +89,7 @@ def rate_limit(
 
 
 def install_problem_handler(app: FastAPI) -> None:
-    """Render :class:`RateLimitHTTPException` as ``application/problem+json`` with its headers."""
+    """Render ``RateLimitHTTPException`` as ``application/problem+json`` with its headers."""
 
     async def handler(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RateLimitHTTPException)

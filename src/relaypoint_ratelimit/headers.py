@@ -1,12 +1,18 @@
-"""Response headers and the 429 problem body, all computed from one :class:`Decision`.
+"""Response headers and the problem bodies of 429 and 503, all computed from one ``Decision``.
 
+* ``RateLimit-Policy`` and ``RateLimit`` (draft-ietf-httpapi-ratelimit-headers-11 by default):
+  structured-field lists with one item per enforced policy, ``"user.minute";q=60;w=60`` and
+  ``"user.minute";r=59;t=1``. ``q`` and ``r`` count cost units: a request of cost ``n`` consumes
+  ``n`` units of every window it is counted in (with cost 1 everywhere, units are requests).
+  ``syntax="draft-12"`` writes the renamed parameters of the next draft (``a`` for ``r``, ``w``
+  for ``t``).
 * ``X-RateLimit-Limit`` / ``-Remaining`` / ``-Reset`` / ``-Tier``: the seed's headers, for the most
   constraining policy (the one that refused longest, else the one with the least remaining).
   ``Reset`` is in whole seconds (delta, rounded up).
-* ``RateLimit-Policy`` and ``RateLimit``: the IETF draft (draft-ietf-httpapi-ratelimit-headers)
-  structured-field lists, one item per policy: ``"user.minute";q=60;w=60`` and
-  ``"user.minute";r=59;t=1``.
 * ``Retry-After`` (whole seconds, rounded up) on 429 and 503.
+
+Shadow policies never appear in any header, and a decision taken without the backend (fail-open)
+has none at all: there is nothing true to say about the limits then.
 """
 
 from __future__ import annotations
@@ -14,21 +20,39 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
+from typing import Literal
 
 from relaypoint_core.problem import PROBLEM_CONTENT_TYPE
 from relaypoint_ratelimit.decision import Decision, PolicySet, PolicyState
+from relaypoint_ratelimit.errors import RateLimitConfigurationError
 from relaypoint_ratelimit.policies import Tier, TierSet
 
 __all__ = [
+    "HEADER_SYNTAXES",
     "PROBLEM_CONTENT_TYPE",
     "PROBLEM_TYPE",
+    "UNAVAILABLE_TYPE",
+    "HeaderSyntax",
     "problem_body",
     "rate_limit_headers",
     "retry_after_seconds",
 ]
 
-PROBLEM_TYPE = "https://docs.relaypoint.ai/ratelimit/#rate-limit-exceeded"
-UNAVAILABLE_TYPE = "https://docs.relaypoint.ai/ratelimit/#fault-policies"
+PROBLEM_TYPE = "https://iana.org/assignments/http-problem-types#quota-exceeded"
+UNAVAILABLE_TYPE = "https://iana.org/assignments/http-problem-types#temporary-reduced-capacity"
+
+HeaderSyntax = Literal["draft-11", "draft-12"]
+HEADER_SYNTAXES: dict[str, tuple[str, str]] = {"draft-11": ("r", "t"), "draft-12": ("a", "w")}
+"""Per syntax, the ``RateLimit`` parameter names of the remaining units and of the reset time."""
+
+
+def _params(syntax: str) -> tuple[str, str]:
+    params = HEADER_SYNTAXES.get(syntax)
+    if params is None:
+        raise RateLimitConfigurationError(
+            f"header syntax must be one of {', '.join(HEADER_SYNTAXES)}, not {syntax!r}"
+        )
+    return params
 
 
 def _seconds(value: float) -> int:
@@ -37,7 +61,14 @@ def _seconds(value: float) -> int:
 
 
 def retry_after_seconds(decision: Decision) -> int:
-    """``Retry-After`` in whole seconds (at least 1 for a refusal)."""
+    """``Retry-After`` in whole seconds.
+
+    Args:
+        decision: A refused decision.
+
+    Returns:
+        The retry time rounded up, at least 1.
+    """
     return max(1, _seconds(decision.retry_after or 0.0))
 
 
@@ -49,81 +80,90 @@ def _policy_reset(policy: PolicyState) -> int:
     return _seconds(policy.retry_after if policy.retry_after is not None else policy.reset_after)
 
 
-def _static_parts(decision: Decision) -> tuple[bytes, list[str]]:
+def _static_parts(decision: Decision, syntax: str) -> tuple[bytes, list[str]]:
     """The ``RateLimit-Policy`` value and the per-item prefixes of ``RateLimit`` (cached per plan)."""
     policy_set = decision.policy_set
+    key = ("draft", syntax)
     if policy_set is not None:
-        cached: tuple[bytes, list[str]] | None = policy_set.derived.get("draft")
+        cached: tuple[bytes, list[str]] | None = policy_set.derived.get(key)
         if cached is not None:
             return cached
+    remaining = _params(syntax)[0]
     policies = decision.policies_static()
     names = [_sf_string(name) for name, _, _ in policies]
     value = ", ".join(
         f"{quoted};q={limit};w={max(1, _seconds(seconds))}"
         for quoted, (_, limit, seconds) in zip(names, policies, strict=True)
     ).encode("latin-1")
-    parts = (value, [f"{name};r=" for name in names])
+    parts = (value, [f"{name};{remaining}=" for name in names])
     if policy_set is not None:
-        policy_set.derived["draft"] = parts
+        policy_set.derived[key] = parts
     return parts
 
 
 class _HeaderPlan:
     """What the headers of an admitted decision need of its policy set, worked out once per plan
-    (per tier): per policy its limit, bucket length and window + bucket length, the legacy
-    headers' fixed values as bytes, and the ``RateLimit`` value as a bytes template."""
+    (per tier and syntax): per enforced policy its offset in the backend's values, limit, bucket
+    length and window + bucket length, the legacy headers' fixed values as bytes, and the
+    ``RateLimit`` value as a bytes template."""
 
     __slots__ = ("items", "limits", "policy", "template", "tiers")
 
-    def __init__(self, policy_set: PolicySet, tier: str | None, policy: bytes) -> None:
+    def __init__(self, policy_set: PolicySet, tier: str | None, policy: bytes, syntax: str) -> None:
+        enforced = [(3 * i, s) for i, s in enumerate(policy_set) if not s[8]]
         self.items = tuple(
-            (limit, bucket_us, window_us + bucket_us)
-            for _, _, _, _, limit, _, window_us, bucket_us in policy_set
+            (offset, static[4], static[7], static[6] + static[7]) for offset, static in enforced
         )
-        self.limits = [str(static[4]).encode() for static in policy_set]
-        self.tiers = [(static[2] or tier or "").encode("latin-1") or None for static in policy_set]
+        self.limits = [str(static[4]).encode() for _, static in enforced]
+        self.tiers = [(static[2] or tier or "").encode("latin-1") or None for _, static in enforced]
         self.policy = policy
+        remaining, reset = _params(syntax)
         self.template = ", ".join(
-            _sf_string(static[0]).replace("%", "%%") + ";r=%d;t=%d" for static in policy_set
+            _sf_string(static[0]).replace("%", "%%") + f";{remaining}=%d;{reset}=%d"
+            for _, static in enforced
         ).encode("latin-1")
 
 
-def _header_plan(decision: Decision, policy_set: PolicySet) -> _HeaderPlan:
-    key = ("headers", decision.tier)
+def _header_plan(decision: Decision, policy_set: PolicySet, syntax: str) -> _HeaderPlan:
+    key = ("headers", decision.tier, syntax)
     plan: _HeaderPlan | None = policy_set.derived.get(key)
     if plan is None:
         plan = policy_set.derived[key] = _HeaderPlan(
-            policy_set, decision.tier, _static_parts(decision)[0]
+            policy_set, decision.tier, _static_parts(decision, syntax)[0], syntax
         )
     return plan
 
 
 def _admitted_headers(
-    decision: Decision, policy_set: PolicySet, values: Sequence[int], legacy: bool, draft: bool
+    decision: Decision,
+    policy_set: PolicySet,
+    values: Sequence[int],
+    legacy: bool,
+    draft: bool,
+    syntax: str,
 ) -> list[tuple[bytes, bytes]]:
     """Headers of an admitted decision straight from the backend's raw answer (the hot path of
     every response): one pass, no per-policy objects, fixed parts prepared per plan."""
-    plan = _header_plan(decision, policy_set)
+    plan = _header_plan(decision, policy_set, syntax)
+    if not plan.items:
+        return []
     now = decision.clock_us
     state: list[int] = []
     best = best_left = best_reset = best_reset_us = 0
-    i = 0
-    for limit, bucket_us, span in plan.items:
+    for position, (i, limit, bucket_us, span) in enumerate(plan.items):
         used = values[i]
         oldest = values[i + 1]
         left = limit - used if used < limit else 0
         reset_us = oldest * bucket_us + span - now if oldest >= 0 else 0
         reset = -(-reset_us // 1_000_000) if reset_us > 0 else 0
         state += (left, reset)
-        if i == 0 or left < best_left or (left == best_left and reset_us > best_reset_us):
-            best = i
+        if position == 0 or left < best_left or (left == best_left and reset_us > best_reset_us):
+            best = position
             best_left = left
             best_reset = reset
             best_reset_us = reset_us
-        i += 3
     headers: list[tuple[bytes, bytes]] = []
     if legacy:
-        best //= 3
         headers += (
             (b"x-ratelimit-limit", plan.limits[best]),
             (b"x-ratelimit-remaining", b"%d" % best_left),
@@ -141,30 +181,51 @@ def _admitted_headers(
 
 
 def rate_limit_headers(
-    decision: Decision, *, legacy: bool = True, draft: bool = True
+    decision: Decision,
+    *,
+    legacy: bool = True,
+    draft: bool = True,
+    syntax: HeaderSyntax | str = "draft-11",
 ) -> list[tuple[bytes, bytes]]:
-    """Every rate-limit header for ``decision`` as ASGI header pairs."""
+    """Every rate-limit header for ``decision`` as ASGI header pairs.
+
+    Args:
+        decision: The decision of the request.
+        legacy: Whether to write the seed's ``X-RateLimit-*`` headers.
+        draft: Whether to write the IETF draft's ``RateLimit-Policy`` and ``RateLimit``.
+        syntax: ``"draft-11"`` (default) or ``"draft-12"`` parameter names.
+
+    Returns:
+        The header pairs; none for a fail-open decision or one with only shadow policies
+        (``Retry-After`` excepted on a refusal).
+
+    Raises:
+        RateLimitConfigurationError: ``syntax`` is not a known draft.
+    """
     raw = decision.raw
     if decision.allowed and raw is not None and raw[0]:
-        return _admitted_headers(decision, raw[0], raw[1], legacy, draft)
+        return _admitted_headers(decision, raw[0], raw[1], legacy, draft, syntax)
     headers: list[tuple[bytes, bytes]] = []
-    policies = decision.policies
+    if decision.source == "fail_open":
+        return headers
+    policies = decision.enforced
     if legacy:
         top = decision.most_constraining
         if top is not None:
             headers.append((b"x-ratelimit-limit", str(top.limit).encode()))
             headers.append((b"x-ratelimit-remaining", str(top.remaining).encode()))
             headers.append((b"x-ratelimit-reset", str(_policy_reset(top)).encode()))
-        tier = (top.tier if top is not None and top.tier is not None else None) or decision.tier
-        if tier:
-            headers.append((b"x-ratelimit-tier", tier.encode("latin-1")))
+            tier = top.tier or decision.tier
+            if tier:
+                headers.append((b"x-ratelimit-tier", tier.encode("latin-1")))
     if draft and policies:
-        policy_value, prefixes = _static_parts(decision)
-        headers.append((b"ratelimit-policy", policy_value))
+        policy_value, prefixes = _static_parts(decision, syntax)
+        reset = _params(syntax)[1]
         state = ", ".join(
-            f"{prefix}{p.remaining};t={_policy_reset(p)}"
+            f"{prefix}{p.remaining};{reset}={_policy_reset(p)}"
             for prefix, p in zip(prefixes, policies, strict=True)
         )
+        headers.append((b"ratelimit-policy", policy_value))
         headers.append((b"ratelimit", state.encode("latin-1")))
     if not decision.allowed:
         headers.append((b"retry-after", str(retry_after_seconds(decision)).encode()))
@@ -197,7 +258,21 @@ def _upgrade(decision: Decision, tiers: TierSet | None) -> dict[str, object] | N
 def problem_body(
     decision: Decision, tiers: TierSet | None = None, *, instance: str | None = None
 ) -> bytes:
-    """The ``application/problem+json`` body (RFC 9457) of a 429, or of a fail-closed 503."""
+    """The ``application/problem+json`` body (RFC 9457) of a 429, or of a fail-closed 503.
+
+    A 429 has the draft's ``quota-exceeded`` type and ``violated-policies`` (the names of the
+    policies that refused); ``retry_after``, ``tier``, ``violated_policies`` (one object per
+    policy, with its scope, window, limit and use) and ``upgrade`` are RelayPoint's extensions.
+    A fail-closed 503 has the ``temporary-reduced-capacity`` type.
+
+    Args:
+        decision: The refused decision.
+        tiers: The configured tiers, for the upgrade prompt.
+        instance: The request path.
+
+    Returns:
+        The JSON body as bytes.
+    """
     retry = retry_after_seconds(decision)
     if decision.source == "fail_closed":
         body: dict[str, object] = {
@@ -217,6 +292,7 @@ def problem_body(
             "title": "Too Many Requests",
             "status": 429,
             "detail": f"Rate limit exceeded: {names}. Retry in {retry} seconds.",
+            "violated-policies": [p.name for p in violated],
             "retry_after": retry,
             "tier": decision.tier,
             "violated_policies": [

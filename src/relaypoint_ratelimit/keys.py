@@ -1,4 +1,4 @@
-"""Storage keys of the rate limiter, built on the shared :class:`relaypoint_core.keys.KeyScheme`.
+"""Storage keys of the rate limiter, built on the shared ``KeyScheme``.
 
 Every key of one request shares one Redis Cluster hash tag, so the single script call that checks
 them is valid on a cluster: the tenant's tag (``{t==acme}``) when the request has a tenant, else a
@@ -49,3 +49,9 @@ class RateLimitKeys:
     def user_tier(self, identity: Identity) -> str:
         base = self.base(identity.tenant_id, identity.user_key, identity.anonymous)
         return f"{base}tier:{self._user_part(identity)}"
+
+    def concurrency(self, identity: Identity, policy: str, per: str) -> str:
+        """The lease set of one concurrency policy for the identity's user or whole tenant."""
+        base = self.base(identity.tenant_id, identity.user_key, identity.anonymous)
+        subject = "t" if per == "tenant" else self._user_part(identity)
+        return f"{base}c:{escape_key_part(policy)}:{subject}"

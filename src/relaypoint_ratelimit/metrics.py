@@ -1,6 +1,6 @@
 """Prometheus metrics of the rate limiter, every name prefixed ``relaypoint_ratelimit_``.
 
-Labels are bounded: tier names come from the configured :class:`~relaypoint_ratelimit.policies.TierSet`
+Labels are bounded: tier names come from the configured ``TierSet``
 (anything else is reported as ``other``), outcomes and sources are fixed sets, and the backend label
 is ``memory`` or ``redis``. No user id, tenant id or path ever becomes a label value.
 """
@@ -70,7 +70,38 @@ class RateLimitMetrics:
             ["backend", "state"],
             registry=registry,
         )
+        self.would_limit_total = Counter(
+            "relaypoint_ratelimit_would_limit",
+            "Requests a shadow (dry-run) policy would have refused, by policy and tier",
+            ["policy", "tier"],
+            registry=registry,
+        )
+        self.unpaid_total = Counter(
+            "relaypoint_ratelimit_unpaid_cost",
+            "Cost units a settlement could not charge without exceeding a limit, by policy set",
+            ["tier"],
+            registry=registry,
+        )
+        self.lease_outcomes = Counter(
+            "relaypoint_ratelimit_leases",
+            "Concurrency lease requests by policy and outcome (granted/refused)",
+            ["policy", "outcome"],
+            registry=registry,
+        )
         self._children: dict[tuple[str, ...], Any] = {}
+
+    def would_limit(self, policy: str, tier: str) -> None:
+        key = ("w", policy, tier)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = self.would_limit_total.labels(policy, tier)
+        child.inc()
+
+    def unpaid(self, tier: str, units: int) -> None:
+        self.unpaid_total.labels(tier).inc(units)
+
+    def lease(self, policy: str, outcome: str) -> None:
+        self.lease_outcomes.labels(policy, outcome).inc()
 
     def decision(self, tier: str, outcome: str, source: str) -> None:
         self.decision_cell(tier, outcome, source)[0] += 1

@@ -1,9 +1,9 @@
 """Windows, tiers and route policies: the declarative side of rate limiting.
 
-A :class:`Window` is "at most ``limit`` units of cost in any ``seconds``-long interval". A
-:class:`Tier` is a named set of windows (the seed's FREE tier is 60/minute, 1000/hour and
-10000/day). A :class:`TierSet` orders tiers from lowest to highest, which is what the upgrade
-prompt of a 429 response walks. A :class:`RoutePolicy` adds windows for one route or group of
+A ``Window`` is "at most ``limit`` units of cost in any ``seconds``-long interval". A
+``Tier`` is a named set of windows (the seed's FREE tier is 60/minute, 1000/hour and
+10000/day). A ``TierSet`` orders tiers from lowest to highest, which is what the upgrade
+prompt of a 429 response walks. A ``RoutePolicy`` adds windows for one route or group of
 routes on top of the user's and tenant's tiers.
 """
 
@@ -24,11 +24,15 @@ __all__ = [
     "Tier",
     "TierSet",
     "Window",
+    "default_buckets",
     "parse_windows",
 ]
 
-DEFAULT_BUCKETS = 20
-"""Sub-buckets per window: a refused request always had its window plus 1/20 of it full."""
+DEFAULT_BUCKETS = 60
+"""Sub-buckets of a window up to an hour long: a minute window resets to the second, an hour
+window to the minute. Longer windows get one bucket per 15 minutes (96 for a day)."""
+
+_LONG_WINDOW_BUCKET_SECONDS = 900
 
 MAX_BUCKETS = 1_000
 _UNIT_SECONDS = {
@@ -52,6 +56,23 @@ _WINDOW_TEXT = re.compile(r"^\s*(\d+)\s*(?:/|per)\s*(\d*)\s*([a-zA-Z]+)\s*$")
 _NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
 
+def default_buckets(seconds: float) -> int:
+    """The bucket count a window of ``seconds`` gets when none is given.
+
+    The bucket length is how much later than the exact sliding-window answer a reset or a
+    ``Retry-After`` can be: at most 1 s on a minute window, 1 min on an hour, 15 min on a day.
+
+    Args:
+        seconds: The window's length.
+
+    Returns:
+        ``DEFAULT_BUCKETS`` up to an hour, else one bucket per 15 minutes (at most ``MAX_BUCKETS``).
+    """
+    if seconds <= 3_600:
+        return DEFAULT_BUCKETS
+    return min(MAX_BUCKETS, max(DEFAULT_BUCKETS, math.ceil(seconds / _LONG_WINDOW_BUCKET_SECONDS)))
+
+
 def _default_window_name(seconds: float) -> str:
     if seconds in _UNIT_NAMES:
         return _UNIT_NAMES[int(seconds)]
@@ -63,14 +84,16 @@ class Window:
     """At most ``limit`` units of cost admitted in any interval of ``seconds`` seconds.
 
     ``buckets`` trades precision for memory: the window is tracked as that many sub-buckets, so a
-    key stores at most ``buckets + 1`` counters whatever the limit, and a refusal happens only when
-    ``limit`` was reached within the last ``seconds * (1 + 1/buckets)``.
+    key stores at most ``buckets + 1`` counters whatever the limit, a refusal happens only when
+    ``limit`` was reached within the last ``seconds * (1 + 1/buckets)``, and a reset or retry time
+    is at most one bucket (``precision``) later than the exact sliding-window answer. ``0`` (the
+    default) picks the count from the length (see ``default_buckets``).
     """
 
     limit: int
     seconds: float
     name: str = ""
-    buckets: int = DEFAULT_BUCKETS
+    buckets: int = 0
     window_us: int = field(init=False, repr=False, compare=False)
     bucket_us: int = field(init=False, repr=False, compare=False)
 
@@ -85,6 +108,9 @@ class Window:
             )
         if isinstance(self.buckets, bool) or not isinstance(self.buckets, int):
             raise RateLimitConfigurationError(f"buckets must be an integer, got {self.buckets!r}")
+        if self.buckets == 0 and isinstance(self.seconds, int | float) and self.seconds > 0:
+            tiny = max(1, round(self.seconds * 1_000_000))  # a microsecond per bucket at least
+            object.__setattr__(self, "buckets", min(default_buckets(self.seconds), tiny))
         if not 1 <= self.buckets <= MAX_BUCKETS:
             raise RateLimitConfigurationError(f"buckets must be between 1 and {MAX_BUCKETS}")
         window_us = round(self.seconds * 1_000_000)
@@ -103,8 +129,8 @@ class Window:
         object.__setattr__(self, "bucket_us", -(-window_us // self.buckets))
 
     @classmethod
-    def parse(cls, text: str, *, name: str = "", buckets: int = DEFAULT_BUCKETS) -> Window:
-        """``"60/minute"``, ``"1000 per hour"``, ``"10/30s"`` -> a :class:`Window`."""
+    def parse(cls, text: str, *, name: str = "", buckets: int = 0) -> Window:
+        """``"60/minute"``, ``"1000 per hour"``, ``"10/30s"`` -> a ``Window``."""
         match = _WINDOW_TEXT.match(text)
         unit = _UNIT_SECONDS.get(match.group(3).lower()) if match else None
         if match is None or unit is None:
@@ -120,6 +146,11 @@ class Window:
         return cls(int(match.group(1)), seconds, name or default_name, buckets)
 
     @property
+    def precision(self) -> float:
+        """Seconds a reset or retry time can exceed the exact sliding-window answer (one bucket)."""
+        return self.bucket_us / 1_000_000
+
+    @property
     def storage_id(self) -> str:
         """The part of a storage key that identifies this window's bucket layout."""
         return f"w{self.window_us}b{self.bucket_us}"
@@ -129,7 +160,7 @@ class Window:
 
 
 def parse_windows(spec: str | Window | Iterable[str | Window]) -> tuple[Window, ...]:
-    """Windows from ``"60/minute; 1000/hour"``, a :class:`Window`, or an iterable of either."""
+    """Windows from ``"60/minute; 1000/hour"``, a ``Window``, or an iterable of either."""
     if isinstance(spec, Window):
         items: list[str | Window] = [spec]
     elif isinstance(spec, str):
@@ -197,7 +228,7 @@ class TierSet:
         return tier
 
     def normalise(self, name: str) -> str:
-        """The canonical (upper-case) name of a configured tier, or :class:`UnknownTierError`."""
+        """The canonical (upper-case) name of a configured tier, or ``UnknownTierError``."""
         return self.get(name).name
 
     def __contains__(self, name: object) -> bool:
@@ -247,7 +278,10 @@ class RoutePolicy:
     ``name`` is the group's storage and metrics name (keep it a bounded, static string).
     ``path_prefixes`` lets the ASGI middleware match it before routing; the FastAPI dependency
     attaches it to a route explicitly. ``cost`` is what one request of this group consumes in
-    every window that applies (user, tenant and route alike).
+    every window that applies (user, tenant and route alike); with ``settle`` it is the estimate
+    reserved before the handler runs, replaced by the cost the handler reports (see
+    ``relaypoint_ratelimit.report_cost``). A ``shadow`` policy is evaluated and counted but never
+    refuses (dry run).
     """
 
     name: str
@@ -256,6 +290,8 @@ class RoutePolicy:
     path_prefixes: tuple[str, ...] = ()
     methods: frozenset[str] | None = None
     cost: int = 1
+    shadow: bool = False
+    settle: bool = False
 
     def __init__(
         self,
@@ -266,6 +302,8 @@ class RoutePolicy:
         path_prefixes: Iterable[str] = (),
         methods: Iterable[str] | None = None,
         cost: int = 1,
+        shadow: bool = False,
+        settle: bool = False,
     ) -> None:
         if not isinstance(name, str) or not _NAME.match(name):
             raise RateLimitConfigurationError(
@@ -290,6 +328,8 @@ class RoutePolicy:
             self, "methods", None if methods is None else frozenset(m.upper() for m in methods)
         )
         object.__setattr__(self, "cost", cost)
+        object.__setattr__(self, "shadow", bool(shadow))
+        object.__setattr__(self, "settle", bool(settle))
 
     def matches(self, method: str, path: str) -> bool:
         if self.methods is not None and method.upper() not in self.methods:

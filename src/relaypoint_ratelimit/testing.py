@@ -1,8 +1,8 @@
 """Helpers for your own tests of code that uses relaypoint_ratelimit.
 
-``memory_limiter()`` gives a limiter on the memory backend with a :class:`FakeClock` and a private
+``memory_limiter()`` gives a limiter on the memory backend with a ``FakeClock`` and a private
 Prometheus registry, so tests control time and never collide on metric names;
-:class:`DecisionRecorder` captures every decision a limiter makes.
+``DecisionRecorder`` captures every decision a limiter makes.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def memory_limiter(
     recorder: DecisionRecorder | None = None,
     **options: object,
 ) -> RateLimiter:
-    """A :class:`RateLimiter` on a fresh memory backend driven by ``clock`` (a new FakeClock by default)."""
+    """A ``RateLimiter`` on a fresh memory backend driven by ``clock`` (a new FakeClock by default)."""
     clock = clock or FakeClock()
     return RateLimiter(
         MemoryBackend(clock=clock),

@@ -23,6 +23,32 @@ class CounterLog:
         low = (now_us - self.window.window_us) // bucket
         return sum(cost for t, cost in self.admitted if t // bucket >= low)
 
+    def exact_fit_at(self, now_us: int, cost: int) -> int | None:
+        """The exact sliding window's answer: the earliest instant from ``now`` at which no closed
+        interval of the window's length ending then holds more than ``limit - cost`` (``None``:
+        never, the cost exceeds the limit)."""
+        window, limit = self.window.window_us, self.window.limit
+        if cost > limit:
+            return None
+        live = sorted((t, c) for t, c in self.admitted if t >= now_us - window)
+        used = sum(c for _, c in live)
+        if used + cost <= limit:
+            return now_us
+        for t, c in live:
+            used -= c
+            if used + cost <= limit:
+                return t + window + 1  # the first instant t is outside [at - window, at]
+        raise AssertionError("unreachable: removing every admission always fits the cost")
+
+    def settle(self, reserved_at: int, reserved: int, actual: int, now_us: int) -> None:
+        """Replace a reservation of ``reserved`` at ``reserved_at`` by the ``actual`` cost: a refund
+        lowers the reservation, an extra charge is an admission at ``now``."""
+        index = self.admitted.index((reserved_at, reserved))
+        kept = min(reserved, actual)
+        self.admitted[index] = (reserved_at, kept)
+        if actual > reserved:
+            self.admitted.append((now_us, actual - reserved))
+
     def used_since(self, start_exclusive: int, end_inclusive: int) -> int:
         return sum(cost for t, cost in self.admitted if start_exclusive < t <= end_inclusive)
 
@@ -65,6 +91,22 @@ class Oracle:
                 self.counters[name].admitted.append((now_us, cost))
         else:
             self.refusals.append((now_us, cost, names))
+
+    def assert_retry_precise(self, names: list[str], now_us: int, cost: int, retry: float) -> None:
+        """A refusal's retry time is never earlier than the exact answer, and at most one bucket
+        of the counter that decides it later (the documented precision)."""
+        exact = [self.counters[n].exact_fit_at(now_us, cost) for n in names]
+        if any(at is None for at in exact):
+            return  # the cost never fits: the retry is the window length, nothing to compare
+        fits = [at for at in exact if at is not None]
+        retry_us = retry * 1_000_000
+        earliest = max(fits)
+        latest = max(
+            max(at, now_us) + self.counters[n].window.bucket_us
+            for n, at in zip(names, fits, strict=True)
+        )
+        assert earliest - now_us - 1 <= retry_us, (names, now_us, cost, retry, earliest)
+        assert retry_us <= latest - now_us + 1, (names, now_us, cost, retry, latest)
 
     def assert_never_over_limit(self) -> None:
         for name, log in self.counters.items():

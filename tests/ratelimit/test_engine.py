@@ -265,15 +265,18 @@ async def test_a_refused_client_is_remembered_locally_without_round_trips(
 
 async def test_all_keys_of_a_request_share_one_cluster_slot(limiter: RateLimiter) -> None:
     redis_cluster = pytest.importorskip("redis.cluster")
+    from relaypoint_ratelimit.backends.redis import script_call
+
     route = RoutePolicy("export", "2/hour", per="tenant")
     for who in (
         Identity("u:1{x}", tenant_id="acme", tenant_tier="TEAM"),
         Identity("10.0.0.1", anonymous=True),
         Identity("u2"),
     ):
-        plan = limiter._build_plan(who, route, True, 1, limiter.keys.user_tier(who), "")
-        slots = {redis_cluster.key_slot(k.encode()) for k in plan.consume.script_keys}
-        assert len(slots) == 1, plan.consume.script_keys
+        plan = limiter.planner.build(who, route, True, 1, limiter.keys.user_tier(who), "")
+        keys = script_call(plan.consume)[0]
+        slots = {redis_cluster.key_slot(k.encode()) for k in keys}
+        assert len(slots) == 1, keys
 
 
 async def test_concurrent_checks_never_overshoot(limiter: RateLimiter) -> None:

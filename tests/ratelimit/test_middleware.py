@@ -25,19 +25,14 @@ from relaypoint_core.testing import FakeClock
 from relaypoint_ratelimit import EnterpriseRateLimiter, Identity, RoutePolicy, TierSet
 from relaypoint_ratelimit.fastapi import install_problem_handler, rate_limit
 from relaypoint_ratelimit.metrics import RateLimitMetrics
+from tests.ratelimit.sfv import parse_list
 
 SMALL = TierSet.from_mapping({"FREE": "2/minute; 5/hour", "STARTER": "10/minute; 50/hour"})
 
 
-def parse_sf_list(value: str) -> dict[str, dict[str, int]]:
-    """A small parser for the draft's lists of ``"name";key=int`` items."""
-    items: dict[str, dict[str, int]] = {}
-    for item in value.split(", "):
-        name, *params = item.split(";")
-        assert name.startswith('"')
-        assert name.endswith('"')
-        items[name[1:-1]] = {k: int(v) for k, v in (p.split("=") for p in params)}
-    return items
+def parse_sf_list(value: str) -> dict[str, dict[str, object]]:
+    """The draft's lists of ``"name";key=int`` items, parsed by http_sfv."""
+    return parse_list(value)
 
 
 class FakeAuth:

@@ -69,6 +69,7 @@ def _check_against_oracle(
         assert decision.violated
         assert decision.retry_after is not None
         assert decision.retry_after > 0
+        oracle.assert_retry_precise(names, now, cost, decision.retry_after)
     oracle.record(names, now, cost, decision.allowed)
 
 

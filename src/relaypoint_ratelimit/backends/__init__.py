@@ -12,7 +12,12 @@ from relaypoint_ratelimit.backends.base import (
     BackendRequest,
     BackendResult,
     CounterSpec,
+    LeaseBackend,
+    LeaseResult,
     RateLimitBackend,
+    SettleRequest,
+    SettleResult,
+    SettlingBackend,
 )
 from relaypoint_ratelimit.backends.memory import MemoryBackend
 
@@ -23,8 +28,13 @@ __all__ = [
     "BackendRequest",
     "BackendResult",
     "CounterSpec",
+    "LeaseBackend",
+    "LeaseResult",
     "MemoryBackend",
     "RateLimitBackend",
+    "SettleRequest",
+    "SettleResult",
+    "SettlingBackend",
     "create_backend",
 ]
 

@@ -13,7 +13,12 @@ __all__ = [
     "BackendRequest",
     "BackendResult",
     "CounterSpec",
+    "LeaseBackend",
+    "LeaseResult",
     "RateLimitBackend",
+    "SettleRequest",
+    "SettleResult",
+    "SettlingBackend",
 ]
 
 ADMITTED = 0
@@ -23,13 +28,15 @@ TIER_CHANGED = 2
 
 @dataclass(frozen=True, slots=True)
 class CounterSpec:
-    """One sliding-window counter a request touches."""
+    """One sliding-window counter a request touches; a ``shadow`` counter never refuses (when it
+    would, the request passes and that counter alone does not count it)."""
 
     key: str
     window_us: int
     bucket_us: int
     limit: int
     cost: int
+    shadow: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,64 +44,74 @@ class BackendRequest:
     """Check (and with ``consume``, count) every counter of one request, all or nothing.
 
     When ``expected_tier`` is not ``None`` the backend first compares the tier stored under
-    ``tier_key`` (``""`` when none is stored) with it and answers :data:`TIER_CHANGED` without
+    ``tier_key`` (``""`` when none is stored) with it and answers ``TIER_CHANGED`` without
     touching anything if they differ, so the limits the caller chose are never stale.
+
+    Plain data: each backend encodes it its own way, once, and keeps that encoding (and any
+    per-request scratch state) in its own slot, ``local_state`` for the in-process backend and
+    ``remote_state`` for Redis, so a repeated request is not encoded again.
     """
 
     counters: tuple[CounterSpec, ...]
     consume: bool = True
     tier_key: str | None = None
     expected_tier: str | None = None
-    script_keys: tuple[str, ...] = field(init=False, repr=False, compare=False)
-    script_args: tuple[str | int, ...] = field(init=False, repr=False, compare=False)
-    script_command: tuple[int | bytes, ...] = field(init=False, repr=False, compare=False)
-    plain: tuple[tuple[str, int, int, int, int], ...] = field(init=False, repr=False, compare=False)
-    tier_check: str | None = field(init=False, repr=False, compare=False)
     local_state: list[Any] = field(init=False, repr=False, compare=False)
     remote_state: list[Any] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        check = self.expected_tier is not None and self.tier_key is not None
-        first = self.tier_key if check and self.tier_key else self.counters[0].key
-        expected = self.expected_tier if check and self.expected_tier is not None else "?"
-        args: list[str | int] = ["c" if self.consume else "p", expected]
-        for spec in self.counters:
-            args += (spec.window_us, spec.bucket_us, spec.limit, spec.cost)
-        object.__setattr__(self, "script_keys", (first, *(c.key for c in self.counters)))
-        object.__setattr__(self, "script_args", tuple(args))
-        # Encoded once per plan: the hot path hands redis-py ready bytes.
-        object.__setattr__(
-            self,
-            "script_command",
-            (
-                len(self.script_keys),
-                *(k.encode("utf-8") for k in self.script_keys),
-                *(str(a).encode("utf-8") for a in args),
-            ),
-        )
-        object.__setattr__(
-            self,
-            "plain",
-            tuple((c.key, c.window_us, c.bucket_us, c.limit, c.cost) for c in self.counters),
-        )
-        # The stored tier to compare before counting, or None: one test on the hot path.
-        object.__setattr__(self, "tier_check", self.tier_key if check else None)
-        # Scratch space of the in-process backend (its counter objects for this request), so a
-        # repeated request skips the key lookups.
-        object.__setattr__(self, "local_state", [None, ()])
-        # Likewise for the Redis backend: (script sha, the packed EVALSHA command).
-        object.__setattr__(self, "remote_state", [None, b""])
+        object.__setattr__(self, "local_state", [None, (), None])
+        object.__setattr__(self, "remote_state", [None, b"", None])
+
+    @property
+    def tier_check(self) -> str | None:
+        """The key of the stored tier to compare before counting, or ``None``."""
+        if self.expected_tier is not None and self.tier_key is not None:
+            return self.tier_key
+        return None
 
 
 class BackendResult(NamedTuple):
     """``status`` is ADMITTED, REFUSED or TIER_CHANGED; ``values`` holds per counter, in order,
     ``used`` (after counting when admitted), the oldest live bucket index (-1 if none) and the
-    earliest time in µs at which the request's cost fits (0: it fits now; -1: never)."""
+    earliest time in µs at which the request's cost fits (0: it fits now; -1: never; on an
+    admitted request, non-zero only for a shadow counter that would have refused)."""
 
     status: int
     now_us: int
     values: Sequence[int]
     stored_tier: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SettleRequest:
+    """Correct a reservation counted in bucket ``index`` of each counter, atomically.
+
+    ``refund`` units are taken back from that bucket (if it is still live); ``extra`` units are
+    charged now, as far as every counter has room (never past a limit). ``counters`` holds per
+    counter ``(key, window_us, bucket_us, limit, index)``.
+    """
+
+    counters: tuple[tuple[str, int, int, int, int], ...]
+    refund: int = 0
+    extra: int = 0
+
+
+class SettleResult(NamedTuple):
+    """The backend clock when it settled and how many of the ``extra`` units it charged."""
+
+    now_us: int
+    charged: int
+
+
+class LeaseResult(NamedTuple):
+    """Whether a concurrency lease was granted, the leases held after the call (including this
+    one when granted) and, when refused, the µs at which the oldest lease expires at the latest."""
+
+    granted: bool
+    in_flight: int
+    now_us: int
+    expires_us: int = 0
 
 
 @runtime_checkable
@@ -115,3 +132,21 @@ class RateLimitBackend(Protocol):
     async def set_tier(self, tier_key: str, tier: str | None) -> None: ...
 
     async def delete(self, keys: Sequence[str]) -> None: ...
+
+
+@runtime_checkable
+class SettlingBackend(RateLimitBackend, Protocol):
+    """A backend that can settle reservations (both built-in backends can)."""
+
+    async def settle(self, request: SettleRequest) -> SettleResult: ...
+
+
+@runtime_checkable
+class LeaseBackend(Protocol):
+    """A backend that holds concurrency leases (both built-in backends do)."""
+
+    async def acquire_lease(self, key: str, token: str, limit: int, ttl_us: int) -> LeaseResult: ...
+
+    async def renew_lease(self, key: str, token: str, ttl_us: int) -> bool: ...
+
+    async def release_lease(self, key: str, token: str) -> None: ...

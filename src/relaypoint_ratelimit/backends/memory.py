@@ -19,6 +19,10 @@ from relaypoint_ratelimit.backends.base import (
     TIER_CHANGED,
     BackendRequest,
     BackendResult,
+    CounterSpec,
+    LeaseResult,
+    SettleRequest,
+    SettleResult,
 )
 
 __all__ = ["MemoryBackend"]
@@ -32,9 +36,23 @@ class _Counter:
     # left the window, so a check is a comparison and one increment, of `total` alone: the newest
     # bucket (`newest`) really holds `total - base`, and that is written into it (settled) before
     # anything reads the buckets. `oldest` is the index of the first bucket.
-    __slots__ = ("base", "buckets", "expires_us", "fast_until", "newest", "oldest", "total")
+    __slots__ = (
+        "base",
+        "bucket_us",
+        "buckets",
+        "expires_us",
+        "fast_until",
+        "key",
+        "newest",
+        "oldest",
+        "total",
+        "window_us",
+    )
 
-    def __init__(self) -> None:
+    def __init__(self, key: str, window_us: int, bucket_us: int) -> None:
+        self.key = key
+        self.window_us = window_us
+        self.bucket_us = bucket_us
         self.buckets: deque[list[int]] = deque()
         self.total = 0
         self.base = 0
@@ -76,6 +94,8 @@ class MemoryBackend:
         self._monotonic = time.monotonic if clock is system_clock else clock.monotonic
         self._counters: OrderedDict[str, _Counter] = OrderedDict()
         self._tiers: dict[str, str] = {}
+        # Concurrency leases: key -> token -> expiry (µs of the injected clock).
+        self._leases: dict[str, dict[str, int]] = {}
         self._ops = 0
         # Replaced whenever a tier is stored: requests' remembered counters
         # (BackendRequest.local_state) vouch for their tier check only in the epoch they were
@@ -92,7 +112,7 @@ class MemoryBackend:
         return self.apply_now(request)
 
     def apply_now(self, request: BackendRequest) -> BackendResult:
-        """The synchronous core of :meth:`apply` (no await, hence atomic under asyncio)."""
+        """The synchronous core of ``apply`` (no await, hence atomic under asyncio)."""
         now = int(self._monotonic() * 1_000_000)
         state = request.local_state
         if state[0] is self._epoch:
@@ -103,7 +123,7 @@ class MemoryBackend:
             values: list[int] = []
             for c, room, cost in state[1]:
                 total = c.total
-                if now >= c.fast_until or total > room:
+                if (now >= c.fast_until and not self._roll(c, now)) or total > room:
                     self._undo(state[1], len(values) // 3)
                     break
                 c.total = total = total + cost
@@ -111,15 +131,24 @@ class MemoryBackend:
             else:
                 # tuple.__new__ directly: the named tuple's own __new__ is a Python-level hop.
                 return _new_tuple(BackendResult, (ADMITTED, now, values, None))
-        tier_key = request.tier_check
+        layout = state[2]
+        if layout is None:
+            layout = state[2] = (
+                request.tier_check,
+                tuple(
+                    (c.key, c.window_us, c.bucket_us, c.limit, c.cost, c.shadow)
+                    for c in request.counters
+                ),
+            )
+        tier_key, plain = layout
         if tier_key is not None:
             stored = self._tiers.get(tier_key, "")
             if stored != request.expected_tier:
                 return BackendResult(TIER_CHANGED, now, (), stored)
         counters = self._counters
         found: list[_Counter | None] = []
-        refused = False
-        for key, window_us, bucket_us, limit, cost in request.plain:
+        refused = over_shadow = False
+        for key, window_us, bucket_us, limit, cost, shadow in plain:
             counter = counters.get(key)
             if counter is not None:
                 counter.newest[1] = counter.total - counter.base  # settle
@@ -130,27 +159,31 @@ class MemoryBackend:
                         counter.total -= buckets.popleft()[1]
                     # Expiry only takes from the left: `newest` is still the last bucket.
                     counter.base = counter.total - counter.newest[1] if buckets else 0
-                if counter.total + cost > limit:
+                over = counter.total + cost > limit
+            else:
+                over = cost > limit
+            if over:
+                if shadow:
+                    over_shadow = True
+                else:
                     refused = True
-            elif cost > limit:
-                refused = True
             found.append(counter)
         values = []
         if refused or not request.consume:
-            for (_, window_us, bucket_us, limit, cost), counter in zip(
-                request.plain, found, strict=True
+            for (_, window_us, bucket_us, limit, cost, _), counter in zip(
+                plain, found, strict=True
             ):
-                used = counter.total if counter is not None else 0
-                live: Sequence[Sequence[int]] = counter.buckets if counter is not None else ()
-                at = 0
-                if used + cost > limit:
-                    at = retry_at(live, used, cost, limit, window_us, bucket_us)
-                values += (used, live[0][0] if live else -1, at)
+                values += self._look(counter, window_us, bucket_us, limit, cost)
             return BackendResult(REFUSED if refused else ADMITTED, now, values)
         touched: list[tuple[_Counter, int, int]] = []
-        for (key, window_us, bucket_us, limit, cost), counter in zip(
-            request.plain, found, strict=True
+        for (key, window_us, bucket_us, limit, cost, shadow), counter in zip(
+            plain, found, strict=True
         ):
+            if shadow and over_shadow:
+                looked = self._look(counter, window_us, bucket_us, limit, cost)
+                if looked[2] != 0:  # this shadow counter would refuse: it does not count
+                    values += looked
+                    continue
             if counter is not None and now < counter.fast_until:
                 touched.append((counter, limit - cost, cost))
                 counter.total += cost
@@ -158,7 +191,7 @@ class MemoryBackend:
                 continue
             index = now // bucket_us
             if counter is None:
-                counter = counters[key] = _Counter()
+                counter = counters[key] = _Counter(key, window_us, bucket_us)
                 counter.buckets.append([index, cost])
             else:
                 counters.move_to_end(key)
@@ -175,12 +208,49 @@ class MemoryBackend:
             counter.fast_until = min((index + 1) * bucket_us, (oldest + 1) * bucket_us + window_us)
             values += (counter.total, oldest, 0)
             touched.append((counter, limit - cost, cost))
-        request.local_state[:] = (self._epoch, tuple(touched))
+        # A request with a shadow counter left out is not remembered: its next check re-reads all.
+        state[0] = None if over_shadow else self._epoch
+        state[1] = tuple(touched)
         # Only this path creates counters and buckets, so only it paces the sweep.
         self._ops += 1
         if self._ops >= _SWEEP_EVERY:
             self._sweep(now)
         return BackendResult(ADMITTED, now, values)
+
+    @staticmethod
+    def _look(
+        counter: _Counter | None, window_us: int, bucket_us: int, limit: int, cost: int
+    ) -> tuple[int, int, int]:
+        used = counter.total if counter is not None else 0
+        live: Sequence[Sequence[int]] = counter.buckets if counter is not None else ()
+        at = 0
+        if used + cost > limit:
+            at = retry_at(live, used, cost, limit, window_us, bucket_us)
+        return used, live[0][0] if live else -1, at
+
+    def _roll(self, c: _Counter, now: int) -> bool:
+        """Open a new newest bucket for ``c`` when its newest one has ended but none of its
+        buckets has left the window yet (the usual reason a fast period ends with short
+        buckets); anything else (expiry, a dropped counter) is left to the general path."""
+        bucket_us = c.bucket_us
+        expiry = (c.oldest + 1) * bucket_us + c.window_us
+        if c.fast_until == 0 or now >= expiry:
+            return False
+        index = now // bucket_us
+        newest = c.newest
+        if newest[0] >= index:
+            return False
+        newest[1] = c.total - c.base  # settle the fast-path count into the ending bucket
+        bucket = [index, 0]
+        c.buckets.append(bucket)
+        c.newest = bucket
+        c.base = c.total
+        end = (index + 1) * bucket_us
+        c.fast_until = end if end < expiry else expiry
+        if end + c.window_us > c.expires_us:
+            c.expires_us = end + c.window_us
+        self._counters.move_to_end(c.key)
+        return True
 
     @staticmethod
     def _undo(hot: tuple[tuple[_Counter, int, int], ...], counted: int) -> None:
@@ -221,3 +291,68 @@ class MemoryBackend:
             counter = self._counters.pop(key, None)
             if counter is not None:
                 counter.fast_until = 0
+
+    # --- reservations ---------------------------------------------------------------------------
+
+    async def settle(self, request: SettleRequest) -> SettleResult:
+        return self.settle_now(request)
+
+    def settle_now(self, request: SettleRequest) -> SettleResult:
+        """The synchronous core of ``settle`` (atomic under asyncio, like ``apply_now``)."""
+        now = int(self._monotonic() * 1_000_000)
+        if request.refund > 0:
+            for key, window_us, bucket_us, _limit, index in request.counters:
+                counter = self._counters.get(key)
+                if counter is None or index < (now - window_us) // bucket_us:
+                    continue  # that bucket has left the window: nothing counted to refund
+                counter.newest[1] = counter.total - counter.base  # settle the fast-path count
+                for bucket in counter.buckets:
+                    if bucket[0] == index:
+                        take = min(request.refund, bucket[1])
+                        bucket[1] -= take
+                        counter.total -= take
+                        counter.base = counter.total - counter.newest[1]
+                        break
+        charged = 0
+        if request.extra > 0:
+            specs = tuple(CounterSpec(k, w, b, limit, 0) for k, w, b, limit, _ in request.counters)
+            seen = self.apply_now(BackendRequest(specs, consume=False)).values
+            room = min(spec.limit - seen[3 * i] for i, spec in enumerate(specs))
+            charged = max(0, min(request.extra, room))
+            if charged:
+                charge = tuple(
+                    CounterSpec(s.key, s.window_us, s.bucket_us, s.limit, charged) for s in specs
+                )
+                self.apply_now(BackendRequest(charge))
+        return SettleResult(now, charged)
+
+    # --- concurrency leases -----------------------------------------------------------------------
+
+    def _holders(self, key: str, now: int) -> dict[str, int]:
+        holders = self._leases.setdefault(key, {})
+        for token in [t for t, expires in holders.items() if expires <= now]:
+            del holders[token]
+        return holders
+
+    async def acquire_lease(self, key: str, token: str, limit: int, ttl_us: int) -> LeaseResult:
+        now = int(self._monotonic() * 1_000_000)
+        holders = self._holders(key, now)
+        if token in holders or len(holders) < limit:
+            holders[token] = now + ttl_us
+            return LeaseResult(True, len(holders), now)
+        return LeaseResult(False, len(holders), now, min(holders.values()))
+
+    async def renew_lease(self, key: str, token: str, ttl_us: int) -> bool:
+        now = int(self._monotonic() * 1_000_000)
+        holders = self._holders(key, now)
+        if token not in holders:
+            return False
+        holders[token] = now + ttl_us
+        return True
+
+    async def release_lease(self, key: str, token: str) -> None:
+        holders = self._leases.get(key)
+        if holders is not None:
+            holders.pop(token, None)
+            if not holders:
+                del self._leases[key]

@@ -2,7 +2,7 @@
 
 The Lua script (``sliding_window.lua``, shipped as package data) reads server ``TIME``, checks the
 user's stored tier and every window counter of the request and counts them all, or nothing. All
-keys of a request share a hash tag (see :mod:`relaypoint_ratelimit.keys`), so the script runs on a
+keys of a request share a hash tag (see ``relaypoint_ratelimit.keys``), so the script runs on a
 cluster node as it does on a single server. A server that lost its script cache (restart,
 ``SCRIPT FLUSH``, a new cluster node) answers NOSCRIPT; the script is loaded and the call repeated.
 redis-py is imported only when this backend is created.
@@ -26,21 +26,62 @@ from typing import Any
 from relaypoint_core.backend_url import BackendURL
 from relaypoint_core.optional import require_module
 from relaypoint_core.redis_client import create_redis_client
-from relaypoint_ratelimit.backends.base import BackendRequest, BackendResult
+from relaypoint_ratelimit.backends.base import (
+    BackendRequest,
+    BackendResult,
+    LeaseResult,
+    SettleRequest,
+    SettleResult,
+)
 from relaypoint_ratelimit.errors import RateLimitBackendError
 
-__all__ = ["SCRIPT_NAME", "RedisBackend", "load_script"]
+__all__ = ["SCRIPT_NAME", "RedisBackend", "load_script", "script_call"]
 
 SCRIPT_NAME = "sliding_window.lua"
 
 
 @cache
-def load_script() -> tuple[str, str]:
-    """The Lua source of the limiter script and its SHA1 (what EVALSHA names it by)."""
-    source = (
-        resources.files("relaypoint_ratelimit.backends").joinpath(SCRIPT_NAME).read_text("utf-8")
-    )
+def load_script(name: str = SCRIPT_NAME) -> tuple[str, str]:
+    """The Lua source of one of the backend's scripts and its SHA1 (what EVALSHA names it by).
+
+    Args:
+        name: The script's file name (the limiter script by default).
+
+    Returns:
+        The source and its SHA1 in hex.
+    """
+    source = resources.files("relaypoint_ratelimit.backends").joinpath(name).read_text("utf-8")
     return source, hashlib.sha1(source.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+def script_call(request: BackendRequest) -> tuple[tuple[str, ...], tuple[str | int, ...]]:
+    """The keys and arguments of the limiter script's call for ``request``.
+
+    Args:
+        request: The backend request.
+
+    Returns:
+        ``KEYS`` (the stored-tier key or any key of the slot first, then one per counter) and
+        ``ARGV`` (mode, expected tier, then window µs, bucket µs, limit, cost, shadow per counter).
+    """
+    check = request.tier_check
+    first = check if check else request.counters[0].key
+    expected = (
+        request.expected_tier if check is not None and request.expected_tier is not None else "?"
+    )
+    args: list[str | int] = ["c" if request.consume else "p", expected]
+    for spec in request.counters:
+        args += (spec.window_us, spec.bucket_us, spec.limit, spec.cost, int(spec.shadow))
+    return (first, *(c.key for c in request.counters)), tuple(args)
+
+
+def _command(request: BackendRequest) -> tuple[int | bytes, ...]:
+    keys, args = script_call(request)
+    return (
+        len(keys),
+        *(k.encode("utf-8") for k in keys),
+        *(str(a).encode("utf-8") for a in args),
+    )
 
 
 def _pack(parts: Sequence[bytes]) -> bytes:
@@ -57,7 +98,7 @@ def _text(value: Any) -> str:
 
 class RedisBackend:
     """Counters in Redis hashes, tiers in Redis strings; every failure becomes
-    :class:`~relaypoint_ratelimit.errors.RateLimitBackendError` for the fault policy to handle.
+    ``RateLimitBackendError`` for the fault policy to handle.
 
     ``socket_timeout`` defaults to none because the limiter bounds every call as a whole with its
     own ``timeout`` (connection, write, read and a NOSCRIPT reload together); a second timer per
@@ -136,11 +177,14 @@ class RedisBackend:
         return BackendResult(status, int(reply[1]), reply[3:], stored)
 
     async def _evalsha(self, request: BackendRequest) -> Any:
-        if not self._direct:
-            return await self._client.execute_command("EVALSHA", self._sha, *request.script_command)
         state = request.remote_state
+        command = state[2]
+        if command is None:
+            command = state[2] = _command(request)  # encoded once per request (plan)
+        if not self._direct:
+            return await self._client.execute_command("EVALSHA", self._sha, *command)
         if state[0] is not self._sha_bytes:
-            state[:] = (self._sha_bytes, self._packed(request))
+            state[0], state[1] = self._sha_bytes, self._packed(command)
         packed = state[1]
         idle = self._idle
         connection = idle.pop() if idle else self._client.connection_pool.make_connection()
@@ -159,10 +203,42 @@ class RedisBackend:
             # A connection that failed has disconnected itself and reconnects on its next use.
             idle.append(connection)
 
-    def _packed(self, request: BackendRequest) -> bytes:
+    def _packed(self, command: tuple[int | bytes, ...]) -> bytes:
         parts = [b"EVALSHA", self._sha_bytes]
-        parts += (p if isinstance(p, bytes) else str(p).encode() for p in request.script_command)
+        parts += (p if isinstance(p, bytes) else str(p).encode() for p in command)
         return _pack(parts)
+
+    async def _script(self, name: str, keys: Sequence[str], args: Sequence[str | int]) -> Any:
+        """Run one of the smaller scripts (settle, leases) through redis-py, loading it once."""
+        source, sha = load_script(name)
+        try:
+            try:
+                return await self._client.execute_command("EVALSHA", sha, len(keys), *keys, *args)
+            except self._exceptions.NoScriptError:
+                await self._client.script_load(source)
+                return await self._client.execute_command("EVALSHA", sha, len(keys), *keys, *args)
+        except self._errors as exc:
+            raise RateLimitBackendError(
+                f"rate limiter backend failed: {type(exc).__name__}: {exc}"
+            ) from exc
+
+    async def settle(self, request: SettleRequest) -> SettleResult:
+        args: list[str | int] = [request.refund, request.extra]
+        for _, window_us, bucket_us, limit, index in request.counters:
+            args += (window_us, bucket_us, limit, index)
+        reply = await self._script("settle.lua", [c[0] for c in request.counters], args)
+        return SettleResult(int(reply[0]), int(reply[1]))
+
+    async def acquire_lease(self, key: str, token: str, limit: int, ttl_us: int) -> LeaseResult:
+        reply = await self._script("lease.lua", [key], ["a", token, limit, ttl_us])
+        return LeaseResult(bool(int(reply[0])), int(reply[1]), int(reply[2]), int(reply[3]))
+
+    async def renew_lease(self, key: str, token: str, ttl_us: int) -> bool:
+        reply = await self._script("lease.lua", [key], ["n", token, 0, ttl_us])
+        return bool(int(reply[0]))
+
+    async def release_lease(self, key: str, token: str) -> None:
+        await self._script("lease.lua", [key], ["r", token])
 
     async def get_tier(self, tier_key: str) -> str | None:
         try:
