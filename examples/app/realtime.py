@@ -14,15 +14,53 @@ from typing import Any
 from fastapi import FastAPI
 
 from examples.app.runtime import Runtime
+from relaypoint_core.message_limits import MessageVerdict
 from relaypoint_core.rbac import Role
 from relaypoint_core.realtime import CredentialAuthenticator, RealtimeServer
 from relaypoint_core.request_state import Principal, ResolvedTenant
+from relaypoint_ratelimit import MessageRateLimiter, RoutePolicy
 from relaypoint_tenancy import TenantNotFoundError, TenantStatus, TenantSuspendedError
 
-__all__ = ["ADMIN_ROLE", "install_realtime", "publish", "publish_to_admins"]
+__all__ = [
+    "ADMIN_ROLE",
+    "MESSAGE_POLICY",
+    "AppMessageLimits",
+    "install_realtime",
+    "publish",
+    "publish_to_admins",
+]
 
 logger = logging.getLogger("examples.app")
 ADMIN_ROLE = Role.TENANT_ADMIN.value
+# Every inbound Socket.IO message of a user (refreshes and refused ones included).
+MESSAGE_POLICY = RoutePolicy("ws.messages", "120/minute")
+
+
+class AppMessageLimits:
+    """The app's `MessageLimiter`: inbound messages count in the HTTP rate limiter's backend.
+
+    The limiter is built with the middleware stack, after the real-time server, so the message
+    limiter is made on first use; with rate limiting off every message passes.
+    """
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self._messages: MessageRateLimiter | None = None
+
+    async def check_message(
+        self,
+        principal: Principal,
+        event: str,
+        *,
+        tenant: ResolvedTenant | None = None,
+        cost: int = 1,
+    ) -> MessageVerdict:
+        middleware = self.runtime.limiter
+        if middleware is None or not middleware.enabled:
+            return MessageVerdict(True)
+        if self._messages is None:
+            self._messages = MessageRateLimiter(middleware.limiter, MESSAGE_POLICY)
+        return await self._messages.check_message(principal, event, tenant=tenant, cost=cost)
 
 
 def install_realtime(app: FastAPI, runtime: Runtime) -> RealtimeServer:
@@ -43,6 +81,7 @@ def install_realtime(app: FastAPI, runtime: Runtime) -> RealtimeServer:
         redis_url=config.redis_url,
         channel=f"{config.key_prefix}realtime",
         tenant_verifier=verify_tenant,
+        message_limiter=AppMessageLimits(runtime),
         cors_allowed_origins=config.settings.CORS_ORIGINS,  # and the app's own origin
     )
     runtime.realtime = server

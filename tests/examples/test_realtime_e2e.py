@@ -172,3 +172,17 @@ async def test_an_api_key_connects_and_its_revocation_disconnects(embedded_app: 
             assert client.events["auth.revoked"][0]["reason"] == "revoked"
         finally:
             await client.close()
+
+
+async def test_inbound_messages_are_counted_by_the_apps_rate_limiter(
+    embedded_app: LiveApp,
+) -> None:
+    token = embedded_app.session("team_lead@acme.example")["access_token"]
+    client = await _connected(embedded_app, token)
+    try:
+        codes = [(await client.call("no.such.event", {}))["error"]["code"] for _ in range(121)]
+        assert codes[:120] == ["unknown_event"] * 120
+        assert codes[120] == "rate_limited"
+        assert client.sio.connected
+    finally:
+        await client.close()

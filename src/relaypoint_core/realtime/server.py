@@ -293,17 +293,13 @@ class RealtimeServer:
             )
         registered = self._handlers.get(event)
         label = self.metrics.event_label(event, registered is not None)
-        if registered is None:
-            return await self._dispatch.refuse(
-                lease, event, label, "unknown_event", f"this server handles no event {event!r}"
-            )
         return await self._dispatch.run(
             lease,
             event,
             label,
             data,
-            permission=registered.permission,
-            handler=self._connection_handler(registered.handler),
+            permission=None if registered is None else registered.permission,
+            handler=None if registered is None else self._connection_handler(registered.handler),
         )
 
     def _connection_handler(self, handler: EventHandler) -> Callable[[Lease, Any], Awaitable[Any]]:

@@ -1,7 +1,8 @@
 """One inbound message, from arrival to acknowledgement: checks in a fixed order, one refusal shape.
 
-Order: the connection's credential holds (or the event is `auth.refresh`), the principal holds
-the event's permission, the `MessageLimiter` admits it, then the handler runs. A refusal is sent
+Order: the `MessageLimiter` admits it (every message counts, even one about to be refused), a
+handler exists, the connection's credential holds (or the event is `auth.refresh`), the
+principal holds the event's permission, then the handler runs. A refusal is sent
 as `message.refused` `{event, code, message, retry_after?}` and returned as the acknowledgement
 `{"ok": false, "error": {...}}`; it never disconnects the client and never escapes as an error.
 """
@@ -96,10 +97,21 @@ class InboundDispatcher:
         data: Any,
         *,
         permission: str | None,
-        handler: Callable[[Lease, Any], Awaitable[Any]],
+        handler: Callable[[Lease, Any], Awaitable[Any]] | None,
         always: bool = False,
     ) -> Any:
-        """Check and handle one message; returns the acknowledgement."""
+        """Check and handle one message; returns the acknowledgement.
+
+        Every message is counted first, whatever happens to it next, so that a client cannot
+        flood the server with events it has no handler or no permission for.
+        """
+        refused = await self._over_limit(lease, event, label)
+        if refused is not None:
+            return refused
+        if handler is None:
+            return await self.refuse(
+                lease, event, label, "unknown_event", f"this server handles no event {event!r}"
+            )
         if not lease.active and not always:
             return await self.refuse(
                 lease,
@@ -112,32 +124,10 @@ class InboundDispatcher:
             return await self.refuse(
                 lease, event, label, "forbidden", f"permission {permission!r} required"
             )
-        if self.limiter is not None:
-            try:
-                verdict = await self.limiter.check_message(
-                    lease.principal, event, tenant=lease.tenant
-                )
-            except Exception:
-                self.metrics.backend_error("limiter")
-                logger.warning("realtime message limiter failed (policy: %s)", self.limiter_failure)
-                if self.limiter_failure == "closed":
-                    return await self.refuse(
-                        lease, event, label, "rate_limited", "messages cannot be counted now"
-                    )
-            else:
-                if not verdict.allowed:
-                    return await self.refuse(
-                        lease,
-                        event,
-                        label,
-                        "rate_limited",
-                        f"too many messages (policy {verdict.policy or 'default'})",
-                        retry_after=verdict.retry_after,
-                    )
         try:
             result = await handler(lease, data)
-        except ConnectionRefused as refused:
-            return await self.refuse(lease, event, label, refused.code, refused.message)
+        except ConnectionRefused as refusal:
+            return await self.refuse(lease, event, label, refusal.code, refusal.message)
         except RelayPointError as exc:
             return await self.refuse(lease, event, label, "invalid", str(exc))
         except Exception:
@@ -145,3 +135,27 @@ class InboundDispatcher:
             return await self.refuse(lease, event, label, "error", "the server could not handle it")
         self.metrics.message_in(label, "handled")
         return result
+
+    async def _over_limit(self, lease: Lease, event: str, label: str) -> dict[str, Any] | None:
+        if self.limiter is None:
+            return None
+        try:
+            verdict = await self.limiter.check_message(lease.principal, event, tenant=lease.tenant)
+        except Exception:
+            self.metrics.backend_error("limiter")
+            logger.warning("realtime message limiter failed (policy: %s)", self.limiter_failure)
+            if self.limiter_failure == "closed":
+                return await self.refuse(
+                    lease, event, label, "rate_limited", "messages cannot be counted now"
+                )
+            return None
+        if verdict.allowed:
+            return None
+        return await self.refuse(
+            lease,
+            event,
+            label,
+            "rate_limited",
+            f"too many messages (policy {verdict.policy or 'default'})",
+            retry_after=verdict.retry_after,
+        )
