@@ -521,7 +521,8 @@ def test_a_run_by_someone_else_shows_live_without_a_reload(
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    manager = embedded_app.session("manager@acme.example")["access_token"]
+    # A session of its own: cached sessions may have been signed out by other tests.
+    manager = embedded_app.login("manager@acme.example")["access_token"]
     auth = {"Authorization": f"Bearer {manager}"}
     title = f"Live {uuid.uuid4().hex[:6]}"
     with embedded_app.client() as client:

@@ -49,9 +49,9 @@ async def test_acme_receives_its_workflow_events_and_globex_nothing(
     embedded_app: LiveApp,
 ) -> None:
     async with httpx.AsyncClient(base_url=embedded_app.base_url, timeout=15) as http:
-        manager = embedded_app.session("manager@acme.example")["access_token"]
-        admin = embedded_app.session("tenant_admin@acme.example")["access_token"]
-        globex = embedded_app.session("user@globex.example")["access_token"]
+        manager = embedded_app.login("manager@acme.example")["access_token"]
+        admin = embedded_app.login("tenant_admin@acme.example")["access_token"]
+        globex = embedded_app.login("user@globex.example")["access_token"]
         acme_client = await _connected(embedded_app, manager)
         admin_client = await _connected(embedded_app, admin)
         globex_client = await _connected(embedded_app, globex)
@@ -91,7 +91,7 @@ async def test_acme_receives_its_workflow_events_and_globex_nothing(
 async def test_no_token_a_bad_token_and_another_tenants_token_are_refused(
     embedded_app: LiveApp,
 ) -> None:
-    globex = embedded_app.session("user@globex.example")["access_token"]
+    globex = embedded_app.login("user@globex.example")["access_token"]
     cases: list[tuple[dict[str, Any], str]] = [
         ({}, "missing_token"),
         ({"auth": {"token": "not-a-token"}}, "invalid_token"),
@@ -151,7 +151,7 @@ async def test_the_http_long_polling_transport_works_through_the_apps_middleware
 
 
 async def test_an_api_key_connects_and_its_revocation_disconnects(embedded_app: LiveApp) -> None:
-    admin = embedded_app.session("tenant_admin@acme.example")["access_token"]
+    admin = embedded_app.login("tenant_admin@acme.example")["access_token"]
     async with httpx.AsyncClient(base_url=embedded_app.base_url, timeout=15) as http:
         created = await http.post(
             f"{API}/tenants/acme/api-keys",
@@ -177,7 +177,7 @@ async def test_an_api_key_connects_and_its_revocation_disconnects(embedded_app: 
 async def test_inbound_messages_are_counted_by_the_apps_rate_limiter(
     embedded_app: LiveApp,
 ) -> None:
-    token = embedded_app.session("team_lead@acme.example")["access_token"]
+    token = embedded_app.login("team_lead@acme.example")["access_token"]
     client = await _connected(embedded_app, token)
     try:
         codes = [(await client.call("no.such.event", {}))["error"]["code"] for _ in range(121)]
