@@ -35,8 +35,10 @@ from relaypoint_core.auth.users import InMemoryUserDirectory, UserRecord
 from relaypoint_core.errors import AuthenticationError
 from relaypoint_core.monitoring import PerformanceMonitor
 from relaypoint_core.monitoring.asgi import MetricsMiddleware, metrics_app
+from relaypoint_core.plan_tiers import StaticPlanTiers
 from relaypoint_core.rbac import Permission
 from relaypoint_core.request_state import get_scope_principal, get_scope_tenant
+from relaypoint_core.tenant_ids import TenantSlug, TenantUUID
 from relaypoint_ratelimit import EnterpriseRateLimiter, decision_of
 from relaypoint_tenancy import TenantRecord, TenantResolutionMiddleware, TenantResolver
 
@@ -74,8 +76,8 @@ def create_app(
     metrics_registry: Any = None,
 ) -> Starlette:
     tenants = {
-        "acme": TenantRecord(id="t-acme", slug="acme", plan_tier="PROFESSIONAL", status="active"),
-        "globex": TenantRecord(id="t-globex", slug="globex", plan_tier="FREE", status="active"),
+        slug: TenantRecord(TenantUUID(f"t-{slug}"), TenantSlug(slug), plan, "active")
+        for slug, plan in (("acme", "PROFESSIONAL"), ("globex", "FREE"))
     }
     password_hash = hash_password(password)
     users = InMemoryUserDirectory(
@@ -156,14 +158,15 @@ def create_app(
     app = Starlette(routes=routes)
     app.state.auth = auth
     app.state.audit = audit
-    # Innermost first. Here the limiter sits inside tenant resolution, so its default identity
-    # resolver sees the resolved tenant and its plan tier without any app code.
-    app.add_middleware(EnterpriseRateLimiter, exempt_paths=("/metrics",))
+    # Innermost first, in the canonical order (metrics -> auth -> limiter -> tenancy): the
+    # limiter charges the token's tenant at its plan tier, read from a PlanTierSource.
     app.add_middleware(
         TenantResolutionMiddleware,
         resolver=TenantResolver(StaticTenantLookup(tenants), sources=("header", "token")),
         exempt_paths=("/metrics",),
     )
+    plans = StaticPlanTiers({record.slug: record.plan_tier for record in tenants.values()})
+    app.add_middleware(EnterpriseRateLimiter, plan_tiers=plans, exempt_paths=("/metrics",))
     app.add_middleware(AuthenticationMiddleware, auth_service=auth)
     app.add_middleware(MetricsMiddleware, monitor=monitor)
     app.add_middleware(SecurityHeadersMiddleware)

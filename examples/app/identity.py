@@ -9,21 +9,13 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.params import Depends
 
-from examples.app.problems import register_error_status
 from examples.app.routes_api_keys import API_KEYS_STATE_ATTR, build_api_key_router
 from examples.app.routes_sessions import build_session_router, jwks_router
 from examples.app.runtime import Runtime
-from relaypoint_core.auth.api_keys import (
-    ApiKeyNotFoundError,
-    ApiKeyService,
-    ApiKeyValidationError,
-)
+from relaypoint_core.auth.api_keys import ApiKeyService
 from relaypoint_core.auth.stores.api_keys import create_api_key_store
 
 __all__ = ["install_identity"]
-
-register_error_status(ApiKeyNotFoundError, 404)
-register_error_status(ApiKeyValidationError, 422)
 
 
 def install_identity(

@@ -7,8 +7,9 @@ Request path, outermost first::
       -> TenantResolution (relaypoint_tenancy) -> routes (RBAC via relaypoint_core.fastapi,
          workflow reads cached with relaypoint_cache)
 
-The rate limiter sits outside tenant resolution so that even a refused tenant lookup (404, 403)
-carries rate-limit headers and counts against the caller.
+This is the SDK's canonical order (docs: "Middleware order"); each RelayPoint middleware refuses
+a misordered stack on its first request. Errors of every package are rendered by
+``install_problem_handlers``; the app registers none by hand.
 """
 
 from __future__ import annotations
@@ -26,11 +27,7 @@ from starlette.routing import Route
 from starlette.staticfiles import StaticFiles
 
 from examples.app.identity import install_identity
-from examples.app.problems import (
-    install_problem_handlers,
-    problem_responses,
-    register_error_status,
-)
+from examples.app.problems import problem_responses
 from examples.app.realtime import install_realtime
 from examples.app.routes_admin import router as admin_router
 from examples.app.routes_auth import bearer_scheme, build_auth_routers
@@ -44,19 +41,10 @@ from examples.app.seed import DEMO_TENANTS, demo_email, seed_demo
 from examples.app.settings import AppConfig, load_app_config
 from relaypoint_core import __version__
 from relaypoint_core.fastapi import install_auth
+from relaypoint_core.fastapi_problems import install_problem_handlers
 from relaypoint_core.monitoring.asgi import MetricsMiddleware, metrics_app
 from relaypoint_core.rbac import Role
-from relaypoint_tenancy import (
-    BrandingValidationError,
-    QuotaExceeded,
-    SqlTenantLookup,
-    TenancyError,
-    TenantExistsError,
-    TenantNotFoundError,
-    TenantResolutionMiddleware,
-    TenantResolver,
-    TenantSuspendedError,
-)
+from relaypoint_tenancy import TenantResolutionMiddleware
 from relaypoint_tenancy.resolution import DEFAULT_SOURCES
 
 __all__ = ["create_app"]
@@ -84,13 +72,6 @@ TENANCY_EXEMPT = (
     "/static",
     "/socket.io",  # the real-time server takes the tenant from the verified token itself
 )
-
-register_error_status(TenancyError, 400)
-register_error_status(BrandingValidationError, 422)
-register_error_status(TenantNotFoundError, 404)
-register_error_status(TenantExistsError, 409)
-register_error_status(TenantSuspendedError, 403)
-register_error_status(QuotaExceeded, 403)
 
 
 def _banner(runtime: Runtime, created: list[str]) -> None:
@@ -123,7 +104,7 @@ def create_app(config: AppConfig | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await runtime.start()
-        created = await seed_demo(runtime.tenants, config.demo_password) if config.demo_seed else []
+        created = await seed_demo(runtime, config.demo_password) if config.demo_seed else []
         _banner(runtime, created)
         try:
             yield
@@ -171,8 +152,7 @@ def create_app(config: AppConfig | None = None) -> FastAPI:
     # Innermost first: each add_middleware wraps what was added before it.
     # With ENABLE_MULTI_TENANCY=false a request may not choose its tenant (path, header, host):
     # it always works in the tenant of its token.
-    resolver = TenantResolver(
-        SqlTenantLookup(runtime.engine),
+    resolver = runtime.tenants.resolver(
         sources=DEFAULT_SOURCES if settings.ENABLE_MULTI_TENANCY else ("token",),
         base_domain=config.base_domain,
         path_prefix=f"{api}/tenants/",

@@ -16,8 +16,7 @@ import contextlib
 import logging
 from collections import Counter
 
-from examples.app.tenants import TenantService
-from relaypoint_tenancy import QuotaExceeded
+from relaypoint_tenancy import QuotaExceeded, Tenancy
 
 __all__ = ["ApiCallMeter"]
 
@@ -26,7 +25,7 @@ RESOURCE = "api_calls"
 
 
 class ApiCallMeter:
-    def __init__(self, tenants: TenantService, *, interval: float = 2.0) -> None:
+    def __init__(self, tenants: Tenancy, *, interval: float = 2.0) -> None:
         self.tenants = tenants
         self.interval = interval
         self._pending: Counter[str] = Counter()
@@ -71,15 +70,13 @@ class ApiCallMeter:
     async def _recheck(self, tenant_id: str) -> None:
         """Let an exhausted tenant through again once its limit allows (upgrade, new month)."""
         try:
-            usage = await self.tenants.usage(tenant_id)
+            usage = await self.tenants.get_usage(tenant_id)
         except Exception:
             logger.exception("could not re-check the API-call quota of tenant %s", tenant_id)
             return
-        for item in usage:
-            if item["resource"] == RESOURCE and (
-                item["limit"] is None or item["used"] < item["limit"]
-            ):
-                self._exhausted.pop(tenant_id, None)
+        item = usage.get(RESOURCE)
+        if item is not None and (item.limit is None or item.used < item.limit):
+            self._exhausted.pop(tenant_id, None)
 
     async def _run(self) -> None:
         while True:

@@ -1,45 +1,22 @@
-"""Errors as RFC 9457 ``application/problem+json``: no stack traces, a status that fits the cause.
+"""How the app documents its problem+json answers in OpenAPI, and its routes' own 404s.
 
-Validation errors become 422 with the offending locations; the SDK's typed errors map to the
-status they mean (401, 403, 404, 409, 429, 503); anything unexpected becomes a bare 500 problem
-with an id to find the logged traceback, never the traceback itself.
+Rendering every error is the SDK's job (``relaypoint_core.fastapi_problems.install_problem_handlers``
+maps each ``RelayPointError`` of every package by its class attributes); nothing is registered here.
 """
 
 from __future__ import annotations
 
-import logging
-import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
-from relaypoint_core.errors import (
-    AuthenticationError,
-    AuthorizationError,
-    BackendUnavailableError,
-    InvalidTenantIdError,
-    NoTenantError,
-    RelayPointError,
-)
+from relaypoint_core.http_errors import problem_type, safe_text
+from relaypoint_core.problem import PROBLEM_CONTENT_TYPE, problem_body
 
-__all__ = [
-    "PROBLEM_JSON",
-    "PROBLEM_SCHEMA",
-    "install_problem_handlers",
-    "problem_response",
-    "problem_responses",
-    "register_error_status",
-    "status_for",
-]
+__all__ = ["PROBLEM_JSON", "PROBLEM_SCHEMA", "problem_response", "problem_responses"]
 
-PROBLEM_JSON = "application/problem+json"
-logger = logging.getLogger("examples.app")
+PROBLEM_JSON = PROBLEM_CONTENT_TYPE
 
 _TITLES = {
     400: "Bad request",
@@ -101,99 +78,14 @@ def problem_response(
     *,
     title: str | None = None,
     headers: Mapping[str, str] | None = None,
-    **extra: Any,
 ) -> JSONResponse:
-    body: dict[str, Any] = {
-        "type": "about:blank",
-        "title": title or _TITLES.get(status, "Error"),
-        "status": status,
-        "detail": detail,
-        **extra,
-    }
+    """A route's own problem answer (its text through ``safe_text``: it may quote a path)."""
+    body = problem_body(
+        status,
+        title=title or _TITLES.get(status, "Error"),
+        detail=safe_text(detail),
+        type_=problem_type("not-found" if status == 404 else "http-error"),
+    )
     return JSONResponse(
         body, status_code=status, headers=dict(headers or {}), media_type=PROBLEM_JSON
     )
-
-
-def _validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
-    # Only location, message and type: the submitted input (which can be large or secret) is not echoed.
-    return [
-        {
-            "loc": [str(part) for part in err.get("loc", ())],
-            "msg": str(err.get("msg", "")),
-            "type": str(err.get("type", "")),
-        }
-        for err in errors
-    ]
-
-
-# Status of each SDK error family; the most specific class wins (checked in MRO order).
-_STATUS_BY_ERROR: dict[type[BaseException], int] = {
-    AuthenticationError: 401,
-    AuthorizationError: 403,
-    InvalidTenantIdError: 400,
-    NoTenantError: 400,
-    BackendUnavailableError: 503,
-}
-
-
-def register_error_status(error: type[BaseException], status: int) -> None:
-    """Map a package's error class to an HTTP status (used as packages land in the app)."""
-    _STATUS_BY_ERROR[error] = status
-
-
-def status_for(exc: BaseException) -> int | None:
-    for klass in type(exc).__mro__:
-        if klass in _STATUS_BY_ERROR:
-            return _STATUS_BY_ERROR[klass]
-    return None
-
-
-def install_problem_handlers(app: FastAPI) -> None:
-    async def http_error(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, StarletteHTTPException)
-        detail = (
-            exc.detail if isinstance(exc.detail, str) else _TITLES.get(exc.status_code, "Error")
-        )
-        return problem_response(exc.status_code, detail, headers=exc.headers)
-
-    async def validation_error(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RequestValidationError)
-        return problem_response(
-            422, "the request is not valid", errors=_validation_errors(exc.errors())
-        )
-
-    async def relaypoint_error(request: Request, exc: Exception) -> JSONResponse:
-        status = status_for(exc)
-        if status is None:
-            return await unexpected_error(request, exc)
-        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        return problem_response(status, str(exc), headers=headers)
-
-    async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-        incident = uuid.uuid4().hex
-        logger.error(
-            "unhandled error %s on %s %s",
-            incident,
-            request.method,
-            request.url.path,
-            exc_info=exc,
-        )
-        return problem_response(
-            500, "an unexpected error occurred; it has been logged", incident=incident
-        )
-
-    async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
-        logger.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
-        return problem_response(
-            503,
-            "the database is temporarily unavailable; retry shortly",
-            headers={"Retry-After": "5"},
-        )
-
-    app.add_exception_handler(StarletteHTTPException, http_error)
-    for error in (OperationalError, InterfaceError, SQLAlchemyTimeoutError):
-        app.add_exception_handler(error, database_unavailable)
-    app.add_exception_handler(RequestValidationError, validation_error)
-    app.add_exception_handler(RelayPointError, relaypoint_error)
-    app.add_exception_handler(Exception, unexpected_error)

@@ -31,7 +31,7 @@ from examples.app.schemas import (
     TenantOut,
     Usage,
 )
-from examples.app.tenants import tenant_to_dict
+from examples.app.tenants import audit_events, tenant_to_dict, usage_items
 from relaypoint_core.monitoring import InvalidTimeWindowError
 
 __all__ = ["router"]
@@ -46,7 +46,7 @@ async def create_tenant(
     _: Annotated[object, Depends(RequirePlatformTenantsManage)],
 ) -> dict[str, Any]:
     """Create a tenant with its isolation resources and its first ``tenant_admin`` (super_admin only)."""
-    tenant = await runtime.tenants.create(
+    tenant = await runtime.create_tenant(
         name=body.name,
         slug=body.slug,
         plan_tier=body.plan_tier,
@@ -106,7 +106,6 @@ async def change_plan(
     tenant = await runtime.tenants.change_plan(
         ctx.tenant.id, body.plan_tier, actor=ctx.principal.user_id
     )
-    await runtime.on_plan_changed(tenant)
     return {"plan_tier": tenant.plan_tier.value}
 
 
@@ -121,7 +120,7 @@ async def usage(
         "tenant_id": ctx.tenant.slug,
         "plan_tier": ctx.tenant.plan_tier.value,
         "status": ctx.tenant.status.value,
-        "resources": await runtime.tenants.usage(ctx.tenant.id),
+        "resources": usage_items(await runtime.tenants.get_usage(ctx.tenant.id)),
     }
 
 
@@ -165,5 +164,5 @@ async def audit_log(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> dict[str, Any]:
     """The tenant's audit events, newest first (logins, refresh-token reuse, denials, admin changes)."""
-    items = await runtime.tenants.audit_events(ctx.tenant, limit=limit, offset=offset)
+    items = await audit_events(runtime.tenants, ctx.tenant, limit=limit, offset=offset)
     return {"items": items, "limit": limit, "offset": offset}

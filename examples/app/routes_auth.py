@@ -31,7 +31,9 @@ def build_auth_routers() -> list[APIRouter]:
     ) -> dict[str, Any]:
         """The caller as the access token describes it."""
         user = await runtime.auth.users.get_by_id(principal.user_id) if runtime.auth.users else None
-        tenant = await runtime.tenants.get(principal.tenant_id) if principal.tenant_id else None
+        tenant = (
+            await runtime.tenants.get_tenant(principal.tenant_id) if principal.tenant_id else None
+        )
         return {
             "user_id": principal.user_id,
             "email": user.email if user else "",

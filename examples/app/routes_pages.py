@@ -19,7 +19,7 @@ health_router = APIRouter(tags=["health"])
 
 
 async def _branding(runtime: Runtime, slug: str) -> Branding | None:
-    tenant = await runtime.tenants.get_by_slug(slug)
+    tenant = await runtime.tenants.get_tenant(slug)
     if tenant is None:
         return None
     return Branding.from_config(

@@ -11,12 +11,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from examples.app.context import current_principal
 from examples.app.permissions import RequirePlatformTenantsManage
 from examples.app.problems import problem_response
 from examples.app.runtime import Runtime, use_runtime
 from examples.app.schemas import QuotaOverride, TenantOut, Usage
-from examples.app.tenants import tenant_to_dict
+from examples.app.tenants import tenant_to_dict, usage_items
+from relaypoint_core.fastapi import get_current_principal
 from relaypoint_core.request_state import Principal
 
 __all__ = ["router"]
@@ -44,19 +44,19 @@ async def override_quota(
     resource: Resource,
     body: QuotaOverride,
     runtime: Annotated[Runtime, Depends(use_runtime)],
-    principal: Annotated[Principal, Depends(current_principal)],
+    principal: Annotated[Principal, Depends(get_current_principal)],
     _: Annotated[object, Depends(RequirePlatformTenantsManage)],
 ) -> Any:
     """Give one tenant its own limit for a metered resource (``null`` = unlimited)."""
-    tenant = await runtime.tenants.get(slug)
+    tenant = await runtime.tenants.get_tenant(slug)
     if tenant is None:
         return problem_response(404, f"no tenant {slug!r}")
-    tenant = await runtime.tenants.override_quota(
+    tenant = await runtime.tenants.set_quota_override(
         tenant.id, resource, body.limit, actor=principal.user_id
     )
     return {
         "tenant_id": tenant.slug,
         "plan_tier": tenant.plan_tier.value,
         "status": tenant.status.value,
-        "resources": await runtime.tenants.usage(tenant.id),
+        "resources": usage_items(await runtime.tenants.get_usage(tenant.id)),
     }

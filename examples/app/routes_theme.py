@@ -45,7 +45,7 @@ def _theme(branding_json: str) -> Theme:
 async def tenant_theme(runtime: Runtime, slug: str) -> Theme | None:
     """The tenant's theme, computed once per distinct branding (the company name defaults to the
     tenant's name, as on the dashboard)."""
-    tenant = await runtime.tenants.get(slug)
+    tenant = await runtime.tenants.get_tenant(slug)
     if tenant is None:
         return None
     config = {k: v for k, v in tenant.branding.items() if k in BrandingConfig.model_fields}
@@ -171,7 +171,8 @@ async def upgrade(
         tenant = await runtime.tenants.change_plan(
             ctx.tenant.id, body.plan_tier.value, actor=ctx.principal.user_id
         )
-        await runtime.on_plan_changed(tenant)
+        # Tenancy.change_plan refreshes this process's tenant cache, so the limiter's tier
+        # follows at once here (and within TENANCY_TENANT_CACHE_TTL in every other process).
         return {"status": "changed", "plan_tier": tenant.plan_tier.value}
     await runtime.auth.audit.record(
         make_event(

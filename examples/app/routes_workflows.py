@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
 from examples.app.context import CallContext, call_context
-from examples.app.domain import WorkflowNotFound, WorkflowRepository
+from examples.app.domain import Workflow, WorkflowNotFound, WorkflowRepository
 from examples.app.listing import FieldSelection, PageParams, page_params
 from examples.app.permissions import (
     RequireWorkflowCreate,
@@ -31,7 +31,7 @@ from examples.app.schemas import (
     WorkflowPage,
     WorkflowUpdate,
 )
-from examples.app.tenants import TenantInfo
+from relaypoint_tenancy import TenantInfo
 
 __all__ = ["WORKFLOW_FIELDS", "build_workflow_router"]
 
@@ -42,6 +42,11 @@ CACHE_TTL = 300
 
 ITEMS = "workflows"
 LISTS = "workflow-lists"
+
+
+def _public(workflow: Workflow, tenant: TenantInfo) -> dict[str, Any]:
+    """A workflow as the API shows it: the tenant by its public slug, never its row id."""
+    return workflow.to_dict() | {"tenant_id": tenant.slug}
 
 
 def _list_key(page: PageParams) -> str:
@@ -81,10 +86,13 @@ def build_workflow_router(*, tenant_in_path: bool) -> APIRouter:
         _: Annotated[object, Depends(RequireWorkflowRead)],
     ) -> dict[str, Any]:
         async def load() -> dict[str, Any]:
-            async with runtime.tenants.session(ctx.tenant) as session:
+            async with runtime.tenants.transaction(ctx.tenant) as session:
                 repo = WorkflowRepository(session, ctx.tenant.id)
                 total = await repo.count()
-                items = [w.to_dict() for w in await repo.page(limit=page.limit, offset=page.offset)]
+                items = [
+                    _public(w, ctx.tenant)
+                    for w in await repo.page(limit=page.limit, offset=page.offset)
+                ]
             return {"items": items, "total": total}
 
         cached, hit = await runtime.cached(
@@ -113,7 +121,7 @@ def build_workflow_router(*, tenant_in_path: bool) -> APIRouter:
         # insert fails, so concurrent creates can never overshoot the plan's workflow limit.
         await runtime.tenants.consume_quota(ctx.tenant.id, "workflows", 1)
         try:
-            async with runtime.tenants.session(ctx.tenant) as session:
+            async with runtime.tenants.transaction(ctx.tenant) as session:
                 workflow = await WorkflowRepository(session, ctx.tenant.id).create(
                     name=body.name,
                     description=body.description,
@@ -121,7 +129,7 @@ def build_workflow_router(*, tenant_in_path: bool) -> APIRouter:
                     steps=[step.model_dump() for step in body.steps],
                     created_by=ctx.principal.user_id,
                 )
-                created = workflow.to_dict()
+                created = _public(workflow, ctx.tenant)
         except BaseException:
             await runtime.tenants.release_quota(ctx.tenant.id, "workflows", 1)
             raise
@@ -143,11 +151,11 @@ def build_workflow_router(*, tenant_in_path: bool) -> APIRouter:
         _: Annotated[object, Depends(RequireWorkflowRead)],
     ) -> Any:
         async def load() -> dict[str, Any] | None:
-            async with runtime.tenants.session(ctx.tenant) as session:
+            async with runtime.tenants.transaction(ctx.tenant) as session:
                 try:
                     return (
                         await WorkflowRepository(session, ctx.tenant.id).get(workflow_id)
-                    ).to_dict()
+                    ).to_dict() | {"tenant_id": ctx.tenant.slug}
                 except WorkflowNotFound:
                     return None
 
@@ -172,14 +180,14 @@ def build_workflow_router(*, tenant_in_path: bool) -> APIRouter:
         _: Annotated[object, Depends(RequireWorkflowUpdate)],
     ) -> Any:
         changes = body.model_dump(exclude_unset=True, exclude_none=True)
-        async with runtime.tenants.session(ctx.tenant) as session:
+        async with runtime.tenants.transaction(ctx.tenant) as session:
             try:
                 workflow = await WorkflowRepository(session, ctx.tenant.id).update(
                     workflow_id, changes
                 )
             except WorkflowNotFound:
                 return _not_found(workflow_id)
-            updated = workflow.to_dict()
+            updated = _public(workflow, ctx.tenant)
         await _invalidate(runtime, ctx.tenant, workflow_id)
         await publish(
             runtime, ctx.tenant.slug, "workflow.updated", {"workflow_id": workflow_id, **updated}
@@ -197,7 +205,7 @@ def build_workflow_router(*, tenant_in_path: bool) -> APIRouter:
         runtime: Annotated[Runtime, Depends(use_runtime)],
         _: Annotated[object, Depends(RequireWorkflowDelete)],
     ) -> Response:
-        async with runtime.tenants.session(ctx.tenant) as session:
+        async with runtime.tenants.transaction(ctx.tenant) as session:
             try:
                 await WorkflowRepository(session, ctx.tenant.id).delete(workflow_id)
             except WorkflowNotFound:
@@ -218,7 +226,7 @@ def build_workflow_router(*, tenant_in_path: bool) -> APIRouter:
         runtime: Annotated[Runtime, Depends(use_runtime)],
         _: Annotated[object, Depends(RequireWorkflowExecute)],
     ) -> Any:
-        async with runtime.tenants.session(ctx.tenant) as session:
+        async with runtime.tenants.transaction(ctx.tenant) as session:
             repo = WorkflowRepository(session, ctx.tenant.id)
             try:
                 workflow = await repo.get(workflow_id)

@@ -19,9 +19,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from starlette.requests import HTTPConnection, Request
 
+from examples.app.domain import APP_TENANT_TABLES
 from examples.app.metering import ApiCallMeter
 from examples.app.settings import AppConfig
-from examples.app.tenants import EmailDirectory, TenantAuditSink, TenantInfo, TenantService
 from relaypoint_cache import Cache
 from relaypoint_core.audit import FanOutAuditLog, LoggingAuditLog
 from relaypoint_core.auth.service import AuthService
@@ -30,20 +30,8 @@ from relaypoint_core.monitoring import track_workflow_execution as _track_workfl
 from relaypoint_core.monitoring.db_pool import track_sqlalchemy_pool
 from relaypoint_core.realtime import RealtimeServer
 from relaypoint_core.redis_client import create_redis_client
-from relaypoint_core.request_state import get_scope_principal
-from relaypoint_ratelimit import (
-    EnterpriseRateLimiter,
-    Identity,
-    ScopeIdentityResolver,
-    decision_of,
-)
-from relaypoint_tenancy import (
-    IsolationStrategy,
-    SqlTenantLookup,
-    SqlUserDirectory,
-    TenancyError,
-    TenantResolver,
-)
+from relaypoint_ratelimit import EnterpriseRateLimiter, decision_of
+from relaypoint_tenancy import Tenancy, TenantAuditLog, TenantInfo
 from relaypoint_tenancy.strategies import default_strategy
 
 __all__ = ["Runtime", "build_runtime", "get_runtime", "mount_rate_limiter", "use_runtime"]
@@ -67,12 +55,10 @@ def _redact(url: str) -> str:
 class Runtime:
     config: AppConfig
     engine: AsyncEngine
-    strategy: IsolationStrategy
-    tenants: TenantService
+    tenants: Tenancy
     auth: AuthService
     cache: Cache
     monitor: PerformanceMonitor
-    token_tenants: TenantResolver
     meter: ApiCallMeter
     limiter: EnterpriseRateLimiter | None = None
     realtime: RealtimeServer | None = None  # set by examples.app.realtime.install_realtime
@@ -89,7 +75,7 @@ class Runtime:
         )
         lines = [
             f"database:      {_redact(settings.DATABASE_URL)} ({database_kind}, "
-            f"{self.strategy.kind} isolation)",
+            f"{self.tenants.strategy.kind} isolation)",
             "rate limiting: "
             + (
                 "off (ENABLE_RATE_LIMITING=false)"
@@ -135,8 +121,7 @@ class Runtime:
         await self.auth.aclose()
         if self._redis is not None:
             await self._redis.aclose()
-        await self.strategy.dispose()
-        await self.engine.dispose()
+        await self.tenants.dispose()
 
     async def _database_check(self) -> bool:
         async with self.engine.connect() as conn:
@@ -180,9 +165,16 @@ class Runtime:
         async with _track_workflow(tenant_slug, workflow_id, monitor=self.monitor):
             yield
 
-    async def on_plan_changed(self, tenant: TenantInfo) -> None:
-        """A plan change must reach the limiter now, not when the resolution cache expires."""
-        self.token_tenants.invalidate()
+    async def create_tenant(self, *, actor: str = "system", **fields: Any) -> TenantInfo:
+        """A new tenant, with the app's own tables (workflows) where its data lives."""
+        tenant = await self.tenants.create_tenant(actor=actor, **fields)
+        async with self.tenants.transaction(tenant) as session:
+            await session.run_sync(
+                lambda sync: APP_TENANT_TABLES[0].metadata.create_all(
+                    sync.connection(), tables=APP_TENANT_TABLES
+                )
+            )
+        return tenant
 
     def rate_limit_state(
         self, scope: MutableMapping[str, Any], tenant: TenantInfo
@@ -207,34 +199,6 @@ class Runtime:
             ],
         }
 
-    # --- rate-limit identity --------------------------------------------------------------------
-
-    def limit_identity(self) -> Callable[[MutableMapping[str, Any]], Awaitable[Identity | None]]:
-        """Who a request counts against: the token's user and tenant (with the tenant's plan as
-        both the tenant's and, unless a tier was stored for the user, the user's tier), else the
-        client address alone. Anonymous requests never count against a tenant, so nobody can
-        spend a tenant's budget by sending its ``X-Tenant-ID``."""
-        by_address = ScopeIdentityResolver(trusted_proxies=self.config.trusted_proxies)
-
-        async def identity(scope: MutableMapping[str, Any]) -> Identity | None:
-            principal = get_scope_principal(scope)
-            if principal is None or principal.tenant_id is None:
-                anonymous = by_address(scope)
-                return Identity(user_key=anonymous.user_key, anonymous=True)
-            try:
-                record = await self.token_tenants.resolve(scope)
-            except TenancyError:
-                record = None  # unknown/suspended tenant: the tenancy middleware answers
-            tier = record.plan_tier if record is not None else None
-            return Identity(
-                user_key=principal.user_id,
-                tenant_id=principal.tenant_id,
-                tenant_tier=tier,
-                user_tier=tier,
-            )
-
-        return identity
-
 
 def build_runtime(config: AppConfig) -> Runtime:
     settings = config.settings
@@ -245,15 +209,12 @@ def build_runtime(config: AppConfig) -> Runtime:
         # SQLite allows one writer; wait for the lock instead of failing a concurrent request.
         engine_options = {"connect_args": {"timeout": 30}}
     engine = create_async_engine(settings.DATABASE_URL, **engine_options)
-    strategy = default_strategy(engine)
-    tenants = TenantService(engine, strategy)
+    tenants = Tenancy(engine, default_strategy(engine))
     redis = config.redis_url
     auth = AuthService.from_settings(
-        settings,
-        users=EmailDirectory(tenants, SqlUserDirectory(strategy)),
-        key_prefix=config.key_prefix,
+        settings, users=tenants.user_directory(), key_prefix=config.key_prefix
     )
-    auth.audit = FanOutAuditLog([LoggingAuditLog(), TenantAuditSink(tenants)])
+    auth.audit = FanOutAuditLog([LoggingAuditLog(), TenantAuditLog(tenants)])
     cache = Cache(
         redis or "memory://",
         key_prefix=config.key_prefix,
@@ -261,16 +222,13 @@ def build_runtime(config: AppConfig) -> Runtime:
         # Feeds the cache hit rate of performance_monitor.get_performance_report().
         report_to_monitor=True,
     )
-    token_tenants = TenantResolver(SqlTenantLookup(engine), sources=("token",), cache_ttl=5.0)
     return Runtime(
         config=config,
         engine=engine,
-        strategy=strategy,
         tenants=tenants,
         auth=auth,
         cache=cache,
         monitor=performance_monitor,
-        token_tenants=token_tenants,
         meter=ApiCallMeter(tenants),
     )
 
@@ -281,7 +239,10 @@ def mount_rate_limiter(runtime: Runtime, app: ASGIApp) -> ASGIApp:
     limiter = EnterpriseRateLimiter(
         app,
         config.redis_url,
-        identity_resolver=runtime.limit_identity(),
+        # Charged: the verified user and its token's tenant, at the tenant's plan tier; anonymous
+        # callers only by client address (never a tenant they merely name).
+        plan_tiers=runtime.tenants.plan_tiers(),
+        trusted_proxies=config.trusted_proxies,
         anonymous_tier=config.anonymous_tier,
         key_prefix=config.key_prefix,
         # The upgrade call-to-action must work for a throttled tenant (routes_theme.UPGRADE_PATH).

@@ -1,4 +1,7 @@
-"""Request and response bodies of the reference app's HTTP API (pydantic v2)."""
+"""Request and response bodies of the reference app's HTTP API (pydantic v2).
+
+The auth bodies (login, refresh, logout, the token response) are the SDK's own, from
+``relaypoint_core.fastapi.create_auth_router``."""
 
 from __future__ import annotations
 
@@ -11,19 +14,15 @@ __all__ = [
     "AuditPage",
     "BrandingBody",
     "ExecutionResult",
-    "LoginRequest",
-    "LogoutRequest",
     "Me",
     "PlanBody",
     "PlanTierName",
     "QuotaOverride",
     "RateLimitState",
     "RateLimitWindow",
-    "RefreshRequest",
     "Step",
     "TenantCreate",
     "TenantOut",
-    "TokenResponse",
     "Usage",
     "UsageItem",
     "WorkflowCreate",
@@ -36,30 +35,6 @@ __all__ = [
 PlanTierName = Literal["FREE", "STARTER", "PROFESSIONAL", "ENTERPRISE"]
 WorkflowStatusName = Literal["draft", "active", "paused", "archived"]
 _STRICT = ConfigDict(extra="forbid")
-
-
-class LoginRequest(BaseModel):
-    model_config = _STRICT
-    email: EmailStr
-    password: str = Field(min_length=1, max_length=256)
-
-
-class RefreshRequest(BaseModel):
-    model_config = _STRICT
-    refresh_token: str = Field(min_length=1, max_length=8192)
-
-
-class LogoutRequest(RefreshRequest):
-    pass
-
-
-class TokenResponse(BaseModel):
-    """The seed's login response shape."""
-
-    access_token: str
-    refresh_token: str
-    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth token type
-    expires_in: int
 
 
 class Me(BaseModel):
@@ -95,7 +70,7 @@ class WorkflowUpdate(BaseModel):
 
 class WorkflowOut(BaseModel):
     id: str
-    tenant_id: str
+    tenant_id: str = Field(description="the tenant's public slug")
     name: str
     description: str
     status: str

@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from examples.app.domain import WorkflowRepository, WorkflowStatus
-from examples.app.tenants import TenantInfo, TenantService
+from examples.app.runtime import Runtime
 from relaypoint_core.rbac import Role
+from relaypoint_tenancy import Tenancy, TenantInfo
 
 __all__ = ["DEMO_TENANTS", "DemoTenant", "demo_email", "seed_demo"]
 
@@ -57,13 +58,14 @@ def demo_email(role: Role | str, slug: str) -> str:
     return f"{role}@{slug}.example"
 
 
-async def seed_demo(tenants: TenantService, password: str) -> list[str]:
+async def seed_demo(runtime: Runtime, password: str) -> list[str]:
     """Create the demo tenants that do not exist yet; returns what was created, for the banner."""
+    tenants = runtime.tenants
     created: list[str] = []
     for demo in DEMO_TENANTS:
-        if await tenants.get(demo.slug) is not None:
+        if await tenants.get_tenant(demo.slug) is not None:
             continue
-        tenant = await tenants.create(
+        tenant = await runtime.create_tenant(
             name=demo.name,
             slug=demo.slug,
             plan_tier=demo.plan_tier,
@@ -74,8 +76,8 @@ async def seed_demo(tenants: TenantService, password: str) -> list[str]:
         for role in demo.roles:
             if role is Role.TENANT_ADMIN:
                 continue
-            await tenants.add_user(
-                tenant,
+            await tenants.create_user(
+                tenant.id,
                 email=demo_email(role, demo.slug),
                 name=f"{demo.name} {role.value.replace('_', ' ')}",
                 password=password,
@@ -87,10 +89,10 @@ async def seed_demo(tenants: TenantService, password: str) -> list[str]:
     return created
 
 
-async def _seed_workflows(tenants: TenantService, tenant: TenantInfo, demo: DemoTenant) -> None:
+async def _seed_workflows(tenants: Tenancy, tenant: TenantInfo, demo: DemoTenant) -> None:
     for name in demo.workflows:
         await tenants.consume_quota(tenant.id, "workflows", 1)
-        async with tenants.session(tenant) as session:
+        async with tenants.transaction(tenant) as session:
             await WorkflowRepository(session, tenant.id).create(
                 name=name,
                 description=f"Demo workflow of {demo.name}",

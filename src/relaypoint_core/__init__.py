@@ -28,6 +28,7 @@ from relaypoint_core.errors import (
 )
 from relaypoint_core.keys import DEFAULT_KEY_PREFIX, KeyScheme, escape_glob, escape_key_part
 from relaypoint_core.message_limits import MessageLimiter, MessageVerdict
+from relaypoint_core.plan_tiers import PlanTierSource, StaticPlanTiers
 from relaypoint_core.request_state import (
     Principal,
     ResolvedTenant,
@@ -36,6 +37,7 @@ from relaypoint_core.request_state import (
     set_scope_principal,
     set_scope_tenant,
 )
+from relaypoint_core.stack import MiddlewareOrderError
 from relaypoint_core.tenant_context import (
     current_tenant,
     get_current_tenant,
@@ -44,6 +46,7 @@ from relaypoint_core.tenant_context import (
     tenant_scope,
     validate_tenant_id,
 )
+from relaypoint_core.tenant_ids import TenantSlug, TenantUUID
 
 __all__ = [
     "DEFAULT_KEY_PREFIX",
@@ -60,13 +63,18 @@ __all__ = [
     "KeyScheme",
     "MessageLimiter",
     "MessageVerdict",
+    "MiddlewareOrderError",
     "MissingExtraError",
     "NoTenantError",
+    "PlanTierSource",
     "Principal",
     "RelayPointError",
     "RelayPointSettings",
     "ResolvedTenant",
+    "StaticPlanTiers",
     "SystemClock",
+    "TenantSlug",
+    "TenantUUID",
     "TokenExpiredError",
     "TokenInvalidError",
     "TokenReuseError",

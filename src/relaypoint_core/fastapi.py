@@ -24,8 +24,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
-from fastapi.responses import Response
+from relaypoint_core.errors import MissingExtraError
+
+try:
+    from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+    from fastapi.responses import Response
+except ImportError as _missing:
+    raise MissingExtraError("fastapi", "fastapi", "relaypoint_core.fastapi") from _missing
 from pydantic import BaseModel, Field
 
 from relaypoint_core.auth.asgi import (

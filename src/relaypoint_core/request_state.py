@@ -11,6 +11,8 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from relaypoint_core.tenant_ids import TenantSlug
+
 __all__ = [
     "PRINCIPAL_STATE_KEY",
     "TENANT_STATE_KEY",
@@ -28,7 +30,7 @@ TENANT_STATE_KEY = "relaypoint.tenant"
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """An authenticated caller: who, in which tenant, with which roles (from a verified token).
+    """An authenticated caller: who, in which tenant (its public slug), with which roles.
 
     ``kind`` says what authenticated: ``"user"`` (an access token) or ``"api_key"``; an API key's
     principal has its own ``user_id`` (``apikey:<key id>``, so rate limits and audit records count
@@ -38,7 +40,7 @@ class Principal:
     """
 
     user_id: str
-    tenant_id: str | None
+    tenant_id: TenantSlug | None
     roles: tuple[str, ...] = ()
     token_id: str | None = None
     claims: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
@@ -49,9 +51,9 @@ class Principal:
 
 @dataclass(frozen=True, slots=True)
 class ResolvedTenant:
-    """The tenant a request was resolved to, with the plan tier that bounds it."""
+    """The tenant a request was resolved to (its public slug), with the plan tier that bounds it."""
 
-    tenant_id: str
+    tenant_id: TenantSlug
     plan_tier: str | None = None
     status: str = "active"
 

@@ -29,7 +29,12 @@ from relaypoint_ratelimit.errors import (
 )
 from relaypoint_ratelimit.faults import FaultPolicy
 from relaypoint_ratelimit.headers import problem_body, rate_limit_headers
-from relaypoint_ratelimit.identity import Identity, ScopeIdentityResolver, client_address
+from relaypoint_ratelimit.identity import (
+    Identity,
+    ScopeIdentityResolver,
+    VerifiedIdentityResolver,
+    client_address,
+)
 from relaypoint_ratelimit.messages import MessageRateLimiter
 from relaypoint_ratelimit.metrics import RateLimitMetrics
 from relaypoint_ratelimit.policies import (
@@ -71,6 +76,7 @@ __all__ = [
     "TierSet",
     "UnknownTierError",
     "UsageStats",
+    "VerifiedIdentityResolver",
     "Window",
     "WindowUsage",
     "client_address",

@@ -17,6 +17,8 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from relaypoint_core.asgi_types import ASGIApp, Message, Receive, Scope, Send
 from relaypoint_core.clock import Clock, system_clock
 from relaypoint_core.keys import DEFAULT_KEY_PREFIX
+from relaypoint_core.plan_tiers import PlanTierSource
+from relaypoint_core.stack import LayerGuard
 from relaypoint_ratelimit.backends import RateLimitBackend
 from relaypoint_ratelimit.concurrency import ConcurrencyLimiter, ConcurrencyPolicy, Lease
 from relaypoint_ratelimit.decision import Decision
@@ -31,7 +33,12 @@ from relaypoint_ratelimit.headers import (
     rate_limit_headers,
     retry_after_seconds,
 )
-from relaypoint_ratelimit.identity import Identity, IdentityResolver, ScopeIdentityResolver
+from relaypoint_ratelimit.identity import (
+    Identity,
+    IdentityResolver,
+    ScopeIdentityResolver,
+    VerifiedIdentityResolver,
+)
 from relaypoint_ratelimit.metrics import RateLimitMetrics
 from relaypoint_ratelimit.policies import DEFAULT_TIERS, RoutePolicy, TierSet
 
@@ -82,6 +89,7 @@ class EnterpriseRateLimiter:
         default_tenant_tier: str | None = None,
         route_policies: Sequence[RoutePolicy] = (),
         identity_resolver: IdentityResolver | None = None,
+        plan_tiers: PlanTierSource | None = None,
         trusted_proxies: Iterable[str] = (),
         cost: Callable[[Scope], int] | None = None,
         exempt_paths: Iterable[str] = (),
@@ -136,14 +144,22 @@ class EnterpriseRateLimiter:
                 "policies to routes with relaypoint_ratelimit.fastapi.rate_limit"
             )
         self.limiter.register_routes(self.route_policies)
-        self.resolver: IdentityResolver = identity_resolver or ScopeIdentityResolver(
-            trusted_proxies=trusted_proxies
+        if identity_resolver is not None and plan_tiers is not None:
+            raise RateLimitConfigurationError(
+                "pass either identity_resolver= or plan_tiers=, not both"
+            )
+        # plan_tiers: the tier of a verified tenant follows its plan (see VerifiedIdentityResolver).
+        self.resolver: IdentityResolver = identity_resolver or (
+            VerifiedIdentityResolver(plan_tiers=plan_tiers, trusted_proxies=trusted_proxies)
+            if plan_tiers is not None
+            else ScopeIdentityResolver(trusted_proxies=trusted_proxies)
         )
         self.cost = cost
         self.exempt_paths = frozenset(exempt_paths)
         self.legacy_headers = legacy_headers
         self.draft_headers = draft_headers
         self.enabled = enabled
+        self._order = LayerGuard("rate_limit")
 
     # --- the seed's API ---------------------------------------------------------------------------
 
@@ -188,6 +204,8 @@ class EnterpriseRateLimiter:
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self._order.checked and scope["type"] == "http":
+            self._order(scope)
         if (
             scope["type"] != "http"
             or not self.enabled

@@ -42,6 +42,11 @@ class RateLimitBackendError(RateLimitError, BackendUnavailableError):
 class RateLimitExceeded(RateLimitError):
     """Raised by ``enforce`` when a request is refused; carries the decision."""
 
+    http_status = 429
+    problem_title = "Too many requests"
+    problem_slug = "rate-limit-exceeded"
+    expose_detail = True
+
     def __init__(self, decision: Decision) -> None:
         self.decision = decision
         retry = decision.retry_after

@@ -1,10 +1,19 @@
 """Who a request counts against: the identity resolved from an ASGI scope.
 
-The default resolver reads what the auth and tenancy middlewares left in the scope through
-:mod:`relaypoint_core.request_state` (the principal and the resolved tenant), falls back to the
-bound :mod:`relaypoint_core.tenant_context`, and identifies anonymous callers by client IP. The
-``X-Forwarded-For`` header is honoured only when the direct peer is a configured trusted proxy,
-because anyone else can write any address into it.
+Who is charged, the rule of both resolvers here:
+
+* an authenticated caller (a verified token, left in the scope by the auth middleware) is charged
+  as its user *and* as the tenant its token was issued for; the tenant's tier comes from its plan;
+* an anonymous caller is charged to its client address only, never to a tenant: a tenant it merely
+  names (``X-Tenant-ID``, a path or a host) is a claim, not a verified fact, and charging it would
+  let anyone spend that tenant's budget. The ``X-Forwarded-For`` header is honoured only when the
+  direct peer is a configured trusted proxy, because anyone else can write any address into it.
+
+``ScopeIdentityResolver`` (the default, synchronous) takes the tenant's tier from the resolved
+tenant in the scope when it is the token's tenant; ``VerifiedIdentityResolver`` asks a
+``relaypoint_core.plan_tiers.PlanTierSource`` (the tenancy package implements it), so the tier
+follows the tenant's plan wherever the limiter sits. A tier stored with ``set_user_tier`` still
+wins over both.
 """
 
 from __future__ import annotations
@@ -14,19 +23,21 @@ from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from dataclasses import FrozenInstanceError
 from typing import Any
 
+from relaypoint_core.plan_tiers import PlanTierSource
 from relaypoint_core.request_state import (
     PRINCIPAL_STATE_KEY,
     TENANT_STATE_KEY,
     Principal,
     ResolvedTenant,
 )
-from relaypoint_core.tenant_context import current_tenant
+from relaypoint_core.tenant_ids import TenantSlug
 from relaypoint_ratelimit.errors import RateLimitConfigurationError
 
 __all__ = [
     "Identity",
     "IdentityResolver",
     "ScopeIdentityResolver",
+    "VerifiedIdentityResolver",
     "client_address",
 ]
 
@@ -85,7 +96,17 @@ class Identity:
         return self.fields[4]
 
     def replace(self, **changes: Any) -> Identity:
-        """A copy with some fields changed (what ``dataclasses.replace`` did)."""
+        """A copy with some fields changed (what ``dataclasses.replace`` did).
+
+        Args:
+            **changes: New values by field name.
+
+        Returns:
+            The new identity.
+
+        Raises:
+            TypeError: A name is not a field.
+        """
         values: dict[str, Any] = dict(zip(self.__match_args__, self.fields, strict=True))
         unknown = set(changes) - set(values)
         if unknown:
@@ -135,7 +156,7 @@ def _check_user_key(user_key: object) -> None:
 IdentityResolver = Callable[
     [MutableMapping[str, Any]], Identity | Awaitable[Identity | None] | None
 ]
-"""Maps an ASGI scope to an :class:`Identity` (``None``: do not limit this request)."""
+"""Maps an ASGI scope to an ``Identity`` (``None``: do not limit this request)."""
 
 
 def _parse_networks(proxies: Iterable[str]) -> tuple[_Network, ...]:
@@ -163,7 +184,15 @@ def _is_trusted(address: str, networks: tuple[_Network, ...]) -> bool:
 def client_address(
     scope: MutableMapping[str, Any], trusted_proxies: tuple[_Network, ...] = ()
 ) -> str:
-    """The client IP: the peer, or the right-most untrusted hop of ``X-Forwarded-For``."""
+    """The client IP: the peer, or the right-most untrusted hop of ``X-Forwarded-For``.
+
+    Args:
+        scope: The ASGI scope.
+        trusted_proxies: Networks of the proxies run by you; only their header is believed.
+
+    Returns:
+        The client address, or ``"unknown"``.
+    """
     client = scope.get("client")
     peer = str(client[0]) if client else "unknown"
     if not _is_trusted(peer, trusted_proxies):
@@ -183,7 +212,12 @@ def client_address(
 
 
 class ScopeIdentityResolver:
-    """The default resolver: relaypoint principal and tenant, else the client address."""
+    """The default resolver: the verified principal and its tenant, else the client address.
+
+    Args:
+        trusted_proxies: Networks whose ``X-Forwarded-For`` is believed for anonymous callers.
+        tier_claim: The token claim that hints the user's tier (``None``: no hint).
+    """
 
     __slots__ = ("_cache", "_proxies", "tier_claim")
 
@@ -198,7 +232,29 @@ class ScopeIdentityResolver:
         # of building and validating a new one per request.
         self._cache: dict[tuple[str | bool | None, ...], Identity] = {}
 
+    def address(self, scope: MutableMapping[str, Any]) -> str:
+        """The client address of ``scope`` (through the trusted proxies).
+
+        Args:
+            scope: The ASGI scope.
+
+        Returns:
+            The client IP, or ``"unknown"``.
+        """
+        if self._proxies:
+            return client_address(scope, self._proxies)
+        client = scope.get("client")
+        return str(client[0]) if client else "unknown"
+
     def __call__(self, scope: MutableMapping[str, Any]) -> Identity:
+        """The identity ``scope`` is charged as.
+
+        Args:
+            scope: The ASGI scope (after the auth middleware).
+
+        Returns:
+            The identity to check.
+        """
         # What get_scope_principal / get_scope_tenant read, read once: this runs on every request.
         state = scope.get("state")
         principal = tenant = None
@@ -209,24 +265,20 @@ class ScopeIdentityResolver:
             tenant = state.get(TENANT_STATE_KEY)
             if tenant is not None and not isinstance(tenant, ResolvedTenant):
                 tenant = None
-        if tenant is not None:
-            tenant_id: str | None = tenant.tenant_id
-            tenant_tier = tenant.plan_tier
-        else:
-            tenant_id = tenant_tier = None
-        if tenant_id is None:
-            tenant_id = principal.tenant_id if principal is not None else current_tenant()
+        tenant_id: str | None = None
+        tenant_tier: str | None = None
         if principal is not None:
+            # Only the token's tenant is verified; the resolved tenant lends it its plan tier
+            # when it is that same tenant (the tenancy middleware refuses any other).
+            tenant_id = principal.tenant_id
+            if tenant is not None and tenant_id is not None and tenant.tenant_id == tenant_id:
+                tenant_tier = tenant.plan_tier
             hint = principal.claims.get(self.tier_claim) if self.tier_claim else None
             user_key = principal.user_id
             tier = hint if isinstance(hint, str) else None
             anonymous = False
         else:
-            if self._proxies:
-                user_key = client_address(scope, self._proxies)
-            else:
-                client = scope.get("client")
-                user_key = str(client[0]) if client else "unknown"
+            user_key = self.address(scope)
             tier = None
             anonymous = True
         key = (user_key, tenant_id, tenant_tier, tier, anonymous)
@@ -237,3 +289,43 @@ class ScopeIdentityResolver:
                 self._cache.clear()
             self._cache[key] = identity
         return identity
+
+
+class VerifiedIdentityResolver:
+    """Verified principal and its tenant, the tier from the tenant's plan; else the client address.
+
+    ::
+
+        limiter = EnterpriseRateLimiter(app, redis_url, plan_tiers=tenancy.plan_tiers())
+
+    (``plan_tiers=`` builds this resolver.) The tenant's plan tier becomes both the tenant's tier
+    and the user's tier, so the users of a PROFESSIONAL tenant get PROFESSIONAL limits; a tier
+    stored with ``set_user_tier`` still wins for that user.
+
+    Args:
+        plan_tiers: Where tenants' plan tiers come from (cached by the implementation).
+        trusted_proxies: Networks whose ``X-Forwarded-For`` is believed for anonymous callers.
+    """
+
+    __slots__ = ("_addresses", "plan_tiers")
+
+    def __init__(self, *, plan_tiers: PlanTierSource, trusted_proxies: Iterable[str] = ()) -> None:
+        self.plan_tiers = plan_tiers
+        self._addresses = ScopeIdentityResolver(trusted_proxies=trusted_proxies, tier_claim=None)
+
+    async def __call__(self, scope: MutableMapping[str, Any]) -> Identity:
+        """The identity ``scope`` is charged as.
+
+        Args:
+            scope: The ASGI scope (after the auth middleware).
+
+        Returns:
+            The identity to check.
+        """
+        state = scope.get("state")
+        principal = state.get(PRINCIPAL_STATE_KEY) if state else None
+        if not isinstance(principal, Principal):
+            return self._addresses(scope)
+        tenant = principal.tenant_id
+        tier = await self.plan_tiers.plan_tier(TenantSlug(tenant)) if tenant else None
+        return Identity(principal.user_id, tenant, tier, tier)

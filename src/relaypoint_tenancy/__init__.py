@@ -37,6 +37,8 @@ from relaypoint_tenancy.validation import schema_name_for, validate_identifier, 
 
 if TYPE_CHECKING:
     from relaypoint_tenancy.asgi import TenantResolutionMiddleware
+    from relaypoint_tenancy.audit import TenantAuditLog
+    from relaypoint_tenancy.directory import TenantDirectory
     from relaypoint_tenancy.manager import TenantManager
     from relaypoint_tenancy.migrate import MigrationReport, migrate_all
     from relaypoint_tenancy.records import DomainInfo, TenantInfo, TransitionReport, UsageInfo
@@ -78,6 +80,8 @@ __all__ = [
     "TenancyConfigurationError",
     "TenancyError",
     "TenancySettings",
+    "TenantAuditLog",
+    "TenantDirectory",
     "TenantExistsError",
     "TenantInfo",
     "TenantIsolationError",
@@ -102,6 +106,8 @@ __all__ = [
 
 _LAZY = {
     "TenantResolutionMiddleware": "relaypoint_tenancy.asgi",
+    "TenantAuditLog": "relaypoint_tenancy.audit",
+    "TenantDirectory": "relaypoint_tenancy.directory",
     "TenantManager": "relaypoint_tenancy.manager",
     "MigrationReport": "relaypoint_tenancy.migrate",
     "migrate_all": "relaypoint_tenancy.migrate",
@@ -129,9 +135,16 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'relaypoint_tenancy' has no attribute {name!r}")
-    from relaypoint_core.optional import require_module
+    from relaypoint_core.optional import database_extra, require_module
 
-    require_module("sqlalchemy", extra="postgres", feature=f"relaypoint_tenancy.{name}")
+    extra, alternatives = database_extra()
+    for dependency in ("sqlalchemy", "alembic"):
+        require_module(
+            dependency,
+            extra=extra,
+            feature=f"relaypoint_tenancy.{name}",
+            alternatives=alternatives,
+        )
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value

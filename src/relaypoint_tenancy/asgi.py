@@ -1,23 +1,29 @@
 """Pure ASGI middleware that resolves the tenant of each request and binds it.
 
-It runs after the auth middleware (which leaves the principal in the scope) and before the rate
-limiter (which reads the plan tier this middleware leaves there). Errors are answered as
+It runs inside the auth middleware (which leaves the principal in the scope) and inside the rate
+limiter (so lookups of unknown tenants are throttled too): the canonical order, checked on the
+first request (``relaypoint_core.stack``). Errors are answered as
 ``application/problem+json``: unknown tenant 404, token for another tenant 403, suspended tenant 403.
 """
 
 from __future__ import annotations
 
+from relaypoint_tenancy import _sql  # noqa: F401  - first: names the extra when SQLAlchemy is missing
+
+# isort: split
+
 from collections.abc import Iterable
 from typing import Any
 
 from relaypoint_core.asgi_types import ASGIApp, Receive, Scope, Send
+from relaypoint_core.http_errors import problem_for as problem_for_error
 from relaypoint_core.problem import problem_body, send_problem
 from relaypoint_core.request_state import set_scope_tenant
+from relaypoint_core.stack import LayerGuard
 from relaypoint_core.tenant_context import reset_current_tenant, set_current_tenant
 from relaypoint_tenancy.errors import (
     TenancyError,
     TenantMismatchError,
-    TenantNotFoundError,
     TenantSuspendedError,
 )
 from relaypoint_tenancy.resolution import TenantRecord, TenantResolver
@@ -26,37 +32,38 @@ __all__ = ["TENANT_RECORD_STATE_KEY", "TenantResolutionMiddleware", "problem_for
 
 
 TENANT_RECORD_STATE_KEY = "relaypoint.tenancy.record"
-_PROBLEM_BASE = "https://docs.relaypoint.ai/tenancy/errors#"
 
 
 def problem_fields(error: TenancyError) -> tuple[int, dict[str, Any]]:
-    """HTTP status and the problem members (``problem_body`` keywords) for a resolution error."""
-    if isinstance(error, TenantSuspendedError):
-        return 403, {
-            "type_": _PROBLEM_BASE + "tenant-suspended",
-            "title": "Tenant suspended",
-            "detail": f"Tenant '{error.tenant}' is suspended. Contact your administrator or "
-            "billing to reactivate it.",
-            "extra": {"tenant": error.tenant},
-        }
-    if isinstance(error, TenantMismatchError):
-        return 403, {
-            "type_": _PROBLEM_BASE + "tenant-mismatch",
-            "title": "Token not valid for this tenant",
-            "detail": "The access token was issued for a different tenant than the one this "
-            "request addresses.",
-        }
-    if isinstance(error, TenantNotFoundError):
-        return 404, {
-            "type_": _PROBLEM_BASE + "tenant-not-found",
-            "title": "Tenant not found",
-            "detail": f"No tenant named '{error.tenant}' exists.",
-        }
-    return 400, {
-        "type_": _PROBLEM_BASE + "tenant-required",
-        "title": "Tenant required",
-        "detail": str(error),
+    """HTTP status and the problem members (``problem_body`` keywords) for a resolution error.
+
+    Args:
+        error: The resolution error.
+
+    Returns:
+        The status and the keywords of ``problem_body`` (from the shared error mapping).
+    """
+    problem = problem_for_error(error)
+    body = dict(problem.body)
+    fields: dict[str, Any] = {
+        "type_": body.pop("type"),
+        "title": body.pop("title"),
+        "detail": body.pop("detail"),
     }
+    body.pop("status")
+    if isinstance(error, TenantSuspendedError):
+        fields["detail"] = (
+            f"{fields['detail']}. Contact your administrator or billing to reactivate it."
+        )
+    if isinstance(error, TenantMismatchError):
+        # Naming the other tenant would tell a caller which tenants exist.
+        fields["detail"] = (
+            "The access token was issued for a different tenant than the one this request "
+            "addresses."
+        )
+    if body:
+        fields["extra"] = body
+    return problem.status, fields
 
 
 def problem_for(error: TenancyError) -> tuple[int, dict[str, Any]]:
@@ -67,6 +74,9 @@ def problem_for(error: TenancyError) -> tuple[int, dict[str, Any]]:
 
 class TenantRequiredError(TenancyError):
     """The request names no tenant, and this middleware is configured to require one."""
+
+    problem_title = "Tenant required"
+    problem_slug = "tenant-required"
 
 
 class TenantResolutionMiddleware:
@@ -87,11 +97,14 @@ class TenantResolutionMiddleware:
         # Worked out once: the check runs on every request.
         self._exempt_exact = frozenset(self.exempt_paths)
         self._exempt_prefixes = tuple(p.rstrip("/") + "/" for p in self.exempt_paths)
+        self._order = LayerGuard("tenancy")
 
     def _exempt(self, path: str) -> bool:
         return path in self._exempt_exact or path.startswith(self._exempt_prefixes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self._order.checked and scope["type"] in ("http", "websocket"):
+            self._order(scope)
         if scope["type"] not in ("http", "websocket") or self._exempt(scope.get("path", "")):
             await self.app(scope, receive, send)
             return

@@ -22,17 +22,37 @@ __all__ = [
 class TenancyError(RelayPointError):
     """Base class of every tenancy error."""
 
+    http_status = 400
+    problem_title = "Bad tenant request"
+    problem_slug = "tenancy-error"
+    expose_detail = True
+
 
 class TenancyConfigurationError(TenancyError, ConfigurationError):
     """The tenancy set-up (strategy, database URL, role) cannot work as configured."""
+
+    http_status = 500
+    problem_title = "Server misconfigured"
+    problem_slug = "configuration-error"
+    expose_detail = False
 
 
 class InvalidSlugError(TenancyError, InvalidTenantIdError):
     """A tenant slug, schema name or database name failed validation; nothing reached SQL."""
 
+    http_status = 400
+    problem_title = "Invalid tenant id"
+    problem_slug = "invalid-tenant-id"
+    expose_detail = True
+
 
 class TenantNotFoundError(TenancyError, LookupError):
     """No tenant with this slug or id exists."""
+
+    http_status = 404
+    problem_title = "Tenant not found"
+    problem_slug = "tenant-not-found"
+    expose_detail = True
 
     def __init__(self, tenant: str) -> None:
         self.tenant = tenant
@@ -42,9 +62,19 @@ class TenantNotFoundError(TenancyError, LookupError):
 class TenantExistsError(TenancyError):
     """A tenant with this slug already exists; slugs are unique and never reused while in use."""
 
+    http_status = 409
+    problem_title = "Tenant exists"
+    problem_slug = "tenant-exists"
+    expose_detail = True
+
 
 class TenantSuspendedError(TenancyError):
     """The tenant is suspended: its requests are refused until it is reactivated."""
+
+    http_status = 403
+    problem_title = "Tenant suspended"
+    problem_slug = "tenant-suspended"
+    expose_detail = True
 
     def __init__(self, tenant: str) -> None:
         self.tenant = tenant
@@ -56,9 +86,19 @@ class TenantSuspendedError(TenancyError):
 class DomainError(TenancyError):
     """A custom domain is malformed, already claimed, unknown or failed verification."""
 
+    http_status = 400
+    problem_title = "Invalid domain"
+    problem_slug = "domain-error"
+    expose_detail = True
+
 
 class BrandingValidationError(TenancyError, ValueError):
     """A branding configuration was refused; ``errors`` lists each field and why."""
+
+    http_status = 422
+    problem_title = "Invalid branding"
+    problem_slug = "invalid-branding"
+    expose_detail = True
 
     def __init__(self, message: str, errors: list[str]) -> None:
         self.errors = errors
@@ -67,6 +107,11 @@ class BrandingValidationError(TenancyError, ValueError):
 
 class QuotaExceeded(TenancyError):
     """Consuming ``requested`` more of ``resource`` would exceed the tenant's ``limit``."""
+
+    http_status = 403
+    problem_title = "Quota exceeded"
+    problem_slug = "quota-exceeded"
+    expose_detail = True
 
     def __init__(
         self, *, tenant: str, resource: str, limit: int, used: int, requested: int
@@ -85,6 +130,11 @@ class QuotaExceeded(TenancyError):
 class MigrationError(TenancyError):
     """Migrating one or more tenants failed; ``failed`` maps tenant slug to the error text."""
 
+    http_status = 500
+    problem_title = "Migration failed"
+    problem_slug = "migration-failed"
+    expose_detail = False
+
     def __init__(self, message: str, failed: dict[str, str] | None = None) -> None:
         self.failed = dict(failed or {})
         super().__init__(message)
@@ -92,6 +142,11 @@ class MigrationError(TenancyError):
 
 class TenantMismatchError(TenancyError):
     """The caller's token belongs to a different tenant than the one the request addresses."""
+
+    http_status = 403
+    problem_title = "Token not valid for this tenant"
+    problem_slug = "tenant-mismatch"
+    expose_detail = True
 
     def __init__(self, token_tenant: str, resolved_tenant: str) -> None:
         self.token_tenant = token_tenant

@@ -5,20 +5,39 @@ The only module of the package that imports FastAPI.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from typing import Annotated
+from relaypoint_tenancy import _sql  # noqa: F401  - first: names the database extra when missing
 
-from fastapi import Depends, Request
+# isort: split
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Annotated
+
+from relaypoint_core.errors import MissingExtraError
+
+try:
+    from fastapi import Depends, Request
+except ImportError as _missing:
+    raise MissingExtraError("fastapi", "fastapi", "relaypoint_tenancy.fastapi") from _missing
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaypoint_core.fastapi import ProblemHTTPException
-from relaypoint_core.request_state import ResolvedTenant, get_scope_tenant
+from relaypoint_core.request_state import ResolvedTenant, get_scope_principal, get_scope_tenant
 from relaypoint_tenancy.asgi import TENANT_RECORD_STATE_KEY, TenantRequiredError, problem_fields
-from relaypoint_tenancy.errors import TenancyError
+from relaypoint_tenancy.errors import TenancyError, TenantMismatchError, TenantNotFoundError
+from relaypoint_tenancy.records import TenantInfo
 from relaypoint_tenancy.resolution import TenantRecord, TenantResolver
 from relaypoint_tenancy.strategies import IsolationStrategy
 
-__all__ = ["CurrentTenant", "get_resolved_tenant", "resolve_tenant", "tenant_session"]
+if TYPE_CHECKING:
+    from relaypoint_tenancy.service import Tenancy
+
+__all__ = [
+    "CurrentTenant",
+    "current_tenant_info",
+    "get_resolved_tenant",
+    "resolve_tenant",
+    "tenant_session",
+]
 
 
 def get_resolved_tenant(request: Request) -> ResolvedTenant:
@@ -74,5 +93,36 @@ def tenant_session(
             raise _problem(TenantRequiredError("this endpoint needs a tenant"))
         async with strategy.session(record.ref) as session:
             yield session
+
+    return dependency
+
+
+def current_tenant_info(
+    tenancy: Tenancy | Callable[[Request], Tenancy],
+) -> Callable[[Request], Awaitable[TenantInfo]]:
+    """A dependency returning the request's tenant as a full ``TenantInfo`` snapshot.
+
+    It reads the tenant the middleware resolved (400 when none), takes its snapshot from the
+    tenancy's bounded cache (404 when it was deleted meanwhile) and refuses a caller whose token
+    belongs to another tenant (403), whatever the middleware order, so a route can never serve
+    one tenant's data to another's token.
+
+    Args:
+        tenancy: The application's ``Tenancy``, or a callable returning it for a request.
+
+    Returns:
+        The dependency.
+    """
+
+    async def dependency(request: Request) -> TenantInfo:
+        resolved = get_resolved_tenant(request)
+        source = tenancy(request) if callable(tenancy) else tenancy
+        info = await source.get_tenant(resolved.tenant_id)
+        if info is None:
+            raise _problem(TenantNotFoundError(resolved.tenant_id))
+        principal = get_scope_principal(request.scope)
+        if principal is not None and principal.tenant_id != info.slug:
+            raise _problem(TenantMismatchError(str(principal.tenant_id), info.slug))
+        return info
 
     return dependency

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, delete, func, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from relaypoint_core.auth.passwords import hash_password
@@ -32,8 +32,10 @@ from relaypoint_tenancy.errors import (
     TenantExistsError,
     TenantNotFoundError,
 )
+from relaypoint_tenancy.install_hint import not_installed
 from relaypoint_tenancy.models import (
     AuditEvent,
+    LoginIndex,
     RoleAssignment,
     Tenant,
     TenantDomain,
@@ -150,8 +152,11 @@ class TenantManager:
         try:
             yield
             await self.session.commit()
-        except BaseException:
+        except BaseException as exc:
             await self.session.rollback()
+            hint = not_installed(exc)
+            if hint is not None:
+                raise hint from exc
             raise
 
     async def _find(self, tenant_id: str, *, for_update: bool = False) -> Tenant | None:
@@ -160,7 +165,14 @@ class TenantManager:
         statement = select(Tenant).where(or_(Tenant.slug == tenant_id, Tenant.id == tenant_id))
         if for_update:
             statement = statement.with_for_update()
-        return (await self.session.execute(statement)).scalar_one_or_none()
+        try:
+            return (await self.session.execute(statement)).scalar_one_or_none()
+        except DBAPIError as exc:
+            hint = not_installed(exc)
+            if hint is None:
+                raise
+            await self.session.rollback()
+            raise hint from exc
 
     async def _load(self, tenant_id: str, *, for_update: bool = False) -> Tenant:
         row = await self._find(tenant_id, for_update=for_update)
@@ -216,6 +228,7 @@ class TenantManager:
                 )
             )
         self.session.add(UserIndex(user_id=user_id, tenant_id=tenant.id))
+        self.session.add(LoginIndex(email=email.strip().lower(), tenant_id=tenant.id))
         return user_id
 
     async def _audit_only(self, tenant: Tenant, action: str, detail: Mapping[str, Any]) -> None:
@@ -731,7 +744,7 @@ class TenantManager:
             conn = await self.session.connection()
             if transactional:
                 await self.strategy.deprovision(conn, ref)
-            for model in (UserIndex, UsageCounter, TenantDomain):
+            for model in (UserIndex, LoginIndex, UsageCounter, TenantDomain):
                 await self.session.execute(delete(model).where(model.tenant_id == row.id))
             await self.session.execute(delete(Tenant).where(Tenant.id == row.id))
         if not transactional:

@@ -36,6 +36,7 @@ __all__ = [
     "TENANT_SCHEMA",
     "AuditEvent",
     "ControlBase",
+    "LoginIndex",
     "RoleAssignment",
     "Tenant",
     "TenantBase",
@@ -127,6 +128,21 @@ class UserIndex(ControlBase):
     user_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(
         String(36), ForeignKey("rp_tenants.id", ondelete="CASCADE"), index=True
+    )
+
+
+class LoginIndex(ControlBase):
+    """Which tenants an email signs in to, so a login that names no tenant costs one lookup.
+
+    Platform-wide by design (it is the one place that knows an email across tenants); it holds
+    no password and no name. An email in several tenants has one row per tenant.
+    """
+
+    __tablename__ = "rp_login_index"
+
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("rp_tenants.id", ondelete="CASCADE"), primary_key=True, index=True
     )
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from relaypoint_core.tenant_ids import TenantSlug, TenantUUID
 from relaypoint_tenancy.models import Tenant, TenantDomain
 from relaypoint_tenancy.plans import PlanTier, TenantStatus
 from relaypoint_tenancy.strategies.base import TenantRef
@@ -15,8 +16,10 @@ __all__ = ["DomainInfo", "TenantInfo", "TransitionReport", "UsageInfo"]
 
 @dataclass(frozen=True, slots=True)
 class TenantInfo:
-    id: str
-    slug: str
+    """A tenant's snapshot: ``id`` is its internal row id, ``slug`` its public identity."""
+
+    id: TenantUUID
+    slug: TenantSlug
     name: str
     plan_tier: PlanTier
     status: TenantStatus
@@ -31,8 +34,8 @@ class TenantInfo:
     @classmethod
     def from_row(cls, row: Tenant) -> TenantInfo:
         return cls(
-            id=row.id,
-            slug=row.slug,
+            id=TenantUUID(row.id),
+            slug=TenantSlug(row.slug),
             name=row.name,
             plan_tier=PlanTier(row.plan_tier),
             status=TenantStatus(row.status),

@@ -10,6 +10,10 @@ so a steady stream of requests costs no query.
 
 from __future__ import annotations
 
+from relaypoint_tenancy import _sql  # noqa: F401  - first: names the extra when SQLAlchemy is missing
+
+# isort: split
+
 from collections.abc import Iterable, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -20,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relaypoint_core.clock import Clock, system_clock
 from relaypoint_core.request_state import ResolvedTenant, get_scope_principal
+from relaypoint_core.tenant_ids import TenantSlug, TenantUUID
 from relaypoint_tenancy.errors import (
     TenancyConfigurationError,
     TenantMismatchError,
@@ -48,10 +53,10 @@ _MAX_KEY = 128
 
 @dataclass(frozen=True, slots=True)
 class TenantRecord:
-    """What resolution needs about a tenant (cached)."""
+    """What resolution needs about a tenant (cached): row ``id``, public ``slug``."""
 
-    id: str
-    slug: str
+    id: TenantUUID
+    slug: TenantSlug
     plan_tier: str
     status: str
     data_location: str | None = None
@@ -80,6 +85,11 @@ class TenantLookup(Protocol):
 _COLUMNS = (Tenant.id, Tenant.slug, Tenant.plan_tier, Tenant.status, Tenant.data_location)
 
 
+def _record(row: Any) -> TenantRecord:
+    tenant_id, slug, plan_tier, status, data_location = row
+    return TenantRecord(TenantUUID(tenant_id), TenantSlug(slug), plan_tier, status, data_location)
+
+
 class SqlTenantLookup:
     """:class:`TenantLookup` over the control-plane tables."""
 
@@ -93,7 +103,7 @@ class SqlTenantLookup:
                     select(*_COLUMNS).where(or_(Tenant.slug == key, Tenant.id == key))
                 )
             ).first()
-        return None if row is None else TenantRecord(*row)
+        return None if row is None else _record(row)
 
     async def by_domain(self, domain: str) -> TenantRecord | None:
         async with self._engine.connect() as conn:
@@ -104,7 +114,7 @@ class SqlTenantLookup:
                     .where(TenantDomain.domain == domain, TenantDomain.verified.is_(True))
                 )
             ).first()
-        return None if row is None else TenantRecord(*row)
+        return None if row is None else _record(row)
 
 
 def _header(scope: MutableMapping[str, Any], name: bytes) -> str | None:

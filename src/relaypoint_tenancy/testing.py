@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
+from relaypoint_core.tenant_ids import TenantSlug, TenantUUID
 from relaypoint_core.testing import FakeClock
 from relaypoint_tenancy.plans import PlanTier, TenantStatus
 from relaypoint_tenancy.resolution import TenantRecord
@@ -21,8 +22,8 @@ def tenant_record(
 ) -> TenantRecord:
     """A :class:`TenantRecord` for tests (a random id unless one is given)."""
     return TenantRecord(
-        id=tenant_id or str(uuid.uuid4()),
-        slug=slug,
+        id=TenantUUID(tenant_id or str(uuid.uuid4())),
+        slug=TenantSlug(slug),
         plan_tier=PlanTier(plan_tier).value,
         status=TenantStatus(status).value,
     )
@@ -34,7 +35,7 @@ class InMemoryTenantLookup:
     def __init__(
         self, tenants: Iterable[TenantRecord] = (), *, domains: dict[str, str] | None = None
     ) -> None:
-        self._tenants = {t.slug: t for t in tenants}
+        self._tenants: dict[str, TenantRecord] = {t.slug: t for t in tenants}
         self._domains = dict(domains or {})  # verified domain -> slug
         self.calls = 0
 

@@ -1,8 +1,15 @@
-"""``SqlUserDirectory``: the auth service's :class:`~relaypoint_core.auth.users.UserDirectory`
-backed by the tenancy tables, so users created by :class:`TenantManager` can log in.
+"""``SqlUserDirectory``: the auth service's ``relaypoint_core.auth.users.UserDirectory``
+backed by the tenancy tables, so users created by ``TenantManager`` can log in.
 
 Returned records carry the tenant's **slug** as ``tenant_id`` (the identifier tokens, the tenant
 context and the resolution middleware all use). A suspended tenant's users are inactive.
+
+**Email-only login.** ``get_by_email(email, tenant_id=None)`` finds the tenant through the
+platform-wide login index (``rp_login_index``, kept by ``TenantManager`` whenever it creates a
+user). The rule for an email that belongs to several tenants: it must name its tenant
+(``tenant_id`` in the login body, ``X-Tenant-ID``, the tenant's host name or path); without one
+the lookup answers "no such user", so the login fails exactly like a wrong password and the
+answer never tells a caller in which tenants an email is registered.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ from sqlalchemy import Table, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from relaypoint_core.auth.users import UserRecord
-from relaypoint_tenancy.models import RoleAssignment, Tenant, User, UserIndex
+from relaypoint_tenancy.models import LoginIndex, RoleAssignment, Tenant, User, UserIndex
 from relaypoint_tenancy.plans import TenantStatus
 from relaypoint_tenancy.strategies import IsolationStrategy, TenantRef
 
@@ -59,9 +66,29 @@ class SqlUserDirectory:
         )
 
     async def get_by_email(self, email: str, *, tenant_id: str | None) -> UserRecord | None:
-        """The user with ``email`` in tenant ``tenant_id`` (slug or id); tenancy has no platform users."""
+        """The user with ``email`` in tenant ``tenant_id`` (slug or id).
+
+        Args:
+            email: The sign-in email (matched case-insensitively).
+            tenant_id: The tenant's slug or id; ``None`` looks the email up in the login index
+                and succeeds only when exactly one tenant has it.
+
+        Returns:
+            The user, or ``None``.
+        """
+        email = email.strip().lower()
         if tenant_id is None:
-            return None
+            async with self._strategy.engine.connect() as conn:
+                owners = list(
+                    (
+                        await conn.execute(
+                            select(LoginIndex.tenant_id).where(LoginIndex.email == email).limit(2)
+                        )
+                    ).scalars()
+                )
+            if len(owners) != 1:
+                return None
+            tenant_id = owners[0]
         columns = (Tenant.id, Tenant.slug, Tenant.data_location, Tenant.status)
         async with self._strategy.engine.connect() as conn:
             tenant = (
@@ -71,7 +98,7 @@ class SqlUserDirectory:
             ).first()
             if tenant is None:
                 return None
-            return await self._user(conn, tenant, _users.c.email == email.strip().lower())
+            return await self._user(conn, tenant, _users.c.email == email)
 
     async def get_by_id(self, user_id: str) -> UserRecord | None:
         columns = (Tenant.id, Tenant.slug, Tenant.data_location, Tenant.status)

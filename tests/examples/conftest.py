@@ -85,7 +85,9 @@ def _wait_until_live(app: LiveApp, deadline_seconds: float = 120.0) -> None:
     raise RuntimeError(f"reference app did not become ready:\n{app.log()}")
 
 
-def start_app(backend: str, workdir: Path, extra_env: dict[str, str]) -> LiveApp:
+def start_app(
+    backend: str, workdir: Path, extra_env: dict[str, str], module: str = "examples.app"
+) -> LiveApp:
     port = free_port()
     env = {
         **{
@@ -117,7 +119,7 @@ def start_app(backend: str, workdir: Path, extra_env: dict[str, str]) -> LiveApp
     log_path = workdir / "server.log"
     log_file = log_path.open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "examples.app"],
+        [sys.executable, "-m", module],
         cwd=ROOT,
         env=env,
         stdout=log_file,

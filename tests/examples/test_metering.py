@@ -7,24 +7,23 @@ from pathlib import Path
 
 import pytest
 from examples.app.metering import ApiCallMeter
-from examples.app.tenants import TenantInfo, TenantService
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from relaypoint_tenancy import QuotaExceeded
+from relaypoint_tenancy import QuotaExceeded, Tenancy, TenantInfo, UsageInfo
 from relaypoint_tenancy.strategies import default_strategy
 
 
 @pytest.fixture
-async def tenants(tmp_path: Path) -> AsyncIterator[TenantService]:
+async def tenants(tmp_path: Path) -> AsyncIterator[Tenancy]:
     engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'meter.sqlite3'}")
-    service = TenantService(engine, default_strategy(engine))
+    service = Tenancy(engine, default_strategy(engine))
     await service.install()
     yield service
-    await engine.dispose()
+    await service.dispose()
 
 
-async def _tenant(tenants: TenantService, api_calls: int) -> TenantInfo:
-    tenant = await tenants.create(
+async def _tenant(tenants: Tenancy, api_calls: int) -> TenantInfo:
+    tenant = await tenants.create_tenant(
         name="Metered",
         slug="metered",
         plan_tier="FREE",
@@ -37,24 +36,24 @@ async def _tenant(tenants: TenantService, api_calls: int) -> TenantInfo:
     return tenant
 
 
-def _used(usage: list[dict[str, object]]) -> object:
-    return next(item["used"] for item in usage if item["resource"] == "api_calls")
+def _used(usage: dict[str, UsageInfo]) -> int:
+    return usage["api_calls"].used
 
 
-async def test_calls_are_flushed_in_one_update_per_tenant(tenants: TenantService) -> None:
+async def test_calls_are_flushed_in_one_update_per_tenant(tenants: Tenancy) -> None:
     tenant = await _tenant(tenants, api_calls=100)
     meter = ApiCallMeter(tenants)
     for _ in range(7):
         meter.count(tenant.id)
-    assert _used(await tenants.usage(tenant.id)) == 0  # nothing written per call
+    assert _used(await tenants.get_usage(tenant.id)) == 0  # nothing written per call
     await meter.flush()
-    assert _used(await tenants.usage(tenant.id)) == 7
+    assert _used(await tenants.get_usage(tenant.id)) == 7
     await meter.flush()  # nothing pending: nothing changes
-    assert _used(await tenants.usage(tenant.id)) == 7
+    assert _used(await tenants.get_usage(tenant.id)) == 7
 
 
 async def test_an_exhausted_quota_refuses_calls_until_the_limit_allows_again(
-    tenants: TenantService,
+    tenants: Tenancy,
 ) -> None:
     tenant = await _tenant(tenants, api_calls=5)
     meter = ApiCallMeter(tenants)
@@ -64,7 +63,7 @@ async def test_an_exhausted_quota_refuses_calls_until_the_limit_allows_again(
     for _ in range(3):
         meter.count(tenant.id)
     await meter.flush()  # 3 + 3 > 5: what fits is counted, the tenant is marked
-    assert _used(await tenants.usage(tenant.id)) == 5
+    assert _used(await tenants.get_usage(tenant.id)) == 5
     with pytest.raises(QuotaExceeded) as refused:
         meter.count(tenant.id)
     assert refused.value.limit == 5
@@ -77,4 +76,4 @@ async def test_an_exhausted_quota_refuses_calls_until_the_limit_allows_again(
     await meter.flush()  # the re-check sees the new limit
     meter.count(tenant.id)
     await meter.stop()
-    assert _used(await tenants.usage(tenant.id)) == 6
+    assert _used(await tenants.get_usage(tenant.id)) == 6

@@ -45,7 +45,7 @@ async def test_plain_starlette_app_runs_the_whole_stack() -> None:
         assert first.status_code == 200, first.text
         assert first.json()["tenant"] == "acme"
         assert (first.headers["x-cache"], second.headers["x-cache"]) == ("miss", "hit")
-        assert first.headers["x-ratelimit-tier"] == "FREE"  # user tier; the tenant is PROFESSIONAL
+        assert first.headers["x-ratelimit-tier"] == "PROFESSIONAL"  # the tenant's plan
         assert "tenant.minute" in first.headers["ratelimit-policy"]
         assert "default-src 'self'" in first.headers["content-security-policy"]
 

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
+from relaypoint_core.plan_tiers import StaticPlanTiers
 from relaypoint_core.request_state import (
     Principal,
     ResolvedTenant,
@@ -23,6 +24,7 @@ from relaypoint_ratelimit import (
     RoutePolicy,
     ScopeIdentityResolver,
     TierSet,
+    VerifiedIdentityResolver,
     Window,
     parse_windows,
 )
@@ -45,10 +47,39 @@ def test_principal_and_resolved_tenant_win() -> None:
     )
 
 
-def test_anonymous_falls_back_to_the_peer_and_the_bound_tenant() -> None:
+def test_anonymous_traffic_is_charged_to_the_peer_never_to_a_tenant_it_names() -> None:
+    scope = http_scope()
+    set_scope_tenant(scope, ResolvedTenant("globex", plan_tier="FREE"))
     with tenant_scope("globex"):
-        identity = ScopeIdentityResolver()(http_scope())
-    assert identity == Identity("203.0.113.9", tenant_id="globex", anonymous=True)
+        identity = ScopeIdentityResolver()(scope)
+    assert identity == Identity("203.0.113.9", anonymous=True)
+
+
+async def test_verified_resolver_takes_the_tier_from_the_tenants_plan() -> None:
+    plans = StaticPlanTiers({"acme": "PROFESSIONAL"})
+    resolver = VerifiedIdentityResolver(plan_tiers=plans)
+    scope = http_scope()
+    set_scope_principal(scope, Principal("42", "acme"))
+    assert await resolver(scope) == Identity("42", "acme", "PROFESSIONAL", "PROFESSIONAL")
+    anonymous = http_scope(peer="127.0.0.3")
+    set_scope_tenant(anonymous, ResolvedTenant("acme", plan_tier="PROFESSIONAL"))
+    assert await resolver(anonymous) == Identity("127.0.0.3", anonymous=True)
+
+
+async def test_a_stored_user_tier_still_wins_over_the_plan() -> None:
+    limiter = memory_limiter()
+    await limiter.set_user_tier("42", "ENTERPRISE", tenant_id="acme")
+    identity = await VerifiedIdentityResolver(plan_tiers=StaticPlanTiers({"acme": "FREE"}))(
+        _principal_scope("42", "acme")
+    )
+    decision = await limiter.check(identity)
+    assert decision.tier == "ENTERPRISE"
+
+
+def _principal_scope(user: str, tenant: str) -> dict[str, Any]:
+    scope = http_scope()
+    set_scope_principal(scope, Principal(user, tenant))
+    return scope
 
 
 def test_x_forwarded_for_only_from_trusted_proxies() -> None:

@@ -51,7 +51,11 @@ async def test_sql_user_directory_serves_login(sqlite_tenancy: Tenancy) -> None:
     assert beta_admin.user_id != acme_admin.user_id
     assert beta_admin.tenant_id == "beta"
     assert await directory.get_by_email("dev@acme.com", tenant_id="beta") is None
-    assert await directory.get_by_email("dev@acme.com", tenant_id=None) is None
+    # Email-only login: an email in exactly one tenant is found through the login index...
+    assert await directory.get_by_email(" DEV@acme.com", tenant_id=None) == record
+    # ...an email in several tenants must name one (the answer does not say which exist).
+    assert await directory.get_by_email("admin@acme.com", tenant_id=None) is None
+    assert await directory.get_by_email("nobody@acme.com", tenant_id=None) is None
     assert await directory.get_by_email("dev@acme.com", tenant_id="nope") is None
     assert await directory.get_by_id("no-such-user") is None
     async with sqlite_tenancy.manager() as manager:

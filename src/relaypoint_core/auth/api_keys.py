@@ -37,6 +37,7 @@ from relaypoint_core.errors import (
 from relaypoint_core.rbac.checker import PermissionChecker
 from relaypoint_core.rbac.permissions import is_valid_permission
 from relaypoint_core.request_state import Principal
+from relaypoint_core.tenant_ids import TenantSlug
 
 __all__ = [
     "API_KEY_PREFIX",
@@ -65,9 +66,19 @@ class ApiKeyError(AuthorizationError):
 class ApiKeyNotFoundError(RelayPointError, LookupError):
     """No such key in this tenant (keys of other tenants are not even acknowledged): HTTP 404."""
 
+    http_status = 404
+    problem_title = "API key not found"
+    problem_slug = "api-key-not-found"
+    expose_detail = True
+
 
 class ApiKeyValidationError(RelayPointError, ValueError):
     """A key request is malformed (name, permission, lifetime or owner kind): HTTP 422."""
+
+    http_status = 422
+    problem_title = "Invalid API key request"
+    problem_slug = "invalid-api-key-request"
+    expose_detail = True
 
 
 def looks_like_api_key(credential: str) -> bool:
@@ -170,7 +181,7 @@ class ApiKeyService:
         await self._touch(key_id, now)
         return Principal(
             user_id=f"apikey:{key_id}",
-            tenant_id=record.tenant_id,
+            tenant_id=TenantSlug(record.tenant_id),
             roles=(),
             token_id=key_id,
             claims={

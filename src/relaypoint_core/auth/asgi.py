@@ -16,6 +16,7 @@ from relaypoint_core.asgi_types import ASGIApp, Receive, Scope, Send
 from relaypoint_core.auth.service import AuthService
 from relaypoint_core.errors import AuthenticationError, BackendUnavailableError
 from relaypoint_core.request_state import set_scope_principal
+from relaypoint_core.stack import LayerGuard
 
 __all__ = [
     "AUTH_ERROR_STATE_KEY",
@@ -60,9 +61,12 @@ class AuthenticationMiddleware:
     def __init__(self, app: ASGIApp, *, auth_service: AuthService) -> None:
         self.app = app
         self.auth_service = auth_service
+        self._order = LayerGuard("authentication")  # refuses a limiter or tenancy outside us
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
+            if not self._order.checked:
+                self._order(scope)
             token = request_credential(scope.get("headers", ()))
             principal = None
             if token is not None:

@@ -31,6 +31,7 @@ from relaypoint_core.monitoring.metrics import UNKNOWN_LABEL, UNMATCHED_ROUTE, s
 from relaypoint_core.monitoring.monitor import PerformanceMonitor, performance_monitor
 from relaypoint_core.monitoring.multiprocess import multiprocess_dir, multiprocess_registry
 from relaypoint_core.request_state import get_scope_tenant
+from relaypoint_core.stack import LayerGuard
 from relaypoint_core.tenant_context import current_tenant
 
 __all__ = ["HealthEndpoint", "MetricsEndpoint", "MetricsMiddleware", "health_app", "metrics_app"]
@@ -76,12 +77,15 @@ class MetricsMiddleware:
         self._children: dict[tuple[str, str, int, str], _Children] = {}
         self._in_progress: dict[str, Any] = {}
         self._mount_chains: dict[tuple[int, str], tuple[tuple[Any, str], ...]] = {}
+        self._order = LayerGuard("metrics")
 
     @property
     def monitor(self) -> PerformanceMonitor:
         return performance_monitor if self._monitor is None else self._monitor
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self._order.checked and scope["type"] == "http":
+            self._order(scope)
         if scope["type"] != "http" or scope["path"] in self._excluded:
             await self.app(scope, receive, send)
             return

@@ -10,6 +10,11 @@ __all__ = ["HealthCheckRegistrationError", "InvalidTimeWindowError", "Monitoring
 class InvalidTimeWindowError(RelayPointError, ValueError):
     """A report's ``time_window`` is not a duration like ``"30s"``, ``"15m"``, ``"1h"`` or ``"1h30m"``."""
 
+    http_status = 400
+    problem_title = "Invalid time window"
+    problem_slug = "invalid-time-window"
+    expose_detail = True
+
 
 class HealthCheckRegistrationError(RelayPointError, ValueError):
     """A health check was registered with a bad name, a non-callable or a non-positive timeout."""
