@@ -69,7 +69,7 @@ def install_realtime(app: FastAPI, runtime: Runtime) -> RealtimeServer:
 
     async def verify_tenant(principal: Principal) -> ResolvedTenant:
         slug = principal.tenant_id or ""
-        info = await runtime.tenants.get(slug)
+        info = await runtime.tenants.get_tenant(slug)
         if info is None:
             raise TenantNotFoundError(slug)
         if info.status is TenantStatus.SUSPENDED:
