@@ -10,6 +10,7 @@ import sys
 
 import uvicorn
 
+from examples.app.server import load_server_limits
 from examples.app.settings import load_app_config
 from relaypoint_core.errors import ConfigurationError
 
@@ -17,6 +18,7 @@ from relaypoint_core.errors import ConfigurationError
 def main() -> int:
     try:
         config = load_app_config()
+        limits = load_server_limits()
     except ConfigurationError as exc:
         print(f"RelayPoint reference app cannot start: {exc}", file=sys.stderr, flush=True)
         return 2
@@ -32,6 +34,8 @@ def main() -> int:
         proxy_headers=bool(config.trusted_proxies),
         forwarded_allow_ips=",".join(config.trusted_proxies) or None,
         log_level="info",
+        timeout_graceful_shutdown=20,
+        **limits.uvicorn_options(),
     )
     return 0
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from relaypoint_core.monitoring import track_db_query
 from relaypoint_tenancy.models import TENANT_SCHEMA, TenantScoped
+from relaypoint_tenancy.writes import atomic_update, delete_once
 
 __all__ = [
     "APP_TENANT_TABLES",
@@ -198,31 +199,56 @@ class WorkflowRepository:
         await self.session.flush()
         return workflow
 
+    def _this(self, workflow_id: str) -> tuple[Any, Any]:
+        return Workflow.tenant_id == self.tenant_id, Workflow.id == workflow_id
+
     @track_db_query("UPDATE", "app_workflows")
-    async def update(self, workflow_id: str, changes: dict[str, Any]) -> Workflow:
-        workflow = await self.get(workflow_id)
-        for name, value in changes.items():
-            setattr(workflow, name, value)
-        workflow.version += 1
-        workflow.updated_at = _now()
-        await self.session.flush()
+    async def update(
+        self, workflow_id: str, changes: dict[str, Any], *, expected_version: int | None = None
+    ) -> Workflow:
+        """One ``UPDATE`` (no read-modify-write): concurrent patches each bump the version once,
+        and with ``expected_version`` a patch that lost the race is a 409, not an overwrite."""
+        workflow = await atomic_update(
+            self.session,
+            Workflow,
+            *self._this(workflow_id),
+            values={**changes, "updated_at": _now()},
+            expected_version=expected_version,
+        )
+        if workflow is None:
+            raise WorkflowNotFound(workflow_id)
         return workflow
 
     @track_db_query("DELETE", "app_workflows")
     async def delete(self, workflow_id: str) -> None:
-        workflow = await self.get(workflow_id)
-        runs = select(WorkflowRun).where(
-            WorkflowRun.tenant_id == self.tenant_id, WorkflowRun.workflow_id == workflow_id
+        """Delete the workflow, then its runs; raises `WorkflowNotFound` unless *this* call
+        removed the row, so of concurrent deletes exactly one succeeds (and releases quota)."""
+        # The workflow row goes first: its row lock waits for a concurrent execute to commit,
+        # so that execute's run is visible to the runs delete below and is not left behind.
+        if not await delete_once(self.session, Workflow, *self._this(workflow_id)):
+            raise WorkflowNotFound(workflow_id)
+        await delete_once(
+            self.session,
+            WorkflowRun,
+            WorkflowRun.tenant_id == self.tenant_id,
+            WorkflowRun.workflow_id == workflow_id,
         )
-        for run in (await self.session.execute(runs)).scalars():
-            await self.session.delete(run)
-        await self.session.delete(workflow)
-        await self.session.flush()
 
     @track_db_query("INSERT", "app_workflow_runs")
     async def record_run(self, workflow: Workflow, *, started_by: str) -> WorkflowRun:
+        """Count the run with an atomic increment (no lost updates) and store it; raises
+        `WorkflowNotFound` if the workflow was deleted since it was read."""
         started = _now()
         output = run_steps(workflow.steps)
+        counted = await atomic_update(
+            self.session,
+            Workflow,
+            *self._this(workflow.id),
+            values={"run_count": Workflow.run_count + 1},
+            version_column=None,
+        )
+        if counted is None:
+            raise WorkflowNotFound(workflow.id)
         run = WorkflowRun(
             tenant_id=self.tenant_id,
             workflow_id=workflow.id,
@@ -232,7 +258,6 @@ class WorkflowRepository:
             started_at=started,
             finished_at=_now(),
         )
-        workflow.run_count += 1
         self.session.add(run)
         await self.session.flush()
         return run

@@ -33,10 +33,13 @@ from examples.app.schemas import (
 )
 from examples.app.tenants import audit_events, tenant_to_dict, usage_items
 from relaypoint_core.monitoring import InvalidTimeWindowError
+from relaypoint_tenancy import PlanChange, PlanChangePolicy, PlanTier
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/tenants", tags=["tenants"])
+# No payment provider in the demo: only platform administrators grant upgrades.
+PLAN_POLICY = PlanChangePolicy()
 
 
 @router.post("", response_model=TenantOut, status_code=201)
@@ -102,7 +105,19 @@ async def change_plan(
     runtime: Annotated[Runtime, Depends(use_runtime)],
     _: Annotated[object, Depends(RequireBillingManage)],
 ) -> dict[str, Any]:
-    """Move the tenant to another plan; its rate-limit tier and quotas follow at once."""
+    """Move the tenant to another plan; its rate-limit tier and quotas follow at once.
+
+    Downgrades (and re-choosing the current plan) are self-service; an upgrade needs a
+    ``super_admin`` (or, in a real deployment, a billing hook that took the payment)."""
+    await PLAN_POLICY.authorize(
+        PlanChange(
+            tenant=ctx.tenant.slug,
+            current=ctx.tenant.plan_tier,
+            requested=PlanTier(body.plan_tier),
+            actor=ctx.principal.user_id,
+            actor_roles=tuple(ctx.principal.roles),
+        )
+    )
     tenant = await runtime.tenants.change_plan(
         ctx.tenant.id, body.plan_tier, actor=ctx.principal.user_id
     )

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from examples.app.dashboard import Branding, render_dashboard, render_logo_svg
 from examples.app.problems import problem_response
 from examples.app.runtime import Runtime, use_runtime
+from relaypoint_core.text import is_safe_id
 
 __all__ = ["health_router", "pages_router"]
 
@@ -19,12 +20,18 @@ health_router = APIRouter(tags=["health"])
 
 
 async def _branding(runtime: Runtime, slug: str) -> Branding | None:
+    if not is_safe_id(slug):  # never a lookup (nor an error message) for what cannot be a slug
+        return None
     tenant = await runtime.tenants.get_tenant(slug)
     if tenant is None:
         return None
     return Branding.from_config(
         slug=tenant.slug, name=tenant.name, plan_tier=tenant.plan_tier, config=tenant.branding
     )
+
+
+def _no_tenant(slug: str) -> Response:
+    return problem_response(404, f"no tenant {slug!r}" if is_safe_id(slug) else "no such tenant")
 
 
 @pages_router.get("/")
@@ -36,7 +43,7 @@ async def index() -> RedirectResponse:
 async def dashboard(slug: str, runtime: Annotated[Runtime, Depends(use_runtime)]) -> Response:
     branding = await _branding(runtime, slug)
     if branding is None:
-        return problem_response(404, f"no tenant {slug!r}")
+        return _no_tenant(slug)
     return HTMLResponse(render_dashboard(branding, api_prefix=runtime.config.settings.API_V1_STR))
 
 
@@ -44,7 +51,7 @@ async def dashboard(slug: str, runtime: Annotated[Runtime, Depends(use_runtime)]
 async def logo(slug: str, runtime: Annotated[Runtime, Depends(use_runtime)]) -> Response:
     branding = await _branding(runtime, slug)
     if branding is None:
-        return problem_response(404, f"no tenant {slug!r}")
+        return _no_tenant(slug)
     return Response(render_logo_svg(branding), media_type="image/svg+xml")
 
 

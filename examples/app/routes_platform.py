@@ -1,4 +1,4 @@
-"""Platform administration (``super_admin``): every tenant, and per-tenant quota overrides.
+"""Platform administration (``super_admin``): every tenant, per-tenant quota overrides and plans.
 
 These routes live under ``/platform`` rather than ``/tenants/{tenant_id}`` on purpose: tenant
 resolution refuses a token of one tenant on another tenant's path, which is exactly right for
@@ -13,11 +13,14 @@ from fastapi import APIRouter, Depends, Path, Query
 
 from examples.app.permissions import RequirePlatformTenantsManage
 from examples.app.problems import problem_response
+from examples.app.routes_admin import PLAN_POLICY
 from examples.app.runtime import Runtime, use_runtime
-from examples.app.schemas import QuotaOverride, TenantOut, Usage
+from examples.app.schemas import PlanBody, QuotaOverride, TenantOut, Usage
 from examples.app.tenants import tenant_to_dict, usage_items
 from relaypoint_core.fastapi import get_current_principal
 from relaypoint_core.request_state import Principal
+from relaypoint_core.text import is_safe_id
+from relaypoint_tenancy import PlanChange, PlanTier
 
 __all__ = ["router"]
 
@@ -60,3 +63,29 @@ async def override_quota(
         "status": tenant.status.value,
         "resources": usage_items(await runtime.tenants.get_usage(tenant.id)),
     }
+
+
+@router.put("/tenants/{slug}/plan", response_model=PlanBody)
+async def set_plan(
+    slug: Slug,
+    body: PlanBody,
+    runtime: Annotated[Runtime, Depends(use_runtime)],
+    principal: Annotated[Principal, Depends(get_current_principal)],
+    _: Annotated[object, Depends(RequirePlatformTenantsManage)],
+) -> Any:
+    """Move any tenant to any plan: the upgrade path that ``PUT /tenants/{id}/plan`` leaves
+    to platform administrators (or a billing hook)."""
+    tenant = await runtime.tenants.get_tenant(slug) if is_safe_id(slug) else None
+    if tenant is None:
+        return problem_response(404, "no such tenant")
+    await PLAN_POLICY.authorize(
+        PlanChange(
+            tenant=tenant.slug,
+            current=tenant.plan_tier,
+            requested=PlanTier(body.plan_tier),
+            actor=principal.user_id,
+            actor_roles=tuple(principal.roles),
+        )
+    )
+    tenant = await runtime.tenants.change_plan(tenant.id, body.plan_tier, actor=principal.user_id)
+    return {"plan_tier": tenant.plan_tier.value}

@@ -20,11 +20,12 @@ from pydantic import BaseModel, ConfigDict
 from examples.app.context import CallContext, call_context
 from examples.app.permissions import RequireBillingRead
 from examples.app.problems import problem_response
+from examples.app.routes_admin import PLAN_POLICY
 from examples.app.routes_auth import bearer_scheme
 from examples.app.runtime import Runtime, use_runtime
 from relaypoint_core.audit import make_event
 from relaypoint_core.rbac import Permission
-from relaypoint_tenancy import BrandingConfig, PlanTier
+from relaypoint_tenancy import BrandingConfig, PlanChange, PlanChangeDeniedError, PlanTier
 from relaypoint_tenancy.theme import Theme, build_theme
 
 __all__ = ["UPGRADE_PATH", "billing_router", "theme_router"]
@@ -126,9 +127,9 @@ async def capabilities(
 def _upgrade(ctx: CallContext, runtime: Runtime) -> dict[str, Any]:
     index = PLAN_ORDER.index(ctx.tenant.plan_tier)
     next_plan = PLAN_ORDER[index + 1].value if index + 1 < len(PLAN_ORDER) else None
-    direct = runtime.auth.checker.check_principal(
-        ctx.principal, Permission.PLATFORM_TENANTS_MANAGE.value, tenant_id=ctx.tenant.slug
-    )
+    # The same rule as PUT /plan (PLAN_POLICY): holders of an upgrade role change the plan
+    # themselves; a billing hook, when one is configured, is consulted on POST.
+    direct = bool(PLAN_POLICY.upgrade_roles.intersection(ctx.principal.roles))
     return {
         "current_plan": ctx.tenant.plan_tier.value,
         "next_plan": next_plan,
@@ -167,7 +168,19 @@ async def upgrade(
         return problem_response(
             422, f"{body.plan_tier.value} is not above the current plan {ctx.tenant.plan_tier}"
         )
-    if _upgrade(ctx, runtime)["mode"] == "change":
+    change = PlanChange(
+        tenant=ctx.tenant.slug,
+        current=ctx.tenant.plan_tier,
+        requested=body.plan_tier,
+        actor=ctx.principal.user_id,
+        actor_roles=tuple(ctx.principal.roles),
+    )
+    try:
+        await PLAN_POLICY.authorize(change)
+        approved = True
+    except PlanChangeDeniedError:
+        approved = False
+    if approved:
         tenant = await runtime.tenants.change_plan(
             ctx.tenant.id, body.plan_tier.value, actor=ctx.principal.user_id
         )

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from examples.app.context import CallContext, call_context
@@ -31,6 +32,7 @@ from examples.app.schemas import (
     WorkflowPage,
     WorkflowUpdate,
 )
+from relaypoint_core.text import is_safe_id
 from relaypoint_tenancy import TenantInfo
 
 __all__ = ["WORKFLOW_FIELDS", "build_workflow_router"]
@@ -53,8 +55,28 @@ def _list_key(page: PageParams) -> str:
     return f"{page.limit}:{page.offset}"
 
 
+def expected_version(if_match: str | None) -> int | None:
+    """The version an ``If-Match: "3"`` (or ``W/"3"``) header names; ``None`` without one."""
+    if if_match is None:
+        return None
+    tag = if_match.strip().removeprefix("W/").strip('"')
+    if not tag.isdigit():
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("header", "if-match"),
+                    "msg": "must be a version number",
+                    "type": "value_error",
+                }
+            ]
+        )
+    return int(tag)
+
+
 def _not_found(workflow_id: str) -> JSONResponse:
-    return problem_response(404, f"workflow {workflow_id!r} does not exist in this tenant")
+    # Only a well-formed id is repeated: a 60 KB or hostile path segment is never echoed.
+    named = f"workflow {workflow_id!r}" if is_safe_id(workflow_id, max_length=32) else "workflow"
+    return problem_response(404, f"{named} does not exist in this tenant")
 
 
 async def _invalidate(runtime: Runtime, tenant: TenantInfo, workflow_id: str | None) -> None:
@@ -150,6 +172,9 @@ def build_workflow_router(*, tenant_in_path: bool) -> APIRouter:
         fields: Annotated[frozenset[str] | None, Depends(select_fields)],
         _: Annotated[object, Depends(RequireWorkflowRead)],
     ) -> Any:
+        if not is_safe_id(workflow_id, max_length=32):  # ids are 32 hex digits
+            return _not_found(workflow_id)
+
         async def load() -> dict[str, Any] | None:
             async with runtime.tenants.transaction(ctx.tenant) as session:
                 try:
@@ -178,12 +203,22 @@ def build_workflow_router(*, tenant_in_path: bool) -> APIRouter:
         ctx: Annotated[CallContext, Depends(call_context)],
         runtime: Annotated[Runtime, Depends(use_runtime)],
         _: Annotated[object, Depends(RequireWorkflowUpdate)],
+        if_match: Annotated[
+            str | None,
+            Header(
+                max_length=32,
+                description='The version you edited, e.g. `"3"`: a later write answers 409',
+            ),
+        ] = None,
     ) -> Any:
+        if not is_safe_id(workflow_id, max_length=32):  # ids are 32 hex digits
+            return _not_found(workflow_id)
         changes = body.model_dump(exclude_unset=True, exclude_none=True)
+        expected = expected_version(if_match)
         async with runtime.tenants.transaction(ctx.tenant) as session:
             try:
                 workflow = await WorkflowRepository(session, ctx.tenant.id).update(
-                    workflow_id, changes
+                    workflow_id, changes, expected_version=expected
                 )
             except WorkflowNotFound:
                 return _not_found(workflow_id)
@@ -205,6 +240,8 @@ def build_workflow_router(*, tenant_in_path: bool) -> APIRouter:
         runtime: Annotated[Runtime, Depends(use_runtime)],
         _: Annotated[object, Depends(RequireWorkflowDelete)],
     ) -> Response:
+        if not is_safe_id(workflow_id, max_length=32):  # ids are 32 hex digits
+            return _not_found(workflow_id)
         async with runtime.tenants.transaction(ctx.tenant) as session:
             try:
                 await WorkflowRepository(session, ctx.tenant.id).delete(workflow_id)
@@ -226,14 +263,19 @@ def build_workflow_router(*, tenant_in_path: bool) -> APIRouter:
         runtime: Annotated[Runtime, Depends(use_runtime)],
         _: Annotated[object, Depends(RequireWorkflowExecute)],
     ) -> Any:
+        if not is_safe_id(workflow_id, max_length=32):  # ids are 32 hex digits
+            return _not_found(workflow_id)
         async with runtime.tenants.transaction(ctx.tenant) as session:
             repo = WorkflowRepository(session, ctx.tenant.id)
             try:
                 workflow = await repo.get(workflow_id)
             except WorkflowNotFound:
                 return _not_found(workflow_id)
-            async with runtime.track_workflow(ctx.tenant.slug, workflow_id):
-                run = await repo.record_run(workflow, started_by=ctx.principal.user_id)
+            try:
+                async with runtime.track_workflow(ctx.tenant.slug, workflow_id):
+                    run = await repo.record_run(workflow, started_by=ctx.principal.user_id)
+            except WorkflowNotFound:  # deleted between the read and the run
+                return _not_found(workflow_id)
             result = run.to_dict()
         await _invalidate(runtime, ctx.tenant, workflow_id)
         await publish(

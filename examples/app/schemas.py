@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+from relaypoint_core.text import StorableStr
+
 __all__ = [
     "AuditEntry",
     "AuditPage",
@@ -47,23 +49,23 @@ class Me(BaseModel):
 
 class Step(BaseModel):
     model_config = _STRICT
-    name: str = Field(min_length=1, max_length=100)
+    name: StorableStr = Field(min_length=1, max_length=100)
     action: Literal["noop", "echo", "uppercase", "reverse", "length"] = "echo"
-    input: str = Field(default="", max_length=2000)
+    input: StorableStr = Field(default="", max_length=2000)
 
 
 class WorkflowCreate(BaseModel):
     model_config = _STRICT
-    name: str = Field(min_length=1, max_length=200)
-    description: str = Field(default="", max_length=2000)
+    name: StorableStr = Field(min_length=1, max_length=200)
+    description: StorableStr = Field(default="", max_length=2000)
     status: WorkflowStatusName = "draft"
     steps: list[Step] = Field(default_factory=list, max_length=50)
 
 
 class WorkflowUpdate(BaseModel):
     model_config = _STRICT
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=2000)
+    name: StorableStr | None = Field(default=None, min_length=1, max_length=200)
+    description: StorableStr | None = Field(default=None, max_length=2000)
     status: WorkflowStatusName | None = None
     steps: list[Step] | None = Field(default=None, max_length=50)
 
@@ -118,11 +120,11 @@ class ExecutionResult(BaseModel):
 
 class TenantCreate(BaseModel):
     model_config = _STRICT
-    name: str = Field(min_length=1, max_length=200)
-    slug: str = Field(min_length=1, max_length=48)
+    name: StorableStr = Field(min_length=1, max_length=200)
+    slug: StorableStr = Field(min_length=1, max_length=48)
     plan_tier: PlanTierName = "FREE"
     admin_email: EmailStr
-    admin_name: str = Field(min_length=1, max_length=200)
+    admin_name: StorableStr = Field(min_length=1, max_length=200)
     admin_password: str = Field(min_length=12, max_length=256)
 
 
@@ -137,12 +139,12 @@ class TenantOut(BaseModel):
 
 class BrandingBody(BaseModel):
     model_config = _STRICT
-    primary_color: str | None = Field(default=None, max_length=7)
-    secondary_color: str | None = Field(default=None, max_length=7)
-    logo_url: str | None = Field(default=None, max_length=2048)
-    favicon_url: str | None = Field(default=None, max_length=2048)
-    company_name: str | None = Field(default=None, max_length=200)
-    support_email: str | None = Field(default=None, max_length=320)
+    primary_color: StorableStr | None = Field(default=None, max_length=7)
+    secondary_color: StorableStr | None = Field(default=None, max_length=7)
+    logo_url: StorableStr | None = Field(default=None, max_length=2048)
+    favicon_url: StorableStr | None = Field(default=None, max_length=2048)
+    company_name: StorableStr | None = Field(default=None, max_length=200)
+    support_email: StorableStr | None = Field(default=None, max_length=320)
 
 
 class PlanBody(BaseModel):

@@ -13,6 +13,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 
+from examples.app.server import SERVER_ENVIRONMENT_VARIABLES
 from relaypoint_core.config import RelayPointSettings, load_settings
 from relaypoint_core.errors import ConfigurationError
 
@@ -35,6 +36,7 @@ APP_ENVIRONMENT_VARIABLES: dict[str, str] = {
     "RELAYPOINT_KEY_PREFIX": "prefix of every Redis key the app writes (default rp:)",
     "RELAYPOINT_ANONYMOUS_TIER": "rate-limit tier of unauthenticated clients, by IP (default FREE)",
     "RELAYPOINT_TRUSTED_PROXIES": "comma-separated proxy IPs whose X-Forwarded-For is believed (default none)",
+    **SERVER_ENVIRONMENT_VARIABLES,
 }
 
 _TRUE = {"1", "true", "yes", "on"}

@@ -34,6 +34,7 @@ from relaypoint_cache.serializers import (
     MsgpackSerializer,
     Serializer,
     SignedPickleSerializer,
+    register_model,
 )
 from relaypoint_cache.stats import CacheStats, NamespaceSnapshot
 
@@ -56,4 +57,5 @@ __all__ = [
     "cached",
     "configure",
     "enterprise_cache",
+    "register_model",
 ]

@@ -91,7 +91,7 @@ def _read_tags(data: bytes) -> tuple[tuple[tuple[str, int], ...], int]:
     try:
         pairs = json.loads(data[start : start + length])
         tags = tuple((str(tag), int(version)) for tag, version in pairs)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, RecursionError) as exc:
         raise SerializationError(f"stored cache entry has a corrupt tag block: {exc}") from exc
     return tags, start + length
 

@@ -3,7 +3,12 @@
 JSON and msgpack round-trip the types an API caches: ``datetime``/``date``/``time``, ``UUID``,
 ``Decimal``, ``bytes``, ``set``/``frozenset`` and pydantic models (tuples come back as lists, as in
 every JSON cache). A pydantic model is stored with its class path and rebuilt only if that class is
-already imported in the reading process and is a ``BaseModel``: decoding never imports a module.
+*registered*: by :func:`register_model`, or by this process having encoded a value of it. Decoding
+never imports a module and never rebuilds a class merely because it is importable (an entry naming
+``relaypoint_core.config:RelayPointSettings`` is refused, not validated). An entry naming any other
+class, or failing to decode in any way (corrupt, nested past the recursion limit, a typed value of
+the wrong type) raises :class:`SerializationError`, which the cache turns into a miss plus a
+counted error.
 
 Pickle runs code while loading, so it is never the default and never unsigned: every pickled entry
 carries an HMAC-SHA256 over the Redis key, the envelope header and the payload. The algorithm is
@@ -19,10 +24,9 @@ import hashlib
 import hmac
 import json
 import pickle
-import sys
 import uuid
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from relaypoint_cache.errors import CacheConfigurationError, SerializationError, TamperedEntryError
 
@@ -32,6 +36,7 @@ __all__ = [
     "Serializer",
     "SignedPickleSerializer",
     "make_serializer",
+    "register_model",
 ]
 
 _TYPE_KEY = "__rp_type__"
@@ -49,25 +54,52 @@ class Serializer(Protocol):
     def loads(self, payload: bytes) -> Any: ...
 
 
-def _model_class(path: str) -> Any:
-    """The already-imported pydantic model class at ``module:QualName``, or ``None``."""
+_MODELS: dict[str, type[Any]] = {}
+
+M = TypeVar("M", bound=type[Any])
+
+
+def register_model(cls: M) -> M:
+    """Allow cached entries to be rebuilt as ``cls`` (a pydantic model); usable as a decorator.
+
+    A process that caches values of ``cls`` registers it by encoding one; register explicitly in
+    processes that only read such entries, or they miss (and recompute) until they write one.
+
+    Args:
+        cls: A pydantic ``BaseModel`` subclass.
+
+    Returns:
+        ``cls``, unchanged.
+
+    Raises:
+        CacheConfigurationError: ``cls`` is not a pydantic model class.
+    """
     from pydantic import BaseModel
 
-    module_name, _, qualname = path.partition(":")
-    target: Any = sys.modules.get(module_name)
-    for part in qualname.split("."):
-        if target is None:
-            return None
-        target = getattr(target, part, None)
-    if isinstance(target, type) and issubclass(target, BaseModel):
-        return target
-    return None
+    if not (isinstance(cls, type) and issubclass(cls, BaseModel)):
+        raise CacheConfigurationError(f"register_model needs a pydantic model class, got {cls!r}")
+    _MODELS[f"{cls.__module__}:{cls.__qualname__}"] = cls
+    return cls
+
+
+def _model_class(path: str) -> Any:
+    """The registered model class stored as ``module:QualName``; anything else is refused."""
+    cls = _MODELS.get(path)
+    if cls is None:
+        raise SerializationError(
+            "stored entry names a model class that is not registered in this process "
+            "(relaypoint_cache.register_model)"
+        )
+    return cls
 
 
 def _model_path(value: Any) -> str | None:
     cls = type(value)
     if hasattr(cls, "model_dump") and hasattr(cls, "model_validate"):
-        return f"{cls.__module__}:{cls.__qualname__}"
+        path = f"{cls.__module__}:{cls.__qualname__}"
+        if path not in _MODELS:
+            register_model(cls)  # this process caches it, so it may read it back
+        return path
     return None
 
 
@@ -112,15 +144,17 @@ def _json_object_hook(obj: dict[str, Any]) -> Any:
         if kind == "decimal":
             return Decimal(raw)
         if kind == "bytes":
-            return base64.b64decode(raw)
+            return base64.b64decode(raw, validate=True)
         if kind == "set":
             return set(raw)
         if kind == "frozenset":
             return frozenset(raw)
         if kind == "model":
-            cls = _model_class(str(obj.get("c", "")))
-            return raw if cls is None else cls.model_validate(raw)
-    except (TypeError, ValueError) as exc:
+            return _model_class(str(obj.get("c", ""))).model_validate(raw)
+    except SerializationError:
+        raise
+    except Exception as exc:  # untrusted bytes: UUID([]) is an AttributeError, Decimal("x") not
+        # a ValueError; whatever a typed decoder raises, the entry is corrupt
         raise SerializationError(f"stored {kind} value cannot be decoded: {exc}") from exc
     return obj
 
@@ -149,7 +183,7 @@ class JsonSerializer:
     def loads(self, payload: bytes) -> Any:
         try:
             return self._decoder.decode(payload.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
             raise SerializationError(f"stored JSON entry is corrupt: {exc}") from exc
 
 
@@ -207,8 +241,7 @@ class MsgpackSerializer:
             return frozenset(self._unpack(data))
         if code == _EXT_MODEL:
             path, raw = self._unpack(data)
-            cls = _model_class(str(path))
-            return raw if cls is None else cls.model_validate(raw)
+            return _model_class(str(path)).model_validate(raw)
         return self._msgpack.ExtType(code, data)
 
     def _pack(self, value: Any) -> bytes:
@@ -229,7 +262,9 @@ class MsgpackSerializer:
     def loads(self, payload: bytes) -> Any:
         try:
             return self._unpack(payload)
-        except Exception as exc:
+        except SerializationError:
+            raise
+        except Exception as exc:  # untrusted bytes: any failure of the codec is a corrupt entry
             raise SerializationError(f"stored msgpack entry is corrupt: {exc}") from exc
 
 

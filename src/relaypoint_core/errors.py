@@ -22,6 +22,7 @@ __all__ = [
     "AuthorizationError",
     "BackendUnavailableError",
     "ConfigurationError",
+    "ConflictError",
     "InvalidTenantIdError",
     "MissingExtraError",
     "NoTenantError",
@@ -131,4 +132,13 @@ class AuthorizationError(RelayPointError):
     http_status = 403
     problem_title = "Forbidden"
     problem_slug = "forbidden"
+    expose_detail = True
+
+
+class ConflictError(RelayPointError):
+    """A write lost a race with another write to the same record (HTTP 409): re-read and retry."""
+
+    http_status = 409
+    problem_title = "Conflict"
+    problem_slug = "conflict"
     expose_detail = True

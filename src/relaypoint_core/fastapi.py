@@ -59,6 +59,7 @@ from relaypoint_core.request_state import (
     get_scope_tenant,
     set_scope_principal,
 )
+from relaypoint_core.text import StorableStr
 
 __all__ = [
     "AUTH_SERVICE_STATE_ATTR",
@@ -293,9 +294,9 @@ RequireAdminAccess = require(Permission.ADMIN_ACCESS)
 
 
 class LoginRequest(BaseModel):
-    email: str = Field(min_length=3, max_length=320)
+    email: StorableStr = Field(min_length=3, max_length=320)
     password: str = Field(min_length=1, max_length=1024)
-    tenant_id: str | None = Field(default=None, max_length=128)
+    tenant_id: StorableStr | None = Field(default=None, max_length=128)
 
 
 class RefreshRequest(BaseModel):

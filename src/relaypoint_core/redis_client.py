@@ -3,6 +3,14 @@
 ``redis://`` and ``rediss://`` give a :class:`redis.asyncio.Redis`; ``redis+cluster://`` (or
 ``rediss+cluster://``) gives a :class:`redis.asyncio.cluster.RedisCluster` seeded from that node.
 redis-py is imported only here and only when called, so the bare install needs no Redis.
+
+Connections outlive Redis restarts in the pool: after a restart every pooled socket is dead, and
+without help each one fails the request that draws it (sporadic 503s for as long as stale
+connections remain). So standalone clients get a health check (``PING`` before reusing a
+connection idle for ``health_check_interval`` seconds) and exactly one immediate retry, on a
+fresh connection, of a command that failed with a connection error. ``redis.asyncio.Redis.from_url``
+builds its own pool and ignores a client-level retry, so the retry is configured on the pool's
+connections. Timeouts are not retried: a slow Redis reaches the caller's fault policy at once.
 """
 
 from __future__ import annotations
@@ -24,11 +32,33 @@ def create_redis_client(
     connect_timeout: float | None = 0.5,
     max_connections: int | None = None,
     decode_responses: bool = False,
+    health_check_interval: float = 10.0,
+    retry_on_connection_error: bool = True,
 ) -> Any:
     """Build an asyncio Redis (or Redis Cluster) client for ``url``.
 
     The timeouts are deliberately tight: every caller has a fault policy for a slow Redis, and a
     request should reach that policy quickly instead of hanging on a dead socket.
+
+    Args:
+        url: A ``redis://``, ``rediss://`` or ``redis+cluster://`` URL.
+        component: Names the caller in error messages.
+        socket_timeout: Seconds to wait for a reply.
+        connect_timeout: Seconds to wait for a connection.
+        max_connections: Pool size (redis-py's default when ``None``).
+        decode_responses: Return ``str`` instead of ``bytes``.
+        health_check_interval: ``PING`` a pooled connection idle this long before reusing it
+            (standalone only; 0 disables).
+        retry_on_connection_error: Retry a command once on a fresh connection when its
+            connection turned out to be dead (standalone only; Redis Cluster refreshes its
+            topology and retries on its own).
+
+    Returns:
+        A ``redis.asyncio.Redis`` or ``redis.asyncio.cluster.RedisCluster``.
+
+    Raises:
+        ConfigurationError: ``url`` is not a Redis URL.
+        MissingExtraError: redis-py is not installed.
     """
     parsed = url if isinstance(url, BackendURL) else parse_backend_url(url, component=component)
     if parsed.kind != "redis":
@@ -45,4 +75,12 @@ def create_redis_client(
         cluster = require_module("redis.asyncio.cluster", extra="redis", feature=feature)
         return cluster.RedisCluster.from_url(parsed.redis_py_url(), **options)
     redis_asyncio = require_module("redis.asyncio", extra="redis", feature=feature)
+    options["health_check_interval"] = health_check_interval
+    if retry_on_connection_error:
+        retry = require_module("redis.asyncio.retry", extra="redis", feature=feature)
+        backoff = require_module("redis.backoff", extra="redis", feature=feature)
+        errors = require_module("redis.exceptions", extra="redis", feature=feature)
+        options["retry"] = retry.Retry(
+            backoff.NoBackoff(), 1, supported_errors=(errors.ConnectionError,)
+        )
     return redis_asyncio.Redis.from_url(parsed.redis_py_url(), **options)

@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING, Any
 from relaypoint_tenancy.branding import BrandingConfig, validate_branding
 from relaypoint_tenancy.errors import (
     BrandingValidationError,
+    ConcurrentUpdateError,
     DomainError,
     InvalidSlugError,
     MigrationError,
+    PlanChangeDeniedError,
     QuotaExceeded,
     TenancyConfigurationError,
     TenancyError,
@@ -24,6 +26,7 @@ from relaypoint_tenancy.errors import (
     TenantNotFoundError,
     TenantSuspendedError,
 )
+from relaypoint_tenancy.plan_policy import BillingHook, PlanChange, PlanChangePolicy
 from relaypoint_tenancy.plans import (
     DEFAULT_PLAN_CATALOG,
     PlanCatalog,
@@ -54,11 +57,14 @@ if TYPE_CHECKING:
         create_strategy,
     )
     from relaypoint_tenancy.users import SqlUserDirectory
+    from relaypoint_tenancy.writes import atomic_update, delete_once
 
 __all__ = [
     "DEFAULT_PLAN_CATALOG",
+    "BillingHook",
     "BrandingConfig",
     "BrandingValidationError",
+    "ConcurrentUpdateError",
     "DatabasePerTenantStrategy",
     "DomainError",
     "DomainInfo",
@@ -67,6 +73,9 @@ __all__ = [
     "MigrationError",
     "MigrationReport",
     "PlanCatalog",
+    "PlanChange",
+    "PlanChangeDeniedError",
+    "PlanChangePolicy",
     "PlanLimits",
     "PlanTier",
     "QuotaExceeded",
@@ -96,7 +105,9 @@ __all__ = [
     "TenantSuspendedError",
     "TransitionReport",
     "UsageInfo",
+    "atomic_update",
     "create_strategy",
+    "delete_once",
     "migrate_all",
     "schema_name_for",
     "validate_branding",
@@ -128,6 +139,8 @@ _LAZY = {
     "TenantRef": "relaypoint_tenancy.strategies",
     "create_strategy": "relaypoint_tenancy.strategies",
     "SqlUserDirectory": "relaypoint_tenancy.users",
+    "atomic_update": "relaypoint_tenancy.writes",
+    "delete_once": "relaypoint_tenancy.writes",
 }
 
 

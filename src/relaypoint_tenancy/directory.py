@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from relaypoint_core.clock import Clock, system_clock
 from relaypoint_core.tenant_ids import TenantSlug
+from relaypoint_core.text import is_safe_id
 from relaypoint_tenancy.install_hint import not_installed
 from relaypoint_tenancy.models import Tenant
 from relaypoint_tenancy.records import TenantInfo
@@ -80,7 +81,7 @@ class TenantDirectory:
         Raises:
             TenancyConfigurationError: The tenancy tables are not installed.
         """
-        if not isinstance(key, str) or not key or len(key) > _MAX_KEY or not key.isprintable():
+        if not is_safe_id(key, max_length=_MAX_KEY):  # cannot be a slug or an id: no query
             return None
         found = self._found.get(key)
         if found is not None:

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from relaypoint_core.errors import ConfigurationError, InvalidTenantIdError, RelayPointError
+from relaypoint_core.errors import (
+    AuthorizationError,
+    ConfigurationError,
+    ConflictError,
+    InvalidTenantIdError,
+    RelayPointError,
+)
 
 __all__ = [
     "BrandingValidationError",
+    "ConcurrentUpdateError",
     "DomainError",
     "InvalidSlugError",
     "MigrationError",
+    "PlanChangeDeniedError",
     "QuotaExceeded",
     "TenancyConfigurationError",
     "TenancyError",
@@ -154,4 +162,39 @@ class TenantMismatchError(TenancyError):
         super().__init__(
             f"the token was issued for tenant {token_tenant!r} but the request addresses tenant "
             f"{resolved_tenant!r}"
+        )
+
+
+class ConcurrentUpdateError(ConflictError, TenancyError):
+    """A versioned write expected ``expected`` but the row is at ``actual``: someone else wrote it
+    first. Re-read the row and apply the change again (HTTP 409)."""
+
+    http_status = 409
+    problem_title = "Conflict"
+    problem_slug = "conflict"
+    expose_detail = True
+
+    def __init__(self, *, expected: int, actual: int) -> None:
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"the record changed while you edited it (expected version {expected}, it is at "
+            f"{actual}); re-read it and apply your change again"
+        )
+
+
+class PlanChangeDeniedError(AuthorizationError, TenancyError):
+    """An upgrade was asked for without the role or billing approval it needs (HTTP 403)."""
+
+    http_status = 403
+    problem_title = "Plan change not allowed"
+    problem_slug = "plan-change-not-allowed"
+    expose_detail = True
+
+    def __init__(self, current: str, requested: str) -> None:
+        self.current = current
+        self.requested = requested
+        super().__init__(
+            f"upgrading from {current} to {requested} needs a platform administrator or a "
+            "completed purchase; downgrades and the current plan can be chosen freely"
         )

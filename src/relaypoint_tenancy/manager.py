@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from relaypoint_core.auth.passwords import hash_password
 from relaypoint_core.clock import Clock, system_clock
 from relaypoint_core.rbac.roles import Role
+from relaypoint_core.text import is_safe_id
 from relaypoint_tenancy.branding import BrandingConfig, validate_branding
 from relaypoint_tenancy.errors import (
     DomainError,
@@ -162,6 +163,8 @@ class TenantManager:
     async def _find(self, tenant_id: str, *, for_update: bool = False) -> Tenant | None:
         if not isinstance(tenant_id, str) or not tenant_id:
             raise TenantNotFoundError(str(tenant_id))
+        if not is_safe_id(tenant_id):  # slugs and ids both fit; NUL would be a 500 on PostgreSQL
+            return None
         statement = select(Tenant).where(or_(Tenant.slug == tenant_id, Tenant.id == tenant_id))
         if for_update:
             statement = statement.with_for_update()
@@ -177,7 +180,7 @@ class TenantManager:
     async def _load(self, tenant_id: str, *, for_update: bool = False) -> Tenant:
         row = await self._find(tenant_id, for_update=for_update)
         if row is None:
-            raise TenantNotFoundError(tenant_id)
+            raise TenantNotFoundError(tenant_id if is_safe_id(tenant_id) else "(invalid id)")
         return row
 
     @staticmethod
@@ -349,18 +352,31 @@ class TenantManager:
             return [TenantInfo.from_row(row) for row in rows]
 
     async def change_plan(self, tenant_id: str, plan_tier: PlanTier | str) -> TenantInfo:
-        """Move to ``plan_tier``; choosing a plan ends a trial or grace period (-> active)."""
+        """Move to ``plan_tier``; choosing a plan ends a trial or grace period (-> active).
+
+        A downgrade restarts this month's counters of monthly resources (API calls): what was
+        used under the higher plan is not charged to the lower one, which would otherwise lock
+        the tenant out until the month ends. Standing resources (users, workflows) are kept;
+        above the new limits, only adding more is refused. Who may upgrade is decided before
+        this call (`PlanChangePolicy`).
+        """
         tier = PlanTier(plan_tier)
         async with self._unit():
             row = await self._load(tenant_id, for_update=True)
             previous = row.plan_tier
+            restarted: dict[str, int] = {}
+            if tier.rank < PlanTier(previous).rank:
+                restarted = await self.quotas.restart_monthly_usage(row)
             row.plan_tier = tier.value
             if row.status in (TenantStatus.TRIAL.value, TenantStatus.GRACE.value):
                 row.status = TenantStatus.ACTIVE.value
                 row.trial_ends_at = None
                 row.grace_ends_at = None
             row.updated_at = self._now()
-            await self._audit_only(row, "tenant.plan_changed", {"from": previous, "to": tier.value})
+            detail: dict[str, Any] = {"from": previous, "to": tier.value}
+            if restarted:
+                detail["usage_under_previous_plan"] = restarted
+            await self._audit_only(row, "tenant.plan_changed", detail)
             await self.session.flush()
             return TenantInfo.from_row(row)
 

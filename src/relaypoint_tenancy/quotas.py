@@ -101,6 +101,34 @@ class QuotaService:
         if getattr(result, "rowcount", 1) == 0:
             await self._session.execute(update(_counters).where(key).values(used=0))
 
+    async def restart_monthly_usage(self, tenant: Tenant) -> dict[str, int]:
+        """Zero this month's counters of monthly resources (a downgrade's fresh allowance).
+
+        Args:
+            tenant: The tenant whose counters restart.
+
+        Returns:
+            What each restarted counter held, for the audit log.
+        """
+        rows = (
+            await self._session.execute(
+                select(_counters.c.resource, _counters.c.period, _counters.c.used).where(
+                    _counters.c.tenant_id == tenant.id
+                )
+            )
+        ).all()
+        restarted: dict[str, int] = {}
+        for row in rows:
+            monthly = self._catalog.period(row.resource) is QuotaPeriod.MONTH
+            if monthly and row.period == self.period_key(row.resource) and row.used:
+                restarted[row.resource] = int(row.used)
+                await self._session.execute(
+                    update(_counters)
+                    .where(_counter(tenant.id, row.resource, row.period))
+                    .values(used=0)
+                )
+        return restarted
+
     async def usage(self, tenant: Tenant) -> dict[str, UsageInfo]:
         """Current usage and limit of every resource the plan or the tenant's counters know."""
         resources = set(self._catalog.limits(PlanTier(tenant.plan_tier)).quotas)

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from relaypoint_core.clock import Clock, system_clock
 from relaypoint_core.request_state import ResolvedTenant, get_scope_principal
 from relaypoint_core.tenant_ids import TenantSlug, TenantUUID
+from relaypoint_core.text import is_safe_id, is_storable
 from relaypoint_tenancy.errors import (
     TenancyConfigurationError,
     TenantMismatchError,
@@ -97,6 +98,8 @@ class SqlTenantLookup:
         self._engine = engine
 
     async def by_key(self, key: str) -> TenantRecord | None:
+        if not is_safe_id(key):  # slugs and ids both fit; anything else matches no row
+            return None
         async with self._engine.connect() as conn:
             row = (
                 await conn.execute(
@@ -106,6 +109,8 @@ class SqlTenantLookup:
         return None if row is None else _record(row)
 
     async def by_domain(self, domain: str) -> TenantRecord | None:
+        if not 0 < len(domain) <= 253 or not is_storable(domain):
+            return None
         async with self._engine.connect() as conn:
             row = (
                 await conn.execute(
@@ -260,8 +265,8 @@ class TenantResolver:
         return record
 
     async def _resolve_key(self, value: str) -> TenantRecord:
-        if len(value) > _MAX_KEY or not value.isprintable():
-            raise TenantNotFoundError(value[:_MAX_KEY])
+        if not is_safe_id(value, max_length=_MAX_KEY):  # never looked up, cached nor echoed
+            raise TenantNotFoundError("(invalid id)")
         record = await self._cached("key", value)
         if record is None:
             raise TenantNotFoundError(value)

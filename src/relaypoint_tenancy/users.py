@@ -20,6 +20,7 @@ from sqlalchemy import Table, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from relaypoint_core.auth.users import UserRecord
+from relaypoint_core.text import is_safe_id, is_storable
 from relaypoint_tenancy.models import LoginIndex, RoleAssignment, Tenant, User, UserIndex
 from relaypoint_tenancy.plans import TenantStatus
 from relaypoint_tenancy.strategies import IsolationStrategy, TenantRef
@@ -77,6 +78,8 @@ class SqlUserDirectory:
             The user, or ``None``.
         """
         email = email.strip().lower()
+        if not _lookup_ok(email, 320) or (tenant_id is not None and not is_safe_id(tenant_id)):
+            return None  # input no row can match never reaches SQL (PostgreSQL refuses NUL)
         if tenant_id is None:
             async with self._strategy.engine.connect() as conn:
                 owners = list(
@@ -101,6 +104,8 @@ class SqlUserDirectory:
             return await self._user(conn, tenant, _users.c.email == email)
 
     async def get_by_id(self, user_id: str) -> UserRecord | None:
+        if not is_safe_id(user_id):
+            return None
         columns = (Tenant.id, Tenant.slug, Tenant.data_location, Tenant.status)
         async with self._strategy.engine.connect() as conn:
             tenant = (
@@ -113,3 +118,7 @@ class SqlUserDirectory:
             if tenant is None:
                 return None
             return await self._user(conn, tenant, _users.c.id == user_id)
+
+
+def _lookup_ok(value: str, max_length: int) -> bool:
+    return 0 < len(value) <= max_length and is_storable(value)

@@ -36,6 +36,11 @@ REFRESH = "refresh"
 _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 _HEADER_CACHE_LIMIT = 64
 _MAX_TOKEN_LENGTH = 8192
+# A real header ({"alg","kid","typ"}) is about 100 characters; anything far longer is an attack.
+_MAX_HEADER_SEGMENT = 1024
+_MAX_KID_LENGTH = 256
+# Identity claims end up in rate-limit keys, cache scopes and log lines: bound them here, once.
+_MAX_IDENTITY_CLAIM = 256
 
 
 def _is_time(value: object) -> TypeGuard[float]:
@@ -63,11 +68,33 @@ def _json_object(segment: str, part: str) -> dict[str, Any]:
     """The JSON object in a base64url token segment (``part`` names it in the error)."""
     try:
         value = json.loads(_b64decode(segment))
-    except (ValueError, binascii.Error) as exc:
+    except (ValueError, binascii.Error, RecursionError) as exc:
         raise TokenInvalidError(f"token {part} is not valid base64url JSON") from exc
     if not isinstance(value, dict):
         raise TokenInvalidError(f"token {part} is not a JSON object")
     return value
+
+
+def _validated_header(header: Mapping[str, Any]) -> tuple[str, str]:
+    """The ``(alg, kid)`` of a parsed token header, or :class:`TokenInvalidError`.
+
+    Every check is a type check before a value check, so that a hostile header (a list as ``alg``,
+    a number as ``kid``, a 10 KB ``kid``) is refused as an invalid token and never reaches a set
+    lookup or a dict key that would raise ``TypeError``.
+    """
+    alg = header.get("alg")
+    if not isinstance(alg, str) or alg not in ALLOWED_ALGORITHMS:
+        raise TokenInvalidError("token algorithm is not allowed")
+    if "crit" in header:
+        raise TokenInvalidError("token header declares critical extensions we do not support")
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not 0 < len(kid) <= _MAX_KID_LENGTH:
+        raise TokenInvalidError("token header has no usable kid")
+    return alg, kid
+
+
+def _is_identity(value: object) -> TypeGuard[str]:
+    return isinstance(value, str) and 0 < len(value) <= _MAX_IDENTITY_CLAIM and value.isprintable()
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,22 +166,14 @@ class TokenCodec:
         cached = self._headers.get(segment)
         if cached is not None:
             return cached
-        header = _json_object(segment, "header")
-        alg = header.get("alg")
-        if alg not in ALLOWED_ALGORITHMS:
-            raise TokenInvalidError(f"token algorithm {alg!r} is not allowed")
-        if "crit" in header:
-            raise TokenInvalidError("token header declares critical extensions we do not support")
-        kid = header.get("kid")
-        if not isinstance(kid, str):
-            raise TokenInvalidError("token header has no kid")
+        if len(segment) > _MAX_HEADER_SEGMENT:
+            raise TokenInvalidError("token header is too long")
+        alg, kid = _validated_header(_json_object(segment, "header"))
         key = self._keys.get(kid)
         if key is None:
-            raise TokenInvalidError(f"token was signed with unknown key {kid!r} (retired?)")
+            raise TokenInvalidError("token was signed with an unknown key (retired?)")
         if not key.accepts(alg):
-            raise TokenInvalidError(
-                f"token claims algorithm {alg!r} but key {kid!r} is {key.algorithm}"
-            )
+            raise TokenInvalidError(f"token claims algorithm {alg} but its key is {key.algorithm}")
         resolved = _Header(key)
         if len(self._headers) >= _HEADER_CACHE_LIMIT:
             self._headers.clear()
@@ -207,8 +226,8 @@ class TokenCodec:
                 raise TokenInvalidError("token iat is not numeric")
             if now + self.leeway < iat:
                 raise TokenNotYetValidError("token was issued in the future (iat)")
-        if not isinstance(claims.get("sub"), str) or not isinstance(claims.get("jti"), str):
-            raise TokenInvalidError("token lacks sub or jti")
+        if not _is_identity(claims.get("sub")) or not _is_identity(claims.get("jti")):
+            raise TokenInvalidError("token lacks a usable sub or jti")
         tid = claims.get("tid")
-        if tid is not None and not isinstance(tid, str):
-            raise TokenInvalidError("token tenant claim is not a string")
+        if tid is not None and not _is_identity(tid):
+            raise TokenInvalidError("token tenant claim is not a usable string")

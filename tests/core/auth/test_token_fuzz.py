@@ -82,6 +82,11 @@ def _finite(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def _identity(value: Any) -> bool:
+    # sub, jti and tid end up in keys and logs: 1 to 256 printable characters.
+    return isinstance(value, str) and 0 < len(value) <= 256 and value.isprintable()
+
+
 NOW = CLOCK.time()
 ACCEPTABLE: dict[str, Callable[[Any], bool]] = {
     "typ": lambda v: v == ACCESS,
@@ -90,9 +95,9 @@ ACCEPTABLE: dict[str, Callable[[Any], bool]] = {
     "exp": lambda v: _finite(v) and v + CODEC.leeway >= NOW,
     "nbf": lambda v: v is None or (_finite(v) and v <= NOW + CODEC.leeway),
     "iat": lambda v: v is None or (_finite(v) and v <= NOW + CODEC.leeway),
-    "sub": lambda v: isinstance(v, str),
-    "jti": lambda v: isinstance(v, str),
-    "tid": lambda v: v is None or isinstance(v, str),
+    "sub": _identity,
+    "jti": _identity,
+    "tid": lambda v: v is None or _identity(v),
     "roles": lambda v: isinstance(v, list) and all(isinstance(r, str) for r in v),
 }
 

@@ -1,0 +1,172 @@
+"""How the reference app runs under uvicorn: limits and the deadlines uvicorn itself lacks.
+
+uvicorn bounds an idle keep-alive connection (``timeout_keep_alive``) but not a client that
+trickles its request: its keep-alive timer is cancelled by every byte received, so one byte every
+half second holds a connection (and its memory) for ever. :class:`DeadlineH11Protocol` gives each
+request a whole-head deadline (``RELAYPOINT_HEADER_TIMEOUT``: the request line and headers must
+be complete within it, however the bytes are spaced) and a whole-body deadline
+(``RELAYPOINT_BODY_TIMEOUT``). A client that misses the head deadline gets ``408`` and the
+connection is closed; one that misses the body deadline is disconnected (the app sees
+``http.disconnect``). ``RELAYPOINT_MAX_CONNECTIONS`` caps concurrent connections (uvicorn answers
+503 beyond it) and ``RELAYPOINT_KEEPALIVE_TIMEOUT`` closes idle keep-alive connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import h11
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from relaypoint_core.errors import ConfigurationError
+
+__all__ = [
+    "SERVER_ENVIRONMENT_VARIABLES",
+    "DeadlineH11Protocol",
+    "ServerLimits",
+    "load_server_limits",
+]
+
+logger = logging.getLogger("examples.app.server")
+
+SERVER_ENVIRONMENT_VARIABLES: dict[str, str] = {
+    "RELAYPOINT_HEADER_TIMEOUT": "seconds a client has to send a complete request line and headers (default 10)",
+    "RELAYPOINT_BODY_TIMEOUT": "seconds a client has to send a complete request body (default 30)",
+    "RELAYPOINT_KEEPALIVE_TIMEOUT": "seconds an idle keep-alive connection stays open (default 5)",
+    "RELAYPOINT_MAX_CONNECTIONS": "concurrent connections before uvicorn answers 503 (default 1000)",
+}
+
+_REQUEST_TIMEOUT = (
+    b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\n"
+    b"content-length: 16\r\nconnection: close\r\n\r\nrequest timeout\n"
+)
+
+
+@dataclass(frozen=True)
+class ServerLimits:
+    """The uvicorn limits and deadlines of the app (see the module docstring)."""
+
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    keepalive_timeout: int = 5
+    max_connections: int = 1000
+
+    def uvicorn_options(self) -> dict[str, Any]:
+        """Keyword arguments for ``uvicorn.run`` that apply these limits.
+
+        Returns:
+            ``http`` (the deadline protocol bound to these limits), ``timeout_keep_alive`` and
+            ``limit_concurrency``.
+        """
+        limits = self
+
+        class BoundProtocol(DeadlineH11Protocol):
+            header_timeout = limits.header_timeout
+            body_timeout = limits.body_timeout
+
+        return {
+            "http": BoundProtocol,
+            "timeout_keep_alive": self.keepalive_timeout,
+            "limit_concurrency": self.max_connections,
+        }
+
+
+def _number(name: str, default: float, *, low: float, high: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not low <= value <= high:
+        raise ConfigurationError(f"{name}={raw!r} must be a number between {low:g} and {high:g}")
+    return value
+
+
+def load_server_limits() -> ServerLimits:
+    """Read the ``RELAYPOINT_*`` server limits from the environment.
+
+    Returns:
+        The limits, defaults where a variable is unset.
+
+    Raises:
+        ConfigurationError: A variable is not a number in its allowed range.
+    """
+    return ServerLimits(
+        header_timeout=_number("RELAYPOINT_HEADER_TIMEOUT", 10.0, low=0.1, high=300),
+        body_timeout=_number("RELAYPOINT_BODY_TIMEOUT", 30.0, low=0.1, high=3600),
+        keepalive_timeout=int(_number("RELAYPOINT_KEEPALIVE_TIMEOUT", 5, low=1, high=300)),
+        max_connections=int(_number("RELAYPOINT_MAX_CONNECTIONS", 1000, low=1, high=1_000_000)),
+    )
+
+
+class DeadlineH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol plus a deadline for the request head and one for the body.
+
+    The phase is read from h11's view of the client (``IDLE``: a request head is due;
+    ``SEND_BODY``: its body is due; anything else: the client owes nothing). Each phase change
+    re-arms one timer; bytes arriving within a phase do not extend it.
+    """
+
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+
+    _deadline: asyncio.TimerHandle | None = None
+    _phase: object = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:  # type: ignore[override]
+        super().connection_made(transport)  # type: ignore[arg-type]
+        self._watch()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        self._watch()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._watch()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel()
+        super().connection_lost(exc)
+
+    def _cancel(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _watch(self) -> None:
+        if self.transport.is_closing():
+            self._cancel()
+            return
+        state = self.conn.their_state
+        phase = state if state in (h11.IDLE, h11.SEND_BODY) else None
+        if phase is self._phase:
+            return
+        self._cancel()
+        self._phase = phase
+        if phase is h11.IDLE:
+            self._deadline = self.loop.call_later(self.header_timeout, self._head_expired)
+        elif phase is h11.SEND_BODY:
+            self._deadline = self.loop.call_later(self.body_timeout, self._body_expired)
+
+    def _head_expired(self) -> None:
+        self._deadline = None
+        if self.transport.is_closing() or self.conn.their_state is not h11.IDLE:
+            return
+        if self.conn.trailing_data[0]:  # part of a request arrived: say why we hang up
+            logger.info("closing a connection whose request head was not complete in time")
+            self.transport.write(_REQUEST_TIMEOUT)
+        self.transport.close()
+
+    def _body_expired(self) -> None:
+        self._deadline = None
+        if self.transport.is_closing() or self.conn.their_state is not h11.SEND_BODY:
+            return
+        logger.info("closing a connection whose request body was not complete in time")
+        self.transport.close()
