@@ -27,7 +27,10 @@ STAMP = VENV / ".deps-stamp"
 TASKS: dict[str, tuple[str, list[list[str]]]] = {
     "demo": ("all", [["python", "-m", "examples.app"]]),
     "test": ("all,dev", [["python", "-m", "pytest"]]),
-    "lint": ("all,dev", [["ruff", "check", "."], ["ruff", "format", "--check", "."]]),
+    "lint": (
+        "all,dev",
+        [["ruff", "check", "."], ["ruff", "format", "--check", "."], ["lint-imports"]],
+    ),
     "typecheck": ("all,dev", [["mypy"]]),
     "docs": ("all,dev", [["mkdocs", "build", "--strict", "--site-dir", "site"]]),
     "bench": ("all,dev,bench", [["python", "-m", "benchmarks"]]),

@@ -36,6 +36,7 @@ from relaypoint_cache.serializers import (
     SignedPickleSerializer,
     register_model,
 )
+from relaypoint_cache.settings import CacheSettings
 from relaypoint_cache.stats import CacheStats, NamespaceSnapshot
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "Cache",
     "CacheConfigurationError",
     "CacheError",
+    "CacheSettings",
     "CacheStats",
     "CachedFunction",
     "FreshnessPolicy",

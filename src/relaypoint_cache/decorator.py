@@ -128,22 +128,19 @@ def cached(
                 )
             else:
                 skey = prefix + custom_key(*args, **kwargs)
-            entry = target._data.get((tenant, ns, skey))
-            if (
-                entry is not None
-                and entry.soft > target._now()
-                and entry.epoch == entry.scope.epoch
-            ):
+            hot = target.hot_path
+            entry = hot.entries.get((tenant, ns, skey))
+            if entry is not None and entry.soft > hot.now() and entry.epoch == entry.scope.epoch:
                 entry.ref = True
                 entry.stats.hits_l1 += 1
-                hook = target._monitor_hook
+                hook = hot.monitor_hook
                 if hook is not None:
                     hook(True, tenant_id=tenant)
                 return entry.value
             call_policy = policy
             if tags_of is not None:
                 call_policy = dataclasses.replace(policy, tags=tuple(tags_of(*args, **kwargs)))
-            return await target._get_or_set_slow(
+            return await target.load(
                 tenant, ns, skey, functools.partial(fn, *args, **kwargs), call_policy
             )
 

@@ -11,17 +11,23 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from relaypoint_cache.engine import Cache
+from relaypoint_cache.stats import CacheStats
 
-__all__ = ["MAX_NAMESPACE_LABELS", "observe_l2_latency", "register_cache"]
+__all__ = ["MAX_NAMESPACE_LABELS", "MetricsSource", "observe_l2_latency", "register_cache"]
+
+
+class MetricsSource(Protocol):
+    """What the collector reads from a cache at scrape time (`Cache` is one)."""
+
+    def snapshot(self) -> CacheStats: ...
+
 
 MAX_NAMESPACE_LABELS = 50
 _OTHER = "other"
 
-_caches: weakref.WeakSet[Cache] = weakref.WeakSet()
+_caches: weakref.WeakSet[MetricsSource] = weakref.WeakSet()
 _lock = threading.Lock()
 _registered = False
 _latency: Any = None
@@ -66,12 +72,13 @@ class _CacheCollector:
         with _lock:
             caches = list(_caches)
         for cache in caches:
-            entry_count += len(cache._l1)
-            byte_count += cache._l1.bytes
-            for kind, count in cache._errors.items():
+            snapshot = cache.snapshot()
+            entry_count += snapshot.l1_entries
+            byte_count += snapshot.l1_bytes
+            for kind, count in snapshot.errors.items():
                 error_totals[kind] = error_totals.get(kind, 0) + count
-            for stats in list(cache._scopes.ns_stats.values()):
-                label = _namespace_label(stats.name)
+            for name, stats in snapshot.namespaces.items():
+                label = _namespace_label(name)
                 bucket = totals.setdefault(("ns", label), {})
                 for field in ("hits_l1", "hits_l2", *simple):
                     bucket[field] = bucket.get(field, 0) + getattr(stats, field)
@@ -94,7 +101,7 @@ class _CacheCollector:
         return iter(())
 
 
-def register_cache(cache: Cache) -> None:
+def register_cache(cache: MetricsSource) -> None:
     """Include ``cache`` in the process's metrics (registers the collector once)."""
     global _registered, _latency
     with _lock:

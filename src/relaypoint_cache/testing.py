@@ -4,18 +4,28 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Unpack
 
 from relaypoint_cache.engine import Cache
+from relaypoint_cache.settings import CacheOptions
 from relaypoint_core.testing import FakeClock, tenant_scope
 
 __all__ = ["CountingFactory", "FakeClock", "local_cache", "tenant_scope"]
 
 
-def local_cache(clock: FakeClock | None = None, **options: Any) -> Cache:
-    """An L1-only :class:`Cache` on a :class:`FakeClock` (advance it instead of sleeping)."""
+def local_cache(clock: FakeClock | None = None, /, **options: Unpack[CacheOptions]) -> Cache:
+    """An L1-only `Cache` on a `FakeClock` (advance it instead of sleeping).
+
+    Args:
+        clock: The clock (a new `FakeClock` when neither this nor ``clock=`` is given).
+        **options: `CacheSettings` fields; ``report_to_monitor`` defaults to ``False``.
+
+    Returns:
+        The cache.
+    """
     options.setdefault("report_to_monitor", False)
-    return Cache("memory://", clock=clock or FakeClock(), **options)
+    options.setdefault("clock", clock or FakeClock())
+    return Cache("memory://", **options)
 
 
 class CountingFactory:

@@ -29,11 +29,11 @@ __all__ = ["DeadlineWatch"]
 class _Limit:
     """One bounded await; created by :meth:`DeadlineWatch.limit`."""
 
-    __slots__ = ("_cancelling", "_seconds", "_task", "_watch", "deadline", "expired")
+    __slots__ = ("_cancelling", "_task", "_watch", "deadline", "expired", "seconds")
 
     def __init__(self, watch: DeadlineWatch, seconds: float) -> None:
         self._watch = watch
-        self._seconds = seconds
+        self.seconds = seconds
         self._task: asyncio.Task[object] | None = None
         self._cancelling = 0
         self.deadline = 0.0
@@ -45,7 +45,7 @@ class _Limit:
             raise RuntimeError("DeadlineWatch.limit() must be used inside an asyncio task")
         self._task = task
         self._cancelling = task.cancelling()
-        self._watch._add(self, task.get_loop())
+        self._watch.register(self, task.get_loop())
         return self
 
     def __exit__(
@@ -54,16 +54,17 @@ class _Limit:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._watch._active.pop(self, None)
+        self._watch.discard(self)
         if not self.expired:
             return
         task = self._task
         assert task is not None
         # Only our own cancellation becomes a TimeoutError; one from outside still propagates.
         if task.uncancel() <= self._cancelling and exc_type is asyncio.CancelledError:
-            raise TimeoutError(f"no answer within {self._seconds:g} s") from exc
+            raise TimeoutError(f"no answer within {self.seconds:g} s") from exc
 
-    def _expire(self) -> None:
+    def expire(self) -> None:
+        """Cancel the bounded await (its deadline passed)."""
         self.expired = True
         if self._task is not None:
             self._task.cancel()
@@ -100,11 +101,12 @@ class DeadlineWatch:
         """How many bounded calls are running now."""
         return len(self._active)
 
-    def _add(self, limit: _Limit, loop: asyncio.AbstractEventLoop) -> None:
+    def register(self, limit: _Limit, loop: asyncio.AbstractEventLoop) -> None:
+        """Start watching ``limit`` (its ``__enter__`` calls this)."""
         if loop is not self._loop:
             self._switch(loop)
         now = loop.time()
-        limit.deadline = now + limit._seconds
+        limit.deadline = now + limit.seconds
         self._active[limit] = None
         timer = self._timer
         if timer is None:
@@ -113,6 +115,10 @@ class DeadlineWatch:
             # A shorter limit than those in flight: check earlier (equal limits never get here).
             timer.cancel()
             self._arm(loop, max(limit.deadline, now + self.granularity))
+
+    def discard(self, limit: _Limit) -> None:
+        """Stop watching ``limit`` (its ``__exit__`` calls this)."""
+        self._active.pop(limit, None)
 
     def _switch(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._timer is not None:
@@ -135,7 +141,7 @@ class DeadlineWatch:
         due = [limit for limit in self._active if limit.deadline <= now]
         for limit in due:
             del self._active[limit]
-            limit._expire()
+            limit.expire()
         if self._active:
             earliest = min(limit.deadline for limit in self._active)
             self._arm(loop, max(earliest, now + self.granularity))

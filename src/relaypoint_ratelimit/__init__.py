@@ -37,6 +37,7 @@ from relaypoint_ratelimit.identity import (
 )
 from relaypoint_ratelimit.messages import MessageRateLimiter
 from relaypoint_ratelimit.metrics import RateLimitMetrics
+from relaypoint_ratelimit.options import LimiterOptions
 from relaypoint_ratelimit.policies import (
     DEFAULT_BUCKETS,
     DEFAULT_TIERS,
@@ -58,6 +59,7 @@ __all__ = [
     "FaultPolicy",
     "Identity",
     "Lease",
+    "LimiterOptions",
     "MemoryBackend",
     "MessageRateLimiter",
     "PolicyState",

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Unpack
 
 from relaypoint_core.asgi_types import ASGIApp, Message, Receive, Scope, Send
-from relaypoint_core.clock import Clock, system_clock
-from relaypoint_core.keys import DEFAULT_KEY_PREFIX
 from relaypoint_core.plan_tiers import PlanTierSource
 from relaypoint_core.stack import LayerGuard
 from relaypoint_ratelimit.backends import RateLimitBackend
@@ -39,8 +38,8 @@ from relaypoint_ratelimit.identity import (
     ScopeIdentityResolver,
     VerifiedIdentityResolver,
 )
-from relaypoint_ratelimit.metrics import RateLimitMetrics
-from relaypoint_ratelimit.policies import DEFAULT_TIERS, RoutePolicy, TierSet
+from relaypoint_ratelimit.options import LimiterKeywords, LimiterOptions
+from relaypoint_ratelimit.policies import RoutePolicy
 
 __all__ = ["EnterpriseRateLimiter", "decision_of", "report_cost"]
 
@@ -72,7 +71,9 @@ class EnterpriseRateLimiter:
 
     ``EnterpriseRateLimiter(app)`` limits on the in-process memory backend; pass ``redis_url``
     (``redis://``, ``rediss://``, ``redis+cluster://``) to share limits between processes, or a
-    ready ``RateLimiter`` as ``limiter``. Works both as ``app = EnterpriseRateLimiter(app, ...)``
+    ready ``RateLimiter`` as ``limiter``. The limiter's own options (tiers, fault policy,
+    timeout, key prefix, clock, metrics, shadow, ...) are `LimiterOptions`: pass one as
+    ``options`` or its fields as keywords; they are declared once, there. Works both as ``app = EnterpriseRateLimiter(app, ...)``
     and as ``app.add_middleware(EnterpriseRateLimiter, ...)``.
     """
 
@@ -83,47 +84,31 @@ class EnterpriseRateLimiter:
         *,
         limiter: RateLimiter | None = None,
         backend: str | RateLimitBackend | None = None,
-        tiers: TierSet = DEFAULT_TIERS,
-        default_tier: str = "FREE",
-        anonymous_tier: str | None = None,
-        default_tenant_tier: str | None = None,
+        options: LimiterOptions | None = None,
         route_policies: Sequence[RoutePolicy] = (),
         identity_resolver: IdentityResolver | None = None,
         plan_tiers: PlanTierSource | None = None,
         trusted_proxies: Iterable[str] = (),
         cost: Callable[[Scope], int] | None = None,
         exempt_paths: Iterable[str] = (),
-        fault_policy: str | FaultPolicy = FaultPolicy.OPEN,
-        timeout: float = 0.1,
-        key_prefix: str = DEFAULT_KEY_PREFIX,
-        metrics: RateLimitMetrics | None = None,
-        clock: Clock = system_clock,
         legacy_headers: bool = True,
         draft_headers: bool = True,
         header_syntax: HeaderSyntax = "draft-11",
-        shadow: bool | Iterable[str] = False,
         concurrency_policies: Sequence[ConcurrencyPolicy] = (),
         enabled: bool = True,
+        **limiter_options: Unpack[LimiterKeywords],
     ) -> None:
         self.app = app
-        if limiter is not None and (redis_url is not None or backend is not None):
+        if limiter is not None and (
+            redis_url is not None or backend is not None or options is not None or limiter_options
+        ):
             raise RateLimitConfigurationError(
-                "pass either limiter= or redis_url=/backend=, not both"
+                "pass either limiter= or redis_url=/backend= with the limiter's options, not both"
             )
         if redis_url is not None and backend is not None:
             raise RateLimitConfigurationError("pass either redis_url= or backend=, not both")
         self.limiter = limiter or RateLimiter(
-            backend if backend is not None else redis_url,
-            tiers=tiers,
-            default_tier=default_tier,
-            anonymous_tier=anonymous_tier,
-            default_tenant_tier=default_tenant_tier,
-            fault_policy=fault_policy,
-            timeout=timeout,
-            key_prefix=key_prefix,
-            clock=clock,
-            metrics=metrics,
-            shadow=shadow,
+            backend if backend is not None else redis_url, options=options, **limiter_options
         )
         if header_syntax not in HEADER_SYNTAXES:
             raise RateLimitConfigurationError(

@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from typing import Unpack
 
 from relaypoint_core.circuit import CircuitBreaker
-from relaypoint_core.clock import Clock, system_clock
-from relaypoint_core.keys import DEFAULT_KEY_PREFIX
 from relaypoint_ratelimit.backends import (
     ADMITTED,
     TIER_CHANGED,
@@ -39,8 +37,9 @@ from relaypoint_ratelimit.identity import Identity
 from relaypoint_ratelimit.keys import RateLimitKeys
 from relaypoint_ratelimit.memo import RefusalMemo
 from relaypoint_ratelimit.metrics import RateLimitMetrics, default_metrics
+from relaypoint_ratelimit.options import LimiterKeywords, LimiterOptions
 from relaypoint_ratelimit.plans import Plan, Planner
-from relaypoint_ratelimit.policies import DEFAULT_TIERS, RoutePolicy, Tier, TierSet
+from relaypoint_ratelimit.policies import RoutePolicy, Tier, TierSet
 from relaypoint_ratelimit.reservations import Reserving
 from relaypoint_ratelimit.shadow import ShadowLog
 from relaypoint_ratelimit.subjects import SubjectAdmin
@@ -63,21 +62,18 @@ class RateLimiter(SubjectAdmin, Reserving):
         self,
         backend: str | RateLimitBackend | None = None,
         *,
-        tiers: TierSet = DEFAULT_TIERS,
-        default_tier: str = "FREE",
-        anonymous_tier: str | None = None,
-        default_tenant_tier: str | None = None,
-        fault_policy: str | FaultPolicy = FaultPolicy.OPEN,
-        timeout: float = 0.1,
-        circuit_failure_threshold: int = 3,
-        circuit_reset_timeout: float = 2.0,
-        key_prefix: str = DEFAULT_KEY_PREFIX,
-        clock: Clock = system_clock,
-        metrics: RateLimitMetrics | None = None,
-        memo_refusals: bool = True,
-        on_decision: Callable[[Identity, Decision], None] | None = None,
-        shadow: bool | Iterable[str] = False,
+        options: LimiterOptions | None = None,
+        **keywords: Unpack[LimiterKeywords],
     ) -> None:
+        opts = (options or LimiterOptions()).replace(**keywords)
+        self.options = opts
+        tiers, timeout, clock = opts.tiers, opts.timeout, opts.clock
+        default_tier, anonymous_tier = opts.default_tier, opts.anonymous_tier
+        default_tenant_tier, fault_policy = opts.default_tenant_tier, opts.fault_policy
+        key_prefix, metrics, shadow = opts.key_prefix, opts.metrics, opts.shadow
+        circuit_failure_threshold = opts.circuit_failure_threshold
+        circuit_reset_timeout = opts.circuit_reset_timeout
+        memo_refusals, on_decision = opts.memo_refusals, opts.on_decision
         if not isinstance(tiers, TierSet):
             raise RateLimitConfigurationError("tiers must be a TierSet (see TierSet.from_mapping)")
         if not (isinstance(timeout, int | float) and 0 < timeout <= 60):

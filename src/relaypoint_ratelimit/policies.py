@@ -76,7 +76,8 @@ def default_buckets(seconds: float) -> int:
 def _default_window_name(seconds: float) -> str:
     if seconds in _UNIT_NAMES:
         return _UNIT_NAMES[int(seconds)]
-    return f"{seconds:g}s"
+    # Fixed-point, not "g": 12 days written "1.0368e+06s" would not be a valid window name.
+    return format(seconds, ".6f").rstrip("0").rstrip(".") + "s"
 
 
 @dataclass(frozen=True, slots=True)

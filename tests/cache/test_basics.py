@@ -17,6 +17,16 @@ from tests.support.services import delete_redis_prefix
 pytestmark = pytest.mark.usefixtures("backend")
 
 
+async def until_coalesced(cache: Cache, namespace: str, waiting: int) -> None:
+    """Yield to the callers until ``waiting`` of them wait on one computation (no timing guess)."""
+    async with asyncio.timeout(10):
+        while True:
+            stats = (await cache.stats()).namespaces.get(namespace)
+            if stats is not None and stats.coalesced >= waiting:
+                return
+            await asyncio.sleep(0)
+
+
 async def test_set_get_delete_round_trip(backend_cache: BackendCache) -> None:
     cache = await backend_cache()
     user = {"id": "123", "name": "Ada", "roles": ["admin"]}
@@ -102,16 +112,20 @@ async def test_thousand_concurrent_callers_one_factory_call(
 ) -> None:
     cache = await backend_cache()
     calls = 0
+    everyone_waits = asyncio.Event()
 
     async def factory() -> str:
         nonlocal calls
         calls += 1
-        await asyncio.sleep(0.05)
+        await everyone_waits.wait()
         return "value"
 
-    results = await asyncio.gather(
+    callers = asyncio.gather(
         *(cache.get_or_set("cold", factory, ttl=60, tenant_id="acme") for _ in range(1000))
     )
+    await until_coalesced(cache, "default", 999)
+    everyone_waits.set()
+    results = await callers
     assert calls == 1
     assert set(results) == {"value"}
     stats = await cache.stats()
@@ -123,14 +137,18 @@ async def test_cached_decorator_single_flight_and_tenants(
 ) -> None:
     cache = await backend_cache()
     calls: list[tuple[str, str]] = []
+    everyone_waits = asyncio.Event()
 
     @cached(ttl=300, namespace="users", cache=cache)
     async def get_user_by_id(user_id: str, tenant_id: str) -> dict[str, str]:
         calls.append((user_id, tenant_id))
-        await asyncio.sleep(0.02)
+        await everyone_waits.wait()
         return {"id": user_id, "tenant": tenant_id}
 
-    results = await asyncio.gather(*(get_user_by_id("7", "acme") for _ in range(1000)))
+    callers = asyncio.gather(*(get_user_by_id("7", "acme") for _ in range(1000)))
+    await until_coalesced(cache, "users", 999)
+    everyone_waits.set()
+    results = await callers
     assert calls == [("7", "acme")]
     assert all(r == {"id": "7", "tenant": "acme"} for r in results)
     assert await get_user_by_id("7", tenant_id="globex") == {"id": "7", "tenant": "globex"}

@@ -8,8 +8,16 @@ from pathlib import Path
 
 import pytest
 from prometheus_client import REGISTRY
+from pydantic import ValidationError
 
-from relaypoint_cache import MISSING, Cache, cached, configure, enterprise_cache
+from relaypoint_cache import (
+    MISSING,
+    Cache,
+    CacheConfigurationError,
+    cached,
+    configure,
+    enterprise_cache,
+)
 from relaypoint_cache.l1 import Entry, L1Store, NamespaceStats, Scope
 from relaypoint_core.testing import FakeClock
 
@@ -89,7 +97,7 @@ def test_import_does_nothing() -> None:
         "os.environ['REDIS_URL'] = 'redis://127.0.0.1:1/0'\n"
         "import relaypoint_cache\n"
         "assert 'redis' not in sys.modules, 'redis imported at import time'\n"
-        "assert not relaypoint_cache.enterprise_cache._configured\n"
+        "assert not relaypoint_cache.enterprise_cache.configured\n"
         "print('ok')\n"
     )
     result = subprocess.run(
@@ -195,3 +203,31 @@ async def test_testing_helpers_drive_ttls_without_sleeping() -> None:
     clock.advance(11)
     assert await cache.get_or_set("k", factory, ttl=10, tenant_id="acme") == "v"
     assert factory.calls == 2
+
+
+async def test_configure_builds_new_frozen_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = Cache("memory://", default_ttl=10)
+    before = cache.settings
+    cache.configure(None, l1_ttl=5)
+    after = cache.settings
+    assert after is not before
+    assert (before.l1_ttl, after.l1_ttl, after.default_ttl) == (60.0, 5.0, 10.0)
+    assert cache.l1_ttl == 5.0
+    with pytest.raises(ValidationError):
+        before.l1_ttl = 1.0  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        cache.l1_ttl = 1.0
+    with pytest.raises(CacheConfigurationError):
+        cache.configure(None, ttl_jitter=1.0)
+    assert cache.settings is after  # a refused change leaves the settings as they were
+
+    monkeypatch.setenv("ENABLE_CACHING", "maybe")
+    cache.use_environment()
+    with pytest.raises(CacheConfigurationError):
+        await cache.set("k", 1, tenant_id="acme")
+    monkeypatch.setenv("ENABLE_CACHING", "off")
+    monkeypatch.setenv("REDIS_URL", "")
+    cache.use_environment()
+    assert await cache.set("k", 1, tenant_id="acme") is False
+    assert cache.url == "memory://"
+    assert cache.settings.enabled is False

@@ -27,7 +27,13 @@ async def test_waiter_takes_over_when_the_holder_fails(
 
     async def failing() -> str:
         holder_started.set()
-        await asyncio.sleep(0.2)
+        # Fail only once the waiter is waiting on our lease (a condition, not a timing guess).
+        async with asyncio.timeout(10):
+            while True:
+                stats = (await waiter.stats()).namespaces.get("default")
+                if stats is not None and stats.lock_waits >= 1:
+                    break
+                await asyncio.sleep(0)
         raise ConnectionError("database went away")
 
     async def working() -> str:

@@ -255,7 +255,7 @@ async def test_seed_cache(backend: BackendTarget) -> None:
         assert await enterprise_cache.get("user:42", tenant_id="acme") is None
     finally:
         await enterprise_cache.close()
-        enterprise_cache.configure(None, _from_env=True)  # back to the import-time default
+        enterprise_cache.use_environment()  # back to the import-time default
 
 
 # --- 5. Performance monitoring ------------------------------------------------------------------

@@ -33,28 +33,28 @@ def window_sets(min_ms: int, max_ms: int, max_limit: int) -> st.SearchStrategy[l
     )
 
 
-def _tiers(user: list[Window], tenant: list[Window] | None) -> TierSet:
+def tiers_for(user: list[Window], tenant: list[Window] | None) -> TierSet:
     tiers = [Tier("U", user)]
     if tenant is not None:
         tiers.append(Tier("T", tenant))
     return TierSet(tiers)
 
 
-def _counter_names(identity: Identity, decision: Decision) -> list[str]:
+def counter_names(identity: Identity, decision: Decision) -> list[str]:
     return [
         f"tenant/{p.name}" if p.scope == "tenant" else f"{identity.user_key}/{p.name}"
         for p in decision.policies
     ]
 
 
-def _check_against_oracle(
+def check_against_oracle(
     oracle: Oracle,
     identity: Identity,
     decision: Decision,
     cost: int,
     windows: dict[str, Window],
 ) -> None:
-    names = _counter_names(identity, decision)
+    names = counter_names(identity, decision)
     for name, policy in zip(names, decision.policies, strict=True):
         oracle.counter(name, windows[policy.name])
     now = decision.clock_us
@@ -98,7 +98,7 @@ def test_memory_never_overshoots_and_matches_the_model(
     clock = FakeClock()
     limiter = RateLimiter(
         MemoryBackend(clock=clock),
-        tiers=_tiers(user_windows, tenant_windows),
+        tiers=tiers_for(user_windows, tenant_windows),
         default_tier="U",
         default_tenant_tier="T" if tenant_windows is not None else None,
         clock=clock,
@@ -114,7 +114,7 @@ def test_memory_never_overshoots_and_matches_the_model(
             clock.advance(advance_ms / 1000)
             identity = Identity(user, tenant_id="acme")
             decision = await limiter.check(identity, cost=cost)
-            _check_against_oracle(oracle, identity, decision, cost, windows)
+            check_against_oracle(oracle, identity, decision, cost, windows)
 
     asyncio.run(run())
     oracle.assert_never_over_limit()
@@ -184,7 +184,7 @@ def test_redis_never_overshoots_and_matches_the_model(
     async def run() -> None:
         limiter = RateLimiter(
             redis_url,
-            tiers=_tiers(user_windows, tenant_windows),
+            tiers=tiers_for(user_windows, tenant_windows),
             default_tier="U",
             default_tenant_tier="T" if tenant_windows is not None else None,
             key_prefix=key_prefix,
@@ -199,7 +199,7 @@ def test_redis_never_overshoots_and_matches_the_model(
                 identity = Identity(user, tenant_id=tenant)
                 decision = await limiter.check(identity, cost=cost)
                 assert decision.source == "backend"
-                _check_against_oracle(oracle, identity, decision, cost, windows)
+                check_against_oracle(oracle, identity, decision, cost, windows)
         finally:
             await limiter.aclose()
 

@@ -29,7 +29,7 @@ from tests.conftest import BackendTarget
 from tests.ratelimit.oracle import Oracle
 from tests.ratelimit.sfv import parse_list
 from tests.ratelimit.test_middleware import FakeAuth, client
-from tests.ratelimit.test_oracle import _check_against_oracle, _counter_names, _tiers, window_sets
+from tests.ratelimit.test_oracle import check_against_oracle, counter_names, tiers_for, window_sets
 
 steps = st.lists(
     st.tuples(
@@ -57,12 +57,12 @@ async def _run_steps(
         identity = Identity(user, tenant_id=tenant)
         reservation = await limiter.reserve(identity, estimate)
         decision = reservation.decision
-        _check_against_oracle(oracle, identity, decision, estimate, windows)
+        check_against_oracle(oracle, identity, decision, estimate, windows)
         if not reservation.allowed:
             continue
         await advance(work_ms)  # type: ignore[operator]
         settlement = await limiter.settle(reservation, actual)
-        names = _counter_names(identity, decision)
+        names = counter_names(identity, decision)
         if actual < estimate:
             assert settlement.refunded == estimate - actual
         if actual > estimate:
@@ -95,7 +95,7 @@ def test_memory_settle_never_overshoots_and_matches_the_model(
     clock = FakeClock()
     limiter = RateLimiter(
         MemoryBackend(clock=clock),
-        tiers=_tiers(user_windows, tenant_windows),
+        tiers=tiers_for(user_windows, tenant_windows),
         default_tier="U",
         default_tenant_tier="T" if tenant_windows is not None else None,
         clock=clock,
@@ -149,7 +149,7 @@ def test_redis_settle_never_overshoots_and_matches_the_model(
     async def run() -> None:
         limiter = RateLimiter(
             redis_url,
-            tiers=_tiers(user_windows, None),
+            tiers=tiers_for(user_windows, None),
             default_tier="U",
             key_prefix=key_prefix,
             metrics=RateLimitMetrics(CollectorRegistry()),

@@ -1,6 +1,7 @@
 """The cache engine, one module per job.
 
-- :mod:`.cache`: the :class:`Cache` facade (configuration, L1 hit paths, composition).
+- `.cache`: the `Cache` facade's read and write paths (the L1 hit paths stay here).
+- `.base`: `CacheBase`, the facade's configuration, composition and housekeeping.
 - :mod:`.loader`: the miss path (stale serving, early refresh, L2, lease, compute, store).
 - :mod:`.freshness`: deadlines, XFetch early refresh, stale-while-revalidate / stale-if-error.
 - :mod:`.singleflight`: one computation per key in this process.
@@ -11,7 +12,7 @@
 - :mod:`.tags`: tag versions and the L1 tag index.
 - :mod:`.scopes`: tenant namespaces, bounded.
 - :mod:`.keys`: Redis key layout and name validation (pure).
-- :mod:`.settings`: the settings every part shares.
+- `.settings`: the run-time settings every part shares (built from `CacheSettings`).
 """
 
 from __future__ import annotations

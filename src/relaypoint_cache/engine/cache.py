@@ -16,35 +16,15 @@ cache an L1 + factory cache, never an exception in the caller.
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import logging
-import os
-import random
-import time
-from collections.abc import Callable, Iterable
-from typing import Any, Final
+from collections.abc import Iterable
+from typing import Any
 
-from relaypoint_cache import metrics
-from relaypoint_cache.backends import L2Backend
-from relaypoint_cache.engine.coherence import Subscription
-from relaypoint_cache.engine.invalidation import Invalidation
+from relaypoint_cache.engine.base import MISSING, CacheBase
 from relaypoint_cache.engine.keys import DEFAULT_NAMESPACE, check_tags
-from relaypoint_cache.engine.l2 import L2Access
-from relaypoint_cache.engine.leases import Leases
-from relaypoint_cache.engine.loader import Factory, Loader, call_factory
-from relaypoint_cache.engine.scopes import ScopeRegistry
-from relaypoint_cache.engine.settings import EngineSettings, SettingView
-from relaypoint_cache.engine.tags import TagRegistry
+from relaypoint_cache.engine.loader import Factory, call_factory
 from relaypoint_cache.errors import CacheConfigurationError
-from relaypoint_cache.l1 import L1Store
 from relaypoint_cache.policy import FreshnessPolicy
-from relaypoint_cache.serializers import Serializer, make_serializer
-from relaypoint_cache.stats import CacheStats, NamespaceSnapshot
-from relaypoint_core.backend_url import parse_backend_url
-from relaypoint_core.circuit import CircuitBreaker
-from relaypoint_core.clock import Clock, system_clock
-from relaypoint_core.keys import DEFAULT_KEY_PREFIX, KeyScheme
 from relaypoint_core.tenant_context import current_tenant, validate_tenant_id
 
 __all__ = ["DEFAULT_NAMESPACE", "MISSING", "Cache"]
@@ -52,211 +32,17 @@ __all__ = ["DEFAULT_NAMESPACE", "MISSING", "Cache"]
 logger = logging.getLogger("relaypoint.cache")
 
 
-class _Missing:
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "MISSING"
-
-
-MISSING: Final[Any] = _Missing()
-"""Pass as ``default`` to ``get`` to tell a cached ``None`` from a miss."""
-
-_FALSE_WORDS = frozenset({"0", "false", "no", "off"})
-
-
-class Cache:
-    """An L1 (+ optional Redis L2) cache; see the module docstring and ``docs/cache.md``.
+class Cache(CacheBase):
+    """An L1 (+ optional Redis L2) cache; see the module docstring, `CacheBase` and ``docs/cache.md``.
 
     ``url``: ``None``/``memory://`` for L1 only, or ``redis://``, ``rediss://``,
-    ``redis+cluster://``. With ``from_env=True`` (the default instance) the URL and the on/off
-    switch come from ``REDIS_URL`` and ``ENABLE_CACHING`` on first use, not at construction.
+    ``redis+cluster://``. The other options, their defaults and their ranges are the fields of
+    `CacheSettings`. With ``from_env=True`` (the default instance) the URL and the on/off switch
+    come from ``REDIS_URL`` and ``ENABLE_CACHING`` on first use, not at construction.
+
+    Raises:
+        CacheConfigurationError: An option is unknown or out of range.
     """
-
-    def __init__(
-        self,
-        url: str | None = None,
-        *,
-        key_prefix: str = DEFAULT_KEY_PREFIX,
-        default_ttl: float = 300.0,
-        l1_ttl: float = 60.0,
-        l1_max_entries: int = 10_000,
-        l1_max_bytes: int = 64 * 1024 * 1024,
-        ttl_jitter: float = 0.0,
-        serializer: str | Serializer = "json",
-        pickle_secret: str | bytes | None = None,
-        op_timeout: float = 0.25,
-        lease_ttl: float = 10.0,
-        lease_wait: float = 5.0,
-        version_ttl: float = 1.0,
-        early_refresh: bool = True,
-        xfetch_beta: float = 1.0,
-        circuit_failure_threshold: int = 3,
-        circuit_reset_timeout: float = 2.0,
-        enabled: bool = True,
-        clock: Clock = system_clock,
-        rng: random.Random | None = None,
-        report_to_monitor: bool = False,
-        from_env: bool = False,
-    ) -> None:
-        self._l1 = L1Store(l1_max_entries, l1_max_bytes)
-        # Bound once: the hot paths in get() and @cached read these directly.
-        self._data = self._l1.data
-        self._clock = clock
-        self._now = clock.monotonic
-        self._settings = EngineSettings()
-        self._scopes = ScopeRegistry(KeyScheme("cache", key_prefix))
-        self._errors: dict[str, int] = {}
-        self._l2 = L2Access(
-            self._settings,
-            on_connect=self._on_connect,
-            on_drop=self._on_drop,
-            count_error=self._count_error,
-        )
-        self._tags = TagRegistry(self._settings, self._l1, self._l2, self._scopes)
-        self._invalidation = Invalidation(
-            self._settings, self._l1, self._l2, self._scopes, self._tags
-        )
-        self._loader = Loader(
-            self._settings,
-            self._l1,
-            self._l2,
-            Leases(self._settings, self._l2, self._tags),
-            self._tags,
-            self._invalidation,
-            report=self._report,
-            count_error=self._count_error,
-        )
-        self._subscription = Subscription(
-            on_notice=self._on_notice, clear_local=self.clear_local, count_error=self._count_error
-        )
-        self._configured = False
-        self._monitor_hook: Callable[..., None] | None = None
-        self._options: dict[str, Any] = {}
-        self.configure(
-            url,
-            key_prefix=key_prefix,
-            default_ttl=default_ttl,
-            l1_ttl=l1_ttl,
-            ttl_jitter=ttl_jitter,
-            serializer=serializer,
-            pickle_secret=pickle_secret,
-            op_timeout=op_timeout,
-            lease_ttl=lease_ttl,
-            lease_wait=lease_wait,
-            version_ttl=version_ttl,
-            early_refresh=early_refresh,
-            xfetch_beta=xfetch_beta,
-            circuit_failure_threshold=circuit_failure_threshold,
-            circuit_reset_timeout=circuit_reset_timeout,
-            enabled=enabled,
-            clock=clock,
-            rng=rng,
-            report_to_monitor=report_to_monitor,
-            _from_env=from_env,
-        )
-
-    # -- configuration ---------------------------------------------------------------------------
-    def configure(self, url: str | None = None, **options: Any) -> None:
-        """(Re)configure this cache; drops L1 and any Redis connection. No I/O happens here."""
-        from_env = bool(options.pop("_from_env", False))
-        unknown = set(options) - set(inspect.signature(Cache.__init__).parameters)
-        if unknown:
-            raise CacheConfigurationError(f"unknown cache option(s): {', '.join(sorted(unknown))}")
-        merged = {**self._options, **options}
-        merged["url"] = url
-        merged["from_env"] = from_env and url is None
-        self._options = merged
-        self._apply(merged)
-        self._configured = False
-        self._monitor_hook = None
-        self._l2.drop()
-        self.clear_local()
-
-    def _apply(self, o: dict[str, Any]) -> None:
-        for name in (
-            "default_ttl",
-            "l1_ttl",
-            "lease_ttl",
-            "lease_wait",
-            "version_ttl",
-            "op_timeout",
-        ):
-            value = o.get(name)
-            if not isinstance(value, int | float) or value <= 0:
-                raise CacheConfigurationError(f"{name} must be a positive number, got {value!r}")
-        jitter = o.get("ttl_jitter", 0.0)
-        if not 0.0 <= jitter < 1.0:
-            raise CacheConfigurationError("ttl_jitter is a fraction of the TTL in [0, 1)")
-        scheme = KeyScheme("cache", o.get("key_prefix", DEFAULT_KEY_PREFIX))
-        self._scopes.use_scheme(scheme)
-        serializer = o.get("serializer", "json")
-        settings = self._settings
-        settings.serializer = (
-            make_serializer(serializer, pickle_secret=o.get("pickle_secret"))
-            if isinstance(serializer, str)
-            else serializer
-        )
-        settings.default_ttl = float(o["default_ttl"])
-        settings.l1_ttl = float(o["l1_ttl"])
-        settings.ttl_jitter = float(jitter)
-        settings.lease_ttl = float(o["lease_ttl"])
-        settings.lease_wait = float(o["lease_wait"])
-        settings.version_ttl = float(o["version_ttl"])
-        settings.op_timeout = float(o["op_timeout"])
-        settings.early_refresh = bool(o.get("early_refresh", True))
-        settings.xfetch_beta = float(o.get("xfetch_beta", 1.0))
-        settings.enabled = bool(o.get("enabled", True))
-        settings.url = o.get("url")
-        clock = o.get("clock") or system_clock
-        self._clock = settings.clock = clock
-        # The system clock's method only wraps time.monotonic: skip the extra call on hot paths.
-        self._now = settings.now = time.monotonic if clock is system_clock else clock.monotonic
-        settings.rng = o.get("rng") or random.Random()  # noqa: S311 - jitter, not secrets
-        self._report_to_monitor = bool(o.get("report_to_monitor", False))
-        settings.breaker = CircuitBreaker(
-            "cache",
-            failure_threshold=int(o.get("circuit_failure_threshold", 3)),
-            reset_timeout=float(o.get("circuit_reset_timeout", 2.0)),
-            clock=clock,
-        )
-        settings.channel = scheme.component_prefix() + "_inv"
-        if settings.url is not None:
-            parse_backend_url(settings.url, component="cache")
-
-    def _ensure_configured(self) -> None:
-        """Resolve what waits for first use: the environment (default instance), the monitor."""
-        if self._configured:
-            return
-        self._configured = True
-        metrics.register_cache(self)
-        if self._options.get("from_env"):
-            switch = os.environ.get("ENABLE_CACHING")
-            if switch is not None and switch.strip().lower() in _FALSE_WORDS:
-                self._settings.enabled = False
-            url = os.environ.get("REDIS_URL") or None
-            if url is not None:
-                parse_backend_url(url, component="cache")
-                self._settings.url = url
-        if self._report_to_monitor:
-            self._monitor_hook = _monitor_hook()
-
-    @property
-    def url(self) -> str:
-        """The L2 URL in use (``memory://`` when L1 only)."""
-        self._ensure_configured()
-        return self._settings.url or "memory://"
-
-    enabled: SettingView[bool] = SettingView("``False`` makes the cache a pass-through.")
-    default_ttl: SettingView[float] = SettingView("Seconds a value is fresh by default.")
-    l1_ttl: SettingView[float] = SettingView("The longest an L1 copy is trusted without L2.")
-    ttl_jitter: SettingView[float] = SettingView("Fraction of the TTL removed at random.")
-    early_refresh: SettingView[bool] = SettingView("XFetch probabilistic early refresh.")
-    xfetch_beta: SettingView[float] = SettingView("How early XFetch refreshes.")
-    op_timeout: SettingView[float] = SettingView("The timeout of each L2 call, in seconds.")
-    lease_ttl: SettingView[float] = SettingView("How long a computation lease lasts.")
-    lease_wait: SettingView[float] = SettingView("How long to wait for another lease holder.")
-    version_ttl: SettingView[float] = SettingView("How often namespace versions are re-read.")
 
     # -- reads -----------------------------------------------------------------------------------
     async def get(
@@ -269,11 +55,12 @@ class Cache:
     ) -> Any:
         """The cached value, or ``default`` on a miss (a cached ``None`` is returned as ``None``)."""
         tenant = tenant_id if tenant_id is not None else current_tenant()
-        entry = self._data.get((tenant, namespace, key))
-        if entry is not None and entry.soft > self._now() and entry.epoch == entry.scope.epoch:
+        hot = self.hot_path
+        entry = hot.entries.get((tenant, namespace, key))
+        if entry is not None and entry.soft > hot.now() and entry.epoch == entry.scope.epoch:
             entry.ref = True
             entry.stats.hits_l1 += 1
-            hook = self._monitor_hook
+            hook = hot.monitor_hook
             if hook is not None:
                 hook(True, tenant_id=tenant)
             return entry.value
@@ -283,13 +70,13 @@ class Cache:
         self._ensure_configured()
         scope = self._scopes.get(tenant, namespace, key)
         stats = scope.stats
-        if not self._settings.enabled:
+        if not self._shared.current.enabled:
             stats.misses += 1
             self._report(False, tenant)
             return default
         lkey = (tenant, namespace, key)
         now = self._now()
-        entry = self._data.get(lkey)
+        entry = self._l1.data.get(lkey)
         if (
             entry is not None
             and entry.scope is scope
@@ -336,11 +123,12 @@ class Cache:
         caller (unless a ``stale_if_error`` value can be served); cache faults never do.
         """
         tenant = tenant_id if tenant_id is not None else current_tenant()
-        entry = self._data.get((tenant, namespace, key))
-        if entry is not None and entry.soft > self._now() and entry.epoch == entry.scope.epoch:
+        hot = self.hot_path
+        entry = hot.entries.get((tenant, namespace, key))
+        if entry is not None and entry.soft > hot.now() and entry.epoch == entry.scope.epoch:
             entry.ref = True
             entry.stats.hits_l1 += 1
-            hook = self._monitor_hook
+            hook = hot.monitor_hook
             if hook is not None:
                 hook(True, tenant_id=tenant)
             return entry.value
@@ -354,9 +142,9 @@ class Cache:
             lease=lease,
             tags=tuple(tags),
         )
-        return await self._get_or_set_slow(tenant, namespace, key, factory_func, policy)
+        return await self.load(tenant, namespace, key, factory_func, policy)
 
-    async def _get_or_set_slow(
+    async def load(
         self,
         tenant: str | None,
         namespace: str,
@@ -364,9 +152,21 @@ class Cache:
         factory: Factory,
         policy: FreshnessPolicy,
     ) -> Any:
+        """The miss path of `get_or_set` with a ready `FreshnessPolicy` (``@cached`` calls it).
+
+        Args:
+            tenant: The tenant id (``None`` for global entries); not resolved from the context.
+            namespace: The namespace.
+            key: The key inside the namespace.
+            factory: Computes the value on a miss (sync, async, or returning an awaitable).
+            policy: TTLs, stale windows, lease and tags of this entry.
+
+        Returns:
+            The cached or computed value.
+        """
         self._ensure_configured()
         scope = self._scopes.get(tenant, namespace, key)
-        if not self._settings.enabled:
+        if not self._shared.current.enabled:
             scope.stats.misses += 1
             return await call_factory(factory)
         return await self._loader.get_or_set(scope, key, factory, policy)
@@ -395,14 +195,14 @@ class Cache:
         self._ensure_configured()
         policy = FreshnessPolicy(ttl=ttl, l1_ttl=l1_ttl, tags=tuple(tags))
         scope = self._scopes.get(tenant, namespace, key)
-        if not self._settings.enabled:
+        if not self._shared.current.enabled:
             return False
         tag_versions = await self._tags.snapshot(tenant, policy.tags)
         if tag_versions is None:
             self._l1.remove((tenant, namespace, key))
             return False
         meta = self._loader.new_meta(
-            ttl if ttl is not None else self._settings.default_ttl,
+            ttl if ttl is not None else self._shared.current.default_ttl,
             stale_while_revalidate,
             stale_if_error,
             0.0,
@@ -478,84 +278,3 @@ class Cache:
         scope = self._scopes.get(tenant, DEFAULT_NAMESPACE, "")
         check_tags((tag,))
         await self._invalidation.retire_tag(scope, tag)
-
-    def clear_local(self) -> None:
-        """Drop this process's L1 (L2 and other processes are untouched)."""
-        self._l1.clear()
-        self._tags.clear()
-        self._scopes.invalidate_all()
-
-    # -- introspection ---------------------------------------------------------------------------
-    async def stats(self) -> CacheStats:
-        """Hit rates per namespace, L1 size and L2 health."""
-        return CacheStats(
-            namespaces={name: NamespaceSnapshot.of(s) for name, s in self._scopes.ns_stats.items()},
-            l1_entries=len(self._l1),
-            l1_bytes=self._l1.bytes,
-            l1_evictions=self._l1.evictions,
-            l2_enabled=self._settings.has_l2,
-            circuit_state=self._settings.breaker.state.value,
-            subscribed=self._subscription.active,
-            errors=dict(self._errors),
-        )
-
-    async def wait_ready(self, wait: float = 5.0) -> bool:
-        """Connect to L2 and wait until invalidation notices are being received."""
-        self._ensure_configured()
-        if self._l2.current() is None:
-            return True
-        subscribed = self._subscription.event
-        assert subscribed is not None
-        try:
-            async with asyncio.timeout(wait):
-                await subscribed.wait()
-        except TimeoutError:
-            return False
-        return True
-
-    async def drain(self) -> None:
-        """Wait for the background refreshes started so far (tests, graceful shutdown)."""
-        while self._loader.tasks:
-            await asyncio.gather(*list(self._loader.tasks), return_exceptions=True)
-
-    async def close(self) -> None:
-        """Stop the listener and background refreshes, close Redis connections."""
-        for task in list(self._loader.tasks):
-            task.cancel()
-        backend = self._l2.detach()
-        await self._subscription.close()
-        if backend is not None:
-            try:
-                await backend.close()
-            except Exception:
-                logger.debug("relaypoint cache: error while closing Redis", exc_info=True)
-
-    # -- internals -------------------------------------------------------------------------------
-    def _on_connect(self, backend: L2Backend, loop: asyncio.AbstractEventLoop) -> None:
-        self._subscription.start(backend, loop)
-
-    def _on_drop(self) -> None:
-        self._subscription.stop()
-        self._scopes.forget_remote_versions()
-
-    def _on_notice(self, data: bytes) -> None:
-        if not self._invalidation.apply_notice(data):
-            self._count_error("notice")
-
-    def _count_error(self, kind: str) -> None:
-        self._errors[kind] = self._errors.get(kind, 0) + 1
-
-    def _report(self, hit: bool, tenant: str | None) -> None:
-        hook = self._monitor_hook
-        if hook is not None:
-            hook(hit, tenant_id=tenant)
-
-
-def _monitor_hook() -> Callable[..., None] | None:
-    """``performance_monitor.record_cache_access`` when the monitoring module is present."""
-    try:
-        from relaypoint_core.monitoring import performance_monitor
-    except ImportError:  # pragma: no cover - older core without monitoring
-        return None
-    hook: Callable[..., None] = performance_monitor.record_cache_access
-    return hook

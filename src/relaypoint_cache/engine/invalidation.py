@@ -19,7 +19,7 @@ from relaypoint_cache.engine.keys import (
 )
 from relaypoint_cache.engine.l2 import FAILED, L2Access
 from relaypoint_cache.engine.scopes import ScopeRegistry
-from relaypoint_cache.engine.settings import EngineSettings
+from relaypoint_cache.engine.settings import SettingsCell
 from relaypoint_cache.engine.tags import TagRegistry
 from relaypoint_cache.l1 import L1Store, Scope
 from relaypoint_core.keys import escape_key_part
@@ -32,13 +32,13 @@ class Invalidation:
 
     def __init__(
         self,
-        settings: EngineSettings,
+        settings: SettingsCell,
         l1: L1Store,
         l2: L2Access,
         scopes: ScopeRegistry,
         tags: TagRegistry,
     ) -> None:
-        self._settings = settings
+        self._shared = settings
         self._l1 = l1
         self._l2 = l2
         self._scopes = scopes
@@ -104,7 +104,7 @@ class Invalidation:
                 redis_glob(pattern),
                 scan_count,
                 # Many small batches, each a short command: bound the whole walk, not each step.
-                limit=self._settings.op_timeout * 40,
+                limit=self._shared.current.op_timeout * 40,
             )
             await l2.call("publish", backend.publish, self.notice("p", scope, pattern))
             if deleted is not FAILED:

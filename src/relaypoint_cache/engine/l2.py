@@ -16,7 +16,7 @@ from typing import Any, Final, TypeVar
 from relaypoint_cache import metrics
 from relaypoint_cache.backends import L2Backend, create_backend
 from relaypoint_cache.engine.keys import lease_key, side_key, version_key, versioned_base
-from relaypoint_cache.engine.settings import EngineSettings
+from relaypoint_cache.engine.settings import SettingsCell
 from relaypoint_cache.envelope import EntryMeta, pack_entry, unpack_entry
 from relaypoint_cache.errors import CacheError, SerializationError
 from relaypoint_cache.l1 import Scope
@@ -38,13 +38,13 @@ class L2Access:
 
     def __init__(
         self,
-        settings: EngineSettings,
+        settings: SettingsCell,
         *,
         on_connect: Callable[[L2Backend, asyncio.AbstractEventLoop], None],
         on_drop: Callable[[], None],
         count_error: Callable[[str], None],
     ) -> None:
-        self._settings = settings
+        self._shared = settings
         self._on_connect = on_connect
         self._on_drop = on_drop
         self._count_error = count_error
@@ -55,7 +55,7 @@ class L2Access:
     # -- the connection ------------------------------------------------------------------------
     def current(self) -> L2Backend | None:
         """The backend of the running event loop (created lazily, recreated for a new loop)."""
-        settings = self._settings
+        settings = self._shared.current
         if not settings.has_l2:
             return None
         loop = asyncio.get_running_loop()
@@ -94,7 +94,7 @@ class L2Access:
         self, op: str, fn: Callable[..., Awaitable[T]], *args: Any, limit: float | None = -1.0
     ) -> T | Any:
         """Run one L2 call under the breaker and a timeout; :data:`FAILED` instead of raising."""
-        breaker = self._settings.breaker
+        breaker = self._shared.current.breaker
         if not breaker.allow():
             return FAILED
         started = time.perf_counter()
@@ -103,7 +103,7 @@ class L2Access:
                 result = await fn(*args)
             else:
                 # One shared timer instead of asyncio.timeout's timer per call (see deadlines).
-                with self._deadlines.limit(self._settings.op_timeout if limit < 0 else limit):
+                with self._deadlines.limit(self._shared.current.op_timeout if limit < 0 else limit):
                     result = await fn(*args)
         except Exception as exc:
             breaker.record_failure()
@@ -120,8 +120,11 @@ class L2Access:
         backend = self.current()
         if backend is None:
             return None
-        now = self._settings.now()
-        if scope.remote_version is None or now - scope.remote_checked >= self._settings.version_ttl:
+        now = self._shared.current.now()
+        if (
+            scope.remote_version is None
+            or now - scope.remote_checked >= self._shared.current.version_ttl
+        ):
             epoch = scope.epoch
             versions = await self.call(
                 "versions",
@@ -157,7 +160,7 @@ class L2Access:
         if data is FAILED or data is None:
             return None
         try:
-            meta, value = unpack_entry(self._settings.serializer, redis_key.encode(), data)
+            meta, value = unpack_entry(self._shared.current.serializer, redis_key.encode(), data)
         except SerializationError as exc:
             scope.stats.errors += 1
             self._count_error("serialization")
@@ -175,7 +178,7 @@ class L2Access:
         try:
             base = await self.versioned_base(scope)
             redis_key = (base or "") + escape_key_part(key)
-            payload = pack_entry(self._settings.serializer, redis_key.encode(), meta, value)
+            payload = pack_entry(self._shared.current.serializer, redis_key.encode(), meta, value)
         except SerializationError as exc:
             if strict:
                 raise
@@ -197,7 +200,7 @@ class L2Access:
         """Write a prepared entry (fenced by ``token`` when given) and publish ``notice``."""
         redis_key, payload = prepared
         backend = self.require()
-        ttl_ms = max(math.ceil((meta.stale_end - self._settings.clock.time()) * 1000), 1)
+        ttl_ms = max(math.ceil((meta.stale_end - self._shared.current.clock.time()) * 1000), 1)
         member = escape_key_part(key)
         base = redis_key[: len(redis_key) - len(member)]
         await self.call(

@@ -14,7 +14,7 @@ from typing import Any
 
 from relaypoint_cache.engine.keys import fence_key, lease_key
 from relaypoint_cache.engine.l2 import FAILED, L2Access
-from relaypoint_cache.engine.settings import EngineSettings
+from relaypoint_cache.engine.settings import SettingsCell
 from relaypoint_cache.engine.tags import TagRegistry
 from relaypoint_cache.envelope import EntryMeta
 from relaypoint_cache.l1 import Scope
@@ -27,8 +27,8 @@ Found = tuple[EntryMeta, Any, int]
 class Leases:
     """Take, release and wait for the leases of one cache's computations."""
 
-    def __init__(self, settings: EngineSettings, l2: L2Access, tags: TagRegistry) -> None:
-        self._settings = settings
+    def __init__(self, settings: SettingsCell, l2: L2Access, tags: TagRegistry) -> None:
+        self._shared = settings
         self._l2 = l2
         self._read = tags.read_entry
 
@@ -43,7 +43,7 @@ class Leases:
             l2.require().acquire_lease,
             lease_key(base, key),
             fence_key(scope.redis_base),
-            int(self._settings.lease_ttl * 1000),
+            int(self._shared.current.lease_ttl * 1000),
         )
         return None if token is FAILED else int(token)
 
@@ -62,7 +62,7 @@ class Leases:
         ``None``: neither (L2 down, or the holder took longer than ``lease_wait``); compute
         without the lease.
         """
-        settings = self._settings
+        settings = self._shared.current
         l2 = self._l2
         deadline = time.monotonic() + settings.lease_wait
         waited = False

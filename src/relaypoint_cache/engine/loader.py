@@ -24,7 +24,7 @@ from relaypoint_cache.engine.freshness import (
 from relaypoint_cache.engine.invalidation import Invalidation
 from relaypoint_cache.engine.l2 import L2Access
 from relaypoint_cache.engine.leases import Leases
-from relaypoint_cache.engine.settings import EngineSettings
+from relaypoint_cache.engine.settings import SettingsCell
 from relaypoint_cache.engine.singleflight import SingleFlight
 from relaypoint_cache.engine.tags import TagRegistry
 from relaypoint_cache.envelope import EntryMeta
@@ -55,7 +55,7 @@ class Loader:
 
     def __init__(
         self,
-        settings: EngineSettings,
+        settings: SettingsCell,
         l1: L1Store,
         l2: L2Access,
         leases: Leases,
@@ -65,7 +65,7 @@ class Loader:
         report: Callable[[bool, str | None], None],
         count_error: Callable[[str], None],
     ) -> None:
-        self._settings = settings
+        self._shared = settings
         self._l1 = l1
         self._l2 = l2
         self._leases = leases
@@ -84,7 +84,7 @@ class Loader:
         stats = scope.stats
         tenant = scope.tenant
         lkey = (tenant, scope.namespace, key)
-        now = self._settings.now()
+        now = self._shared.current.now()
         entry = self._l1.data.get(lkey)
         stale: Entry | None = None
         if (
@@ -136,7 +136,10 @@ class Loader:
             if found is not None:
                 meta, value, size = found
                 state = freshness(
-                    self._settings.clock.time(), meta.fresh_until, meta.swr_until, meta.sie_until
+                    self._shared.current.clock.time(),
+                    meta.fresh_until,
+                    meta.swr_until,
+                    meta.sie_until,
                 )
                 if state is Freshness.FRESH:
                     stats.hits_l2 += 1
@@ -144,7 +147,7 @@ class Loader:
                     entry = self.fill_l1(
                         scope, lkey, key, value, meta, size, policy.l1_ttl, policy.early_refresh
                     )
-                    if entry is not None and entry.soft <= self._settings.now() < entry.fresh:
+                    if entry is not None and entry.soft <= self._shared.current.now() < entry.fresh:
                         entry.refreshing = True
                         stats.early_refreshes += 1
                         self._spawn_refresh(scope, lkey, key, factory, policy, after=True)
@@ -191,7 +194,7 @@ class Loader:
         *,
         notify: bool,
     ) -> Any:
-        started = self._settings.now()
+        started = self._shared.current.now()
         try:
             value = await call_factory(factory)
         except Exception:
@@ -200,8 +203,8 @@ class Loader:
                 scope.stats.stale_served += 1
                 return stale_value
             raise
-        delta = max(self._settings.now() - started, 0.0)
-        ttl = stored_ttl(policy, value, self._settings.default_ttl)
+        delta = max(self._shared.current.now() - started, 0.0)
+        ttl = stored_ttl(policy, value, self._shared.current.default_ttl)
         if ttl <= 0:
             await self._leases.release(scope, key, token)
             return value
@@ -306,9 +309,9 @@ class Loader:
             sie,
             delta,
             tags,
-            wall_now=self._settings.clock.time(),
-            jitter=self._settings.ttl_jitter,
-            rng=self._settings.rng,
+            wall_now=self._shared.current.clock.time(),
+            jitter=self._shared.current.ttl_jitter,
+            rng=self._shared.current.rng,
         )
 
     def fill_l1(
@@ -325,8 +328,8 @@ class Loader:
         if self._l1.max_entries <= 0:
             self._l1.remove(lkey)  # an L1 that holds nothing: skip building the entry
             return None
-        now = self._settings.now()
-        early = self._settings.early_refresh if early_refresh is None else early_refresh
+        now = self._shared.current.now()
+        early = self._shared.current.early_refresh if early_refresh is None else early_refresh
         entry = local_entry(
             scope,
             key,
@@ -334,13 +337,13 @@ class Loader:
             meta,
             size,
             now=now,
-            wall_now=self._settings.clock.time(),
+            wall_now=self._shared.current.clock.time(),
             # With no L2, L1 is the only level: it keeps the value for its full life.
-            l1_ttl=(l1_ttl if l1_ttl is not None else self._settings.l1_ttl)
-            if self._settings.has_l2
+            l1_ttl=(l1_ttl if l1_ttl is not None else self._shared.current.l1_ttl)
+            if self._shared.current.has_l2
             else None,
-            xfetch_beta=self._settings.xfetch_beta if early else None,
-            rng=self._settings.rng,
+            xfetch_beta=self._shared.current.xfetch_beta if early else None,
+            rng=self._shared.current.rng,
         )
         if entry.l1_until <= now or not self._l1.put(lkey, entry, now):
             return None

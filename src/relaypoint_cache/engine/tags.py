@@ -13,7 +13,7 @@ from typing import Any
 from relaypoint_cache.engine.keys import DEFAULT_NAMESPACE, check_tags, version_key
 from relaypoint_cache.engine.l2 import FAILED, L2Access
 from relaypoint_cache.engine.scopes import ScopeRegistry
-from relaypoint_cache.engine.settings import EngineSettings
+from relaypoint_cache.engine.settings import SettingsCell
 from relaypoint_cache.envelope import EntryMeta
 from relaypoint_cache.l1 import L1Store, Scope
 from relaypoint_core.keys import escape_key_part
@@ -27,9 +27,9 @@ class TagRegistry:
     """The tag versions known here and the L1 keys carrying each tag, per tenant."""
 
     def __init__(
-        self, settings: EngineSettings, l1: L1Store, l2: L2Access, scopes: ScopeRegistry
+        self, settings: SettingsCell, l1: L1Store, l2: L2Access, scopes: ScopeRegistry
     ) -> None:
-        self._settings = settings
+        self._shared = settings
         self._l1 = l1
         self._l2 = l2
         self._scopes = scopes
@@ -92,7 +92,7 @@ class TagRegistry:
     async def _version_map(
         self, tenant: str | None, tags: tuple[str, ...]
     ) -> dict[str, int] | None:
-        settings = self._settings
+        settings = self._shared.current
         now = settings.now()
         known: dict[str, int] = {}
         missing: list[str] = []
