@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -34,17 +36,30 @@ class FieldSelection:
 
     def __init__(self, allowed: Iterable[str]) -> None:
         self.allowed = frozenset(allowed)
+        # The schema states what the server accepts ("a, b,,c" yes; "a b", "x" or "" no), so the
+        # parameter is declared here, per resource, rather than in the method's own signature.
+        # The pattern is documentation only: __call__ enforces it with a message naming the
+        # unknown fields, which a bare pattern mismatch could not.
+        name = "(?:" + "|".join(re.escape(n) for n in sorted(self.allowed)) + ")"
+        self.pattern = rf"^[\s,]*{name}(?:\s*,[\s,]*{name})*[\s,]*$"
+        query = Query(
+            max_length=500,
+            description="comma-separated fields to return, e.g. id,name,status",
+            json_schema_extra={"pattern": self.pattern},
+        )
+        self.__signature__ = inspect.Signature(
+            [
+                inspect.Parameter(
+                    "fields",
+                    inspect.Parameter.KEYWORD_ONLY,
+                    default=None,
+                    annotation=Annotated[str | None, query],
+                )
+            ],
+            return_annotation=frozenset[str] | None,
+        )
 
-    async def __call__(
-        self,
-        fields: Annotated[
-            str | None,
-            Query(
-                max_length=500,
-                description="comma-separated fields to return, e.g. id,name,status",
-            ),
-        ] = None,
-    ) -> frozenset[str] | None:
+    async def __call__(self, fields: str | None = None) -> frozenset[str] | None:
         if fields is None:
             return None
         names = {name.strip() for name in fields.split(",") if name.strip()}

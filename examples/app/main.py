@@ -26,7 +26,10 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.routing import Route
 from starlette.staticfiles import StaticFiles
 
+from examples.app.allow_header import AllowHeaderMiddleware
+from examples.app.docs_ui import install_docs_ui
 from examples.app.identity import install_identity
+from examples.app.path_params import declare_tenant_path_parameters
 from examples.app.problems import problem_responses
 from examples.app.realtime import install_realtime
 from examples.app.routes_admin import router as admin_router
@@ -43,6 +46,7 @@ from relaypoint_core import __version__
 from relaypoint_core.fastapi import install_auth
 from relaypoint_core.fastapi_problems import install_problem_handlers
 from relaypoint_core.monitoring.asgi import MetricsMiddleware, metrics_app
+from relaypoint_core.monitoring.probes import ProbeHostExemption
 from relaypoint_core.rbac import Role
 from relaypoint_tenancy import TenantResolutionMiddleware
 from relaypoint_tenancy.resolution import DEFAULT_SOURCES
@@ -119,6 +123,8 @@ def create_app(config: AppConfig | None = None) -> FastAPI:
             "rate limits, a two-level cache and Prometheus metrics."
         ),
         lifespan=lifespan,
+        docs_url=None,  # served from local assets by install_docs_ui below
+        redoc_url=None,
     )
     app.state.runtime = runtime
     install_problem_handlers(app)
@@ -137,9 +143,11 @@ def create_app(config: AppConfig | None = None) -> FastAPI:
         platform_router,
     ):
         app.include_router(router, prefix=api, dependencies=secured, responses=secured_errors)
+    install_docs_ui(app, title=settings.PROJECT_NAME)
     app.include_router(theme_router, prefix=api, responses=public_errors)
     app.include_router(billing_router, prefix=api, dependencies=secured, responses=secured_errors)
     install_identity(app, runtime, prefix=api, dependencies=secured, responses=secured_errors)
+    declare_tenant_path_parameters(app)
     app.include_router(health_router)
     app.include_router(pages_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
@@ -158,11 +166,17 @@ def create_app(config: AppConfig | None = None) -> FastAPI:
         path_prefix=f"{api}/tenants/",
         cache_ttl=5.0,
     )
+    app.add_middleware(AllowHeaderMiddleware, openapi=app.openapi)
     app.add_middleware(TenantResolutionMiddleware, resolver=resolver, exempt_paths=TENANCY_EXEMPT)
     app.add_middleware(lambda inner: mount_rate_limiter(runtime, inner))
     install_auth(app, runtime.auth)
     if settings.PROMETHEUS_ENABLED:
-        app.add_middleware(MetricsMiddleware, monitor=runtime.monitor)
+        app.add_middleware(
+            MetricsMiddleware,
+            monitor=runtime.monitor,
+            # Requests refused before routing (429, tenancy 404/403) keep their route's template.
+            route_templates=lambda: list(app.openapi()["paths"]),
+        )
     app.add_middleware(GZipMiddleware, minimum_size=500)
     app.add_middleware(
         CORSMiddleware,
@@ -173,5 +187,9 @@ def create_app(config: AppConfig | None = None) -> FastAPI:
         max_age=600,
     )
     app.add_middleware(SecurityHeadersMiddleware)
-    app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.ALLOWED_HOSTS)
+    # Probes and scrapes address the pod by IP: they skip the host allow-list, nothing else does.
+    app.add_middleware(
+        ProbeHostExemption,
+        guard=lambda inner: TrustedHostMiddleware(inner, allowed_hosts=settings.ALLOWED_HOSTS),
+    )
     return app

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 
 from examples.app.context import CallContext, call_context
+from examples.app.path_params import TENANT_IN_PATH
 from examples.app.permissions import (
     RequireAnalyticsRead,
     RequireAuditLogRead,
@@ -60,7 +61,7 @@ async def create_tenant(
     return tenant_to_dict(tenant)
 
 
-@router.get("/{tenant_id}", response_model=TenantOut)
+@router.get("/{tenant_id}", dependencies=TENANT_IN_PATH, response_model=TenantOut)
 async def get_tenant(
     ctx: Annotated[CallContext, Depends(call_context)],
     _: Annotated[object, Depends(RequireTenantSettingsRead)],
@@ -68,7 +69,7 @@ async def get_tenant(
     return tenant_to_dict(ctx.tenant)
 
 
-@router.get("/{tenant_id}/branding", response_model=BrandingBody)
+@router.get("/{tenant_id}/branding", dependencies=TENANT_IN_PATH, response_model=BrandingBody)
 async def get_branding(
     ctx: Annotated[CallContext, Depends(call_context)],
     _: Annotated[object, Depends(RequireBrandingRead)],
@@ -76,7 +77,7 @@ async def get_branding(
     return {key: ctx.tenant.branding.get(key) for key in BrandingBody.model_fields}
 
 
-@router.put("/{tenant_id}/branding", response_model=BrandingBody)
+@router.put("/{tenant_id}/branding", dependencies=TENANT_IN_PATH, response_model=BrandingBody)
 async def update_branding(
     body: BrandingBody,
     ctx: Annotated[CallContext, Depends(call_context)],
@@ -90,7 +91,7 @@ async def update_branding(
     return {key: tenant.branding.get(key) for key in BrandingBody.model_fields}
 
 
-@router.get("/{tenant_id}/plan", response_model=PlanBody)
+@router.get("/{tenant_id}/plan", dependencies=TENANT_IN_PATH, response_model=PlanBody)
 async def get_plan(
     ctx: Annotated[CallContext, Depends(call_context)],
     _: Annotated[object, Depends(RequireBillingRead)],
@@ -98,7 +99,7 @@ async def get_plan(
     return {"plan_tier": ctx.tenant.plan_tier.value}
 
 
-@router.put("/{tenant_id}/plan", response_model=PlanBody)
+@router.put("/{tenant_id}/plan", dependencies=TENANT_IN_PATH, response_model=PlanBody)
 async def change_plan(
     body: PlanBody,
     ctx: Annotated[CallContext, Depends(call_context)],
@@ -124,7 +125,7 @@ async def change_plan(
     return {"plan_tier": tenant.plan_tier.value}
 
 
-@router.get("/{tenant_id}/usage", response_model=Usage)
+@router.get("/{tenant_id}/usage", dependencies=TENANT_IN_PATH, response_model=Usage)
 async def usage(
     ctx: Annotated[CallContext, Depends(call_context)],
     runtime: Annotated[Runtime, Depends(use_runtime)],
@@ -139,12 +140,22 @@ async def usage(
     }
 
 
-@router.get("/{tenant_id}/performance", responses=problem_responses(422))
+@router.get(
+    "/{tenant_id}/performance", dependencies=TENANT_IN_PATH, responses=problem_responses(422)
+)
 async def performance_report(
     ctx: Annotated[CallContext, Depends(call_context)],
     runtime: Annotated[Runtime, Depends(use_runtime)],
     _: Annotated[object, Depends(RequireAnalyticsRead)],
-    time_window: Annotated[str, Query(max_length=32, examples=["1h", "15m", "1h30m"])] = "1h",
+    time_window: Annotated[
+        str,
+        Query(
+            max_length=32,
+            # A positive duration: unit-suffixed parts, at least one of them non-zero.
+            pattern=r"^\s*(?:\d+[smhdwSMHDW])*\d*[1-9]\d*[smhdwSMHDW](?:\d+[smhdwSMHDW])*\s*$",
+            examples=["1h", "15m", "1h30m"],
+        ),
+    ] = "1h",
 ) -> dict[str, Any]:
     """This process's request count, error rate, latency percentiles, slowest routes, cache hit
     rate and workflows executed for the tenant over ``time_window``."""
@@ -159,7 +170,7 @@ async def performance_report(
     return report.as_dict()
 
 
-@router.get("/{tenant_id}/rate-limit", response_model=RateLimitState)
+@router.get("/{tenant_id}/rate-limit", dependencies=TENANT_IN_PATH, response_model=RateLimitState)
 async def rate_limit_state(
     request: Request,
     ctx: Annotated[CallContext, Depends(call_context)],
@@ -170,7 +181,7 @@ async def rate_limit_state(
     return runtime.rate_limit_state(request.scope, ctx.tenant)
 
 
-@router.get("/{tenant_id}/audit-log", response_model=AuditPage)
+@router.get("/{tenant_id}/audit-log", dependencies=TENANT_IN_PATH, response_model=AuditPage)
 async def audit_log(
     ctx: Annotated[CallContext, Depends(call_context)],
     runtime: Annotated[Runtime, Depends(use_runtime)],

@@ -22,9 +22,16 @@ __all__ = ["API_KEYS_STATE_ATTR", "build_api_key_router", "get_api_keys"]
 API_KEYS_STATE_ATTR = "relaypoint_api_keys"
 
 
+# relaypoint_core.rbac's permission rule; `(?!\n)` keeps Python's `$` from accepting a newline.
+PERMISSION_PATTERN = r"^[a-z][a-z0-9_]*:[a-z][a-z0-9_]*$(?!\n)"
+
+
 class ApiKeyCreate(BaseModel):
     name: str = Field(min_length=1, max_length=100)
-    permissions: list[str] = Field(min_length=1, max_length=64)
+    # The schema states the server's "resource:action" rule; ApiKeyService enforces it.
+    permissions: list[Annotated[str, Field(json_schema_extra={"pattern": PERMISSION_PATTERN})]] = (
+        Field(min_length=1, max_length=64)
+    )
     expires_in_days: float | None = Field(default=None, gt=0, le=3650)
     owner_kind: Literal["user", "service_account"] = "user"
     owner_id: str | None = Field(default=None, max_length=128)

@@ -165,8 +165,9 @@ async def upgrade(
     else with billing access: 202, recorded in the tenant's audit log)."""
     current = PLAN_ORDER.index(ctx.tenant.plan_tier)
     if PLAN_ORDER.index(body.plan_tier) <= current:
+        # A valid plan name that conflicts with the tenant's state: 409, not a schema error.
         return problem_response(
-            422, f"{body.plan_tier.value} is not above the current plan {ctx.tenant.plan_tier}"
+            409, f"{body.plan_tier.value} is not above the current plan {ctx.tenant.plan_tier}"
         )
     change = PlanChange(
         tenant=ctx.tenant.slug,

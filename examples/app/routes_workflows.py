@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from examples.app.context import CallContext, call_context
 from examples.app.domain import Workflow, WorkflowNotFound, WorkflowRepository
 from examples.app.listing import FieldSelection, PageParams, page_params
+from examples.app.path_params import TENANT_IN_PATH
 from examples.app.permissions import (
     RequireWorkflowCreate,
     RequireWorkflowDelete,
@@ -90,7 +91,9 @@ def build_workflow_router(*, tenant_in_path: bool) -> APIRouter:
     """The workflow routes, with or without the ``{tenant_id}`` path segment."""
     prefix = "/tenants/{tenant_id}/workflows" if tenant_in_path else "/workflows"
     tag = "workflows (tenant in path)" if tenant_in_path else "workflows"
-    router = APIRouter(prefix=prefix, tags=[tag])
+    router = APIRouter(
+        prefix=prefix, tags=[tag], dependencies=TENANT_IN_PATH if tenant_in_path else []
+    )
     suffix = "_in_tenant" if tenant_in_path else ""
 
     @router.get(

@@ -106,6 +106,10 @@ class Runtime:
             await self.limiter.startup()
         if self.realtime is not None:
             await self.realtime.start()  # subscribe to the other instances' emissions now
+        # Connect the cache now: its metrics exist from start-up, and with Redis this instance
+        # hears other instances' invalidations before it serves its first cached read.
+        if not await self.cache.wait_ready(wait=2.0):
+            logger.warning("cache invalidation channel not subscribed yet; continuing")
         self.meter.start()
 
     async def close(self) -> None:

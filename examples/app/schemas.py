@@ -137,14 +137,36 @@ class TenantOut(BaseModel):
     branding: dict[str, Any]
 
 
+_HEX_COLOR = r"^\s*#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})\s*$"
+_HTTPS_URL = r"^\s*https://[A-Za-z0-9.\-]+(?::\d{1,5})?(?:/[^\s\"'<>]*)?\s*$"
+_COMPANY = r"^\s*\S(?:[\s\S]{0,98}\S)?\s*$"
+_EMAIL = (
+    r"^\s*[A-Za-z0-9._%+\-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+"
+    r"[A-Za-z]{2,63}\s*$"
+)
+
+
 class BrandingBody(BaseModel):
     model_config = _STRICT
-    primary_color: StorableStr | None = Field(default=None, max_length=7)
-    secondary_color: StorableStr | None = Field(default=None, max_length=7)
-    logo_url: StorableStr | None = Field(default=None, max_length=2048)
-    favicon_url: StorableStr | None = Field(default=None, max_length=2048)
-    company_name: StorableStr | None = Field(default=None, max_length=200)
-    support_email: StorableStr | None = Field(default=None, max_length=320)
+    # The patterns are relaypoint_tenancy.branding's rules (which strip surrounding whitespace),
+    # so the schema promises exactly what the server accepts. They are stated for the schema
+    # only: the tenancy validator enforces them, with a 422 that names every bad field.
+    primary_color: StorableStr | None = Field(
+        default=None, json_schema_extra={"pattern": _HEX_COLOR}
+    )
+    secondary_color: StorableStr | None = Field(
+        default=None, json_schema_extra={"pattern": _HEX_COLOR}
+    )
+    logo_url: StorableStr | None = Field(
+        default=None, max_length=2048, json_schema_extra={"pattern": _HTTPS_URL}
+    )
+    favicon_url: StorableStr | None = Field(
+        default=None, max_length=2048, json_schema_extra={"pattern": _HTTPS_URL}
+    )
+    company_name: StorableStr | None = Field(default=None, json_schema_extra={"pattern": _COMPANY})
+    support_email: StorableStr | None = Field(
+        default=None, max_length=254, json_schema_extra={"pattern": _EMAIL}
+    )
 
 
 class PlanBody(BaseModel):

@@ -20,12 +20,12 @@ DEFAULT_CSP = (
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
     "frame-ancestors 'none'; form-action 'self'"
 )
-# Swagger UI and ReDoc load their bundles from a CDN and bootstrap with an inline script.
+# Under /docs: the UIs' local bundles (examples.app.docs_ui; its pages send their own, stricter
+# policy that allows their inline script by hash). No CDN is named.
 DOCS_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-    "img-src 'self' data: https:; font-src 'self' https://fonts.gstatic.com; "
-    "worker-src 'self' blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
 HSTS = "max-age=63072000; includeSubDomains"
 

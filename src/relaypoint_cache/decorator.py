@@ -3,7 +3,7 @@
 The key is the function's qualified name plus the ``repr`` of its arguments (keyword arguments
 sorted), so arguments should have a faithful ``repr`` (numbers, strings, UUIDs, tuples of those,
 pydantic models...). Pass ``key=`` to build keys yourself. The tenant comes from the function's
-``tenant_id`` argument when it has one, else from :func:`relaypoint_core.tenant_context.current_tenant`.
+``tenant_id`` argument when it has one, else from `relaypoint_core.tenant_context.current_tenant`.
 """
 
 from __future__ import annotations

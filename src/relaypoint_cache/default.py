@@ -1,6 +1,6 @@
 """The default instance behind the seed's ``from app.core.cache import enterprise_cache``.
 
-Nothing is read or connected at import time. Call :func:`configure` at start-up, or let the first
+Nothing is read or connected at import time. Call `configure` at start-up, or let the first
 use read ``REDIS_URL`` (L2 on Redis when set, L1 only when not) and ``ENABLE_CACHING`` (``false``
 turns caching into a pass-through to the factory).
 """

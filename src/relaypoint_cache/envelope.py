@@ -97,7 +97,7 @@ def _read_tags(data: bytes) -> tuple[tuple[tuple[str, int], ...], int]:
 
 
 def unpack_entry(serializer: Serializer, redis_key: bytes, data: bytes) -> tuple[EntryMeta, Any]:
-    """Decode ``data``; raises :class:`SerializationError` (or ``TamperedEntryError``) if untrusted."""
+    """Decode ``data``; raises `SerializationError` (or ``TamperedEntryError``) if untrusted."""
     if len(data) < _HEADER.size:
         raise SerializationError("stored cache entry is truncated")
     magic, fmt, codec_id, flags, created, fresh, swr, sie, delta = _HEADER.unpack_from(data)

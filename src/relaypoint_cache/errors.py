@@ -1,4 +1,4 @@
-"""Typed errors of relaypoint_cache; all derive from :class:`relaypoint_core.errors.RelayPointError`.
+"""Typed errors of relaypoint_cache; all derive from `relaypoint_core.errors.RelayPointError`.
 
 Backend faults never surface as exceptions from cache reads and writes (the cache degrades to L1
 plus the factory); these errors are for misuse and for entries that must not be trusted.

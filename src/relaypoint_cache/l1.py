@@ -5,7 +5,7 @@ timer function; here a hit is one dict lookup plus three attribute reads and one
 eviction work (a second chance for recently used entries, an approximation of LRU with a better hit
 cost) is paid on insert. ``benchmarks/bench_cache.py`` measures both.
 
-Invalidation is O(1): every entry remembers the epoch of its :class:`Scope` (one tenant's
+Invalidation is O(1): every entry remembers the epoch of its `Scope` (one tenant's
 namespace) when it was stored, and bumping the scope's epoch retires all of them at once.
 """
 

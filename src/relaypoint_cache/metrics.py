@@ -87,6 +87,13 @@ class _CacheCollector:
             hits.add_metric(["l2", label], bucket["hits_l2"])
             for name, family in families.items():
                 family.add_metric([label], bucket[name])
+        if not totals:
+            # A cache nobody has read yet still reports its hits and misses, at zero, so the hit
+            # rate (a key metric) has series from start-up.
+            hits.add_metric(["l1", ""], 0)
+            hits.add_metric(["l2", ""], 0)
+            for family in families.values():
+                family.add_metric([""], 0)
         for kind, count in sorted(error_totals.items()):
             errors.add_metric([kind], count)
         entries.add_metric([], entry_count)

@@ -3,17 +3,17 @@
 JSON and msgpack round-trip the types an API caches: ``datetime``/``date``/``time``, ``UUID``,
 ``Decimal``, ``bytes``, ``set``/``frozenset`` and pydantic models (tuples come back as lists, as in
 every JSON cache). A pydantic model is stored with its class path and rebuilt only if that class is
-*registered*: by :func:`register_model`, or by this process having encoded a value of it. Decoding
+*registered*: by `register_model`, or by this process having encoded a value of it. Decoding
 never imports a module and never rebuilds a class merely because it is importable (an entry naming
 ``relaypoint_core.config:RelayPointSettings`` is refused, not validated). An entry naming any other
 class, or failing to decode in any way (corrupt, nested past the recursion limit, a typed value of
-the wrong type) raises :class:`SerializationError`, which the cache turns into a miss plus a
+the wrong type) raises `SerializationError`, which the cache turns into a miss plus a
 counted error.
 
 Pickle runs code while loading, so it is never the default and never unsigned: every pickled entry
 carries an HMAC-SHA256 over the Redis key, the envelope header and the payload. The algorithm is
 fixed here, never read from the stored bytes, and the tag is compared in constant time. An entry
-that fails the check raises :class:`TamperedEntryError` and is not unpickled.
+that fails the check raises `TamperedEntryError` and is not unpickled.
 """
 
 from __future__ import annotations

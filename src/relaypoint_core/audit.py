@@ -1,7 +1,7 @@
 """The audit trail: who did what, in which tenant, to what, with which outcome, and when.
 
-:class:`AuditLog` is the Protocol components record to. :class:`InMemoryAuditLog` keeps events for
-tests and admin screens; :class:`LoggingAuditLog` writes one JSON object per event to a stdlib
+`AuditLog` is the Protocol components record to. `InMemoryAuditLog` keeps events for
+tests and admin screens; `LoggingAuditLog` writes one JSON object per event to a stdlib
 logger, so any log shipper (and a SIEM behind it) can pick security events up.
 """
 
@@ -86,7 +86,7 @@ def make_event(
     clock: Clock = system_clock,
     **details: Any,
 ) -> AuditEvent:
-    """Build an :class:`AuditEvent` stamped with ``clock``'s wall time."""
+    """Build an `AuditEvent` stamped with ``clock``'s wall time."""
     return AuditEvent(action, outcome, actor, tenant_id, target, clock.time(), details)
 
 

@@ -136,7 +136,7 @@ def secret_key_problem(secret: str | None) -> str | None:
 
 
 def load_settings(**overrides: object) -> RelayPointSettings:
-    """Read settings from the environment, turning validation errors into :class:`ConfigurationError`."""
+    """Read settings from the environment, turning validation errors into `ConfigurationError`."""
     try:
         return RelayPointSettings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:

@@ -27,7 +27,7 @@ __all__ = ["DeadlineWatch"]
 
 
 class _Limit:
-    """One bounded await; created by :meth:`DeadlineWatch.limit`."""
+    """One bounded await; created by `DeadlineWatch.limit`."""
 
     __slots__ = ("_cancelling", "_task", "_watch", "deadline", "expired", "seconds")
 

@@ -1,4 +1,4 @@
-"""Every exception RelayPoint raises derives from :class:`RelayPointError`.
+"""Every exception RelayPoint raises derives from `RelayPointError`.
 
 Each package adds its own ``errors.py`` with subclasses; messages say what went wrong *and* what
 to do about it, because they end up in a user's logs, not in our debugger.

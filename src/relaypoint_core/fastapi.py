@@ -14,7 +14,7 @@ Answers follow RFC 6750, as ``application/problem+json``: no credential gives 40
 Bearer error; a missing permission is 403 with ``error="insufficient_scope"``. Credentials are
 access tokens or API keys (``Authorization: Bearer`` or ``X-API-Key``). Denials are audited.
 
-``install_auth`` adds :class:`AuthenticationMiddleware` as the *outermost* middleware at that
+``install_auth`` adds `AuthenticationMiddleware` as the *outermost* middleware at that
 moment: call it after adding the tenancy and rate-limit middlewares, which read the principal.
 The seed's names (``AuthService``, ``Permission``, ``PermissionChecker``) are re-exported here.
 """
@@ -84,7 +84,7 @@ AUTH_SERVICE_STATE_ATTR = "relaypoint_auth"
 
 
 class ProblemHTTPException(HTTPException):
-    """An HTTPException rendered as RFC 9457 problem+json once :func:`install_auth` ran."""
+    """An HTTPException rendered as RFC 9457 problem+json once `install_auth` ran."""
 
     def __init__(
         self,
@@ -196,14 +196,14 @@ async def _auth_error_response(request: Request, exc: Exception) -> Response:
 
 
 def install_problem_handler(app: FastAPI) -> None:
-    """Render every :class:`ProblemHTTPException` (raised by any RelayPoint dependency) as
-    ``application/problem+json``. :func:`install_auth` calls it for you."""
+    """Render every `ProblemHTTPException` (raised by any RelayPoint dependency) as
+    ``application/problem+json``. `install_auth` calls it for you."""
     app.add_exception_handler(ProblemHTTPException, _problem_response)
 
 
 def install_auth(app: FastAPI, service: AuthService, *, middleware: bool = True) -> None:
     """Make ``service`` available to the dependencies, render auth errors as problem+json and
-    (by default) add :class:`AuthenticationMiddleware`. Call before the app starts."""
+    (by default) add `AuthenticationMiddleware`. Call before the app starts."""
     setattr(app.state, AUTH_SERVICE_STATE_ATTR, service)
     install_problem_handler(app)
     app.add_exception_handler(AuthenticationError, _auth_error_response)

@@ -1,7 +1,7 @@
 """One way to build a redis-py asyncio client from a backend URL, shared by every component.
 
-``redis://`` and ``rediss://`` give a :class:`redis.asyncio.Redis`; ``redis+cluster://`` (or
-``rediss+cluster://``) gives a :class:`redis.asyncio.cluster.RedisCluster` seeded from that node.
+``redis://`` and ``rediss://`` give a `redis.asyncio.Redis`; ``redis+cluster://`` (or
+``rediss+cluster://``) gives a `redis.asyncio.cluster.RedisCluster` seeded from that node.
 redis-py is imported only here and only when called, so the bare install needs no Redis.
 
 Connections outlive Redis restarts in the pool: after a restart every pooled socket is dead, and

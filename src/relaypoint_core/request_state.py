@@ -1,7 +1,7 @@
 """Where RelayPoint middlewares leave what they learned about a request, in the ASGI scope.
 
-The auth middleware stores the authenticated :class:`Principal`; the tenancy middleware stores the
-:class:`ResolvedTenant`. Other middlewares (rate limiting, metrics) read them without importing the
+The auth middleware stores the authenticated `Principal`; the tenancy middleware stores the
+`ResolvedTenant`. Other middlewares (rate limiting, metrics) read them without importing the
 package that wrote them: this module is the contract between siblings.
 """
 

@@ -1,7 +1,7 @@
-"""The current tenant of this request or job, held in a :class:`contextvars.ContextVar`.
+"""The current tenant of this request or job, held in a `contextvars.ContextVar`.
 
 The tenancy middleware binds it per request; background jobs bind it by hand with
-:func:`tenant_scope`. Cache namespaces, rate-limit scopes, metrics and the audit log read it.
+`tenant_scope`. Cache namespaces, rate-limit scopes, metrics and the audit log read it.
 Because it is a ContextVar, every asyncio task sees the value of the context it was created in,
 and a value bound inside one task never leaks into another.
 """
@@ -51,7 +51,7 @@ def current_tenant() -> str | None:
 
 
 def get_current_tenant() -> str:
-    """The tenant bound to this context; raises :class:`NoTenantError` when there is none."""
+    """The tenant bound to this context; raises `NoTenantError` when there is none."""
     tenant = _current_tenant.get()
     if tenant is None:
         raise NoTenantError(
@@ -62,14 +62,14 @@ def get_current_tenant() -> str:
 
 
 def set_current_tenant(tenant_id: str | None) -> Token[str | None]:
-    """Bind ``tenant_id`` (or clear it with ``None``); returns a token for :func:`reset_current_tenant`."""
+    """Bind ``tenant_id`` (or clear it with ``None``); returns a token for `reset_current_tenant`."""
     if tenant_id is not None:
         validate_tenant_id(tenant_id)
     return _current_tenant.set(tenant_id)
 
 
 def reset_current_tenant(token: Token[str | None]) -> None:
-    """Restore the tenant that was bound before the matching :func:`set_current_tenant`."""
+    """Restore the tenant that was bound before the matching `set_current_tenant`."""
     _current_tenant.reset(token)
 
 

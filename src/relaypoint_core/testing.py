@@ -8,7 +8,7 @@ __all__ = ["FakeClock", "tenant_scope"]
 
 
 class FakeClock:
-    """A :class:`~relaypoint_core.clock.Clock` that moves only when told to.
+    """A `Clock` that moves only when told to.
 
     ``monotonic()`` and ``time()`` advance together, so code that mixes them stays consistent.
     """

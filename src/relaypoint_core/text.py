@@ -56,7 +56,7 @@ def is_storable(value: str) -> bool:
 
 
 def check_storable(value: str) -> str:
-    """``value`` unchanged if :func:`is_storable`, else :class:`InvalidTextError`.
+    """``value`` unchanged if `is_storable`, else `InvalidTextError`.
 
     Args:
         value: The text to check.

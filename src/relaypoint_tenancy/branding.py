@@ -57,7 +57,7 @@ class BrandingConfig(BaseModel):
 
 
 def validate_branding(config: Mapping[str, Any]) -> BrandingConfig:
-    """Parse ``config`` or raise :class:`BrandingValidationError` listing every bad field."""
+    """Parse ``config`` or raise `BrandingValidationError` listing every bad field."""
     if not isinstance(config, Mapping):
         raise BrandingValidationError(
             "branding_config must be a mapping", ["<root>: not a mapping"]

@@ -1,4 +1,4 @@
-"""FastAPI dependencies over what :class:`TenantResolutionMiddleware` leaves in the scope.
+"""FastAPI dependencies over what `TenantResolutionMiddleware` leaves in the scope.
 
 The only module of the package that imports FastAPI.
 """
@@ -54,7 +54,7 @@ def get_resolved_tenant(request: Request) -> ResolvedTenant:
 
 def _problem(error: TenancyError) -> ProblemHTTPException:
     """The same problem+json the middleware sends, as an exception FastAPI renders once
-    :func:`relaypoint_core.fastapi.install_problem_handler` (or ``install_auth``) ran."""
+    `relaypoint_core.fastapi.install_problem_handler` (or ``install_auth``) ran."""
     status, fields = problem_fields(error)
     return ProblemHTTPException(status, **fields)
 

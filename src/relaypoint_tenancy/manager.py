@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from relaypoint_core.auth.passwords import hash_password
 from relaypoint_core.clock import Clock, system_clock
+from relaypoint_core.monitoring import performance_monitor
 from relaypoint_core.rbac.roles import Role
 from relaypoint_core.text import is_safe_id
 from relaypoint_tenancy.branding import BrandingConfig, validate_branding
@@ -112,7 +113,7 @@ def _jsonable(value: Any) -> Any:
 
 
 class TenantManager:
-    """Manage tenants through ``db_session`` (an :class:`AsyncSession` on the control database).
+    """Manage tenants through ``db_session`` (an `AsyncSession` on the control database).
 
     ``strategy`` defaults to schema-per-tenant on PostgreSQL and shared tables on SQLite; pass the
     application's configured strategy to share its engine cache.
@@ -326,10 +327,11 @@ class TenantManager:
                     logger.exception("could not undo provisioning of tenant %s", slug)
             raise
         logger.info("tenant %s created (%s, %s)", slug, tier.value, self.strategy.kind)
+        performance_monitor.record_user_registered(tier.value)  # its first user, the admin
         return info
 
     async def get_tenant(self, tenant_id: str) -> TenantInfo:
-        """The tenant with this slug or id; raises :class:`TenantNotFoundError`."""
+        """The tenant with this slug or id; raises `TenantNotFoundError`."""
         async with self._unit():
             return TenantInfo.from_row(await self._load(tenant_id))
 
@@ -546,7 +548,8 @@ class TenantManager:
                     now=self._now(),
                 )
                 await self._audit(plane, row, "user.created", {"user_id": user_id})
-            return user_id
+        performance_monitor.record_user_registered(str(row.plan_tier))
+        return user_id
 
     async def set_password(self, tenant_id: str, user_id: str, password: str) -> None:
         """Set (or reset) a user's password; stored as an Argon2id hash."""
@@ -642,7 +645,7 @@ class TenantManager:
     # --- quotas ---------------------------------------------------------------------------------
 
     async def consume_quota(self, tenant_id: str, resource: str, amount: int = 1) -> int:
-        """Atomically count ``amount`` of ``resource``; raises :class:`QuotaExceeded` at the limit."""
+        """Atomically count ``amount`` of ``resource``; raises `QuotaExceeded` at the limit."""
         async with self._unit():
             return await self.quotas.consume(await self._load(tenant_id), resource, amount)
 

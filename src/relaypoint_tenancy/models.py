@@ -5,12 +5,12 @@ Two planes:
 * the **control plane** (``ControlBase``): tenants, their domains, usage counters and a user index,
   always in the control database's default schema;
 * the **tenant plane** (``TenantBase``): users, role assignments and audit events. Its tables are
-  declared in the placeholder schema :data:`TENANT_SCHEMA`, which every session maps with
+  declared in the placeholder schema `TENANT_SCHEMA`, which every session maps with
   ``schema_translate_map`` to the tenant's schema (schema-per-tenant) or to the default schema
   (shared tables, database-per-tenant). Every tenant-plane row carries ``tenant_id`` whatever the
   strategy, so the automatic filter and row-level security work the same way everywhere.
 
-Your own tenant-owned models inherit :class:`TenantBase` and :class:`TenantScoped`.
+Your own tenant-owned models inherit `TenantBase` and `TenantScoped`.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """Who may change a tenant's plan: upgrades are paid for, downgrades are self-service.
 
 Permission to manage billing (``billing:*``, which a ``tenant_admin`` holds) is not permission to
-get a higher plan for free. :class:`PlanChangePolicy` lets anyone with that permission move to the
+get a higher plan for free. `PlanChangePolicy` lets anyone with that permission move to the
 same or a lower tier, and allows an upgrade only when the caller holds one of ``upgrade_roles``
-(``super_admin`` by default) or a :class:`BillingHook` approves it (payment taken, contract
-signed, ...). A refusal is :class:`PlanChangeDeniedError` (HTTP 403).
+(``super_admin`` by default) or a `BillingHook` approves it (payment taken, contract
+signed, ...). A refusal is `PlanChangeDeniedError` (HTTP 403).
 
 The other half of the policy lives in ``TenantManager.change_plan``: a downgrade starts the new
 plan's monthly allowances afresh, so usage counted under the higher tier cannot lock the tenant

@@ -1,6 +1,6 @@
 """Plan tiers, their limits and trial rules, and the tenant lifecycle statuses.
 
-Limits are data, not code: pass your own :class:`PlanCatalog` to the manager to change them. A
+Limits are data, not code: pass your own `PlanCatalog` to the manager to change them. A
 limit of ``None`` means unlimited.
 """
 

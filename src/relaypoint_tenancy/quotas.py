@@ -67,7 +67,7 @@ class QuotaService:
         )
 
     async def consume(self, tenant: Tenant, resource: str, amount: int = 1) -> int:
-        """Add ``amount`` to the tenant's usage or raise :class:`QuotaExceeded`; returns new usage."""
+        """Add ``amount`` to the tenant's usage or raise `QuotaExceeded`; returns new usage."""
         if amount < 1:
             raise ValueError("amount must be a positive integer")
         period = self.period_key(resource)

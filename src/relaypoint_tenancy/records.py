@@ -97,7 +97,7 @@ class UsageInfo:
 
 @dataclass(frozen=True, slots=True)
 class TransitionReport:
-    """What one :func:`run_due_transitions` pass changed (tenant slugs)."""
+    """What one `run_due_transitions` pass changed (tenant slugs)."""
 
     to_grace: tuple[str, ...] = ()
     suspended: tuple[str, ...] = ()

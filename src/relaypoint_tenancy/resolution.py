@@ -92,7 +92,7 @@ def _record(row: Any) -> TenantRecord:
 
 
 class SqlTenantLookup:
-    """:class:`TenantLookup` over the control-plane tables."""
+    """`TenantLookup` over the control-plane tables."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -146,7 +146,7 @@ def _host(scope: MutableMapping[str, Any]) -> str | None:
 
 
 class TenantResolver:
-    """Resolves a request scope to a :class:`TenantRecord` (or ``None`` when nothing names one)."""
+    """Resolves a request scope to a `TenantRecord` (or ``None`` when nothing names one)."""
 
     def __init__(
         self,

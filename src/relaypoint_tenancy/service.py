@@ -1,6 +1,6 @@
 """``Tenancy``: one object that wires engine, strategy, manager, resolver and user directory.
 
-Built from :class:`TenancySettings` (environment variables ``DATABASE_URL``,
+Built from `TenancySettings` (environment variables ``DATABASE_URL``,
 ``TENANCY_STRATEGY``, ``TENANCY_ROW_LEVEL_SECURITY``, ``TENANCY_BASE_DOMAIN``, ...), so the
 isolation strategy is a configuration choice, not a code change.
 """
@@ -139,7 +139,7 @@ class Tenancy:
 
     @asynccontextmanager
     async def manager(self, **options: Any) -> AsyncIterator[TenantManager]:
-        """A :class:`TenantManager` on a fresh control session."""
+        """A `TenantManager` on a fresh control session."""
         async with self.control_session() as session:
             yield TenantManager(
                 session, strategy=self.strategy, catalog=self.catalog, clock=self.clock, **options

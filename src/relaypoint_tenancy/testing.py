@@ -20,7 +20,7 @@ def tenant_record(
     status: TenantStatus | str = TenantStatus.ACTIVE,
     tenant_id: str | None = None,
 ) -> TenantRecord:
-    """A :class:`TenantRecord` for tests (a random id unless one is given)."""
+    """A `TenantRecord` for tests (a random id unless one is given)."""
     return TenantRecord(
         id=TenantUUID(tenant_id or str(uuid.uuid4())),
         slug=TenantSlug(slug),
@@ -30,7 +30,7 @@ def tenant_record(
 
 
 class InMemoryTenantLookup:
-    """A :class:`~relaypoint_tenancy.resolution.TenantLookup` over a dict; counts lookups."""
+    """A `TenantLookup` over a dict; counts lookups."""
 
     def __init__(
         self, tenants: Iterable[TenantRecord] = (), *, domains: dict[str, str] | None = None

@@ -1,6 +1,6 @@
 """Trial lifecycle: trial expiry -> grace -> suspended, driven by an injected clock.
 
-Call :func:`run_due_transitions` from a scheduler (every few minutes). Grace is counted from the
+Call `run_due_transitions` from a scheduler (every few minutes). Grace is counted from the
 trial's end, not from when the scheduler noticed, so a scheduler that was down does not extend it.
 """
 

@@ -64,6 +64,7 @@ class SqlUserDirectory:
             tenant_id=tenant.slug,
             roles=role_names,
             is_active=user.status == "active" and tenant.status != TenantStatus.SUSPENDED.value,
+            plan_tier=str(tenant.plan_tier),
         )
 
     async def get_by_email(self, email: str, *, tenant_id: str | None) -> UserRecord | None:
@@ -92,7 +93,7 @@ class SqlUserDirectory:
             if len(owners) != 1:
                 return None
             tenant_id = owners[0]
-        columns = (Tenant.id, Tenant.slug, Tenant.data_location, Tenant.status)
+        columns = (Tenant.id, Tenant.slug, Tenant.data_location, Tenant.status, Tenant.plan_tier)
         async with self._strategy.engine.connect() as conn:
             tenant = (
                 await conn.execute(
@@ -106,7 +107,7 @@ class SqlUserDirectory:
     async def get_by_id(self, user_id: str) -> UserRecord | None:
         if not is_safe_id(user_id):
             return None
-        columns = (Tenant.id, Tenant.slug, Tenant.data_location, Tenant.status)
+        columns = (Tenant.id, Tenant.slug, Tenant.data_location, Tenant.status, Tenant.plan_tier)
         async with self._strategy.engine.connect() as conn:
             tenant = (
                 await conn.execute(

@@ -74,7 +74,7 @@ def _is_reserved(name: str) -> bool:
 
 
 def validate_slug(slug: object) -> str:
-    """Return ``slug`` if it is a valid tenant slug, else raise :class:`InvalidSlugError`."""
+    """Return ``slug`` if it is a valid tenant slug, else raise `InvalidSlugError`."""
     if not isinstance(slug, str):
         raise InvalidSlugError(f"tenant slug must be a string, got {type(slug).__name__}")
     if _is_reserved(slug):

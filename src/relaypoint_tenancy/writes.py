@@ -5,11 +5,11 @@ An ORM "load, change attributes, flush" loses updates under concurrency (two req
 the row in between. These helpers express each write as a single ``UPDATE``/``DELETE`` whose
 ``WHERE`` clause is re-evaluated under the database's row lock, and report what happened:
 
-- :func:`atomic_update` sets values (which may be SQL expressions such as ``Model.count + 1``),
+- `atomic_update` sets values (which may be SQL expressions such as ``Model.count + 1``),
   bumps the version column, and returns the updated row, or ``None`` when no row matched; with
   ``expected_version`` it is an optimistic-concurrency check that raises
   `ConcurrentUpdateError` (409) when another write got there first.
-- :func:`delete_once` deletes and says whether *this* call removed the row. Of eight concurrent
+- `delete_once` deletes and says whether *this* call removed the row. Of eight concurrent
   deletes of one row exactly one gets ``True``: that caller, and only that caller, gives back
   the quota the row held (``TenantManager.release_quota``), so usage is released exactly once.
 """

@@ -139,9 +139,14 @@ def test_compose_mounts_exist_and_prometheus_scrapes_the_app() -> None:
         for target, source in _mounts(name).items():
             assert source.exists(), f"{name}: {source} -> {target}"
     prometheus = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
-    (job,) = prometheus["scrape_configs"]
-    assert job["metrics_path"] == "/metrics"
-    assert job["static_configs"][0]["targets"] == [f"app:{APP_PORT}"]
+    jobs = {job["job_name"]: job for job in prometheus["scrape_configs"]}
+    assert jobs["relaypoint"]["metrics_path"] == "/metrics"
+    assert jobs["relaypoint"]["static_configs"][0]["targets"] == [f"app:{APP_PORT}"]
+    # Host panels and the disk alert read node-exporter, which compose runs beside the app.
+    (node_target,) = jobs["node"]["static_configs"][0]["targets"]
+    service, _, port = node_target.partition(":")
+    assert service in compose()["services"]
+    assert port == "9100"
 
 
 def test_prometheus_loads_the_shipped_alert_rules() -> None:

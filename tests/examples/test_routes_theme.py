@@ -40,7 +40,7 @@ def test_a_downgrade_or_unknown_plan_is_refused(live_app: LiveApp) -> None:
     with live_app.client(headers=_auth(live_app, "tenant_admin@acme.example")) as client:
         down = client.post("/api/v1/billing/upgrade", json={"plan_tier": "FREE"})
         unknown = client.post("/api/v1/billing/upgrade", json={"plan_tier": "GOLD"})
-    assert down.status_code == 422
+    assert down.status_code == 409  # a real plan, but not above this tenant's
     assert unknown.status_code == 422
 
 

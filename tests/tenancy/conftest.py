@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
 import pytest
@@ -101,6 +102,8 @@ class StrategyTarget:
     kind: str
     url: str
     databases: PgDatabases | None = None
+    # Extra create_async_engine options (the PgBouncer suite passes its driver settings here).
+    engine_options: dict[str, Any] = field(default_factory=dict)
 
 
 @pytest.fixture(params=STRATEGIES)
@@ -123,7 +126,9 @@ def build_strategy(target: StrategyTarget, *, pool: int = 4) -> IsolationStrateg
         return SharedTableStrategy(create_async_engine(target.url, pool_size=pool, max_overflow=0))
     databases = target.databases
     assert databases is not None
-    engine = create_async_engine(target.url, pool_size=pool, max_overflow=0)
+    engine = create_async_engine(
+        target.url, **{"pool_size": pool, "max_overflow": 0, **target.engine_options}
+    )
     if target.kind == "pg-shared":
         return SharedTableStrategy(engine)
     if target.kind == "pg-shared-rls":
@@ -131,7 +136,11 @@ def build_strategy(target: StrategyTarget, *, pool: int = 4) -> IsolationStrateg
     if target.kind == "pg-schema":
         return SchemaPerTenantStrategy(engine)
     return DatabasePerTenantStrategy(
-        engine, database_prefix=databases.tenant_database_prefix, max_engines=4, pool_size=2
+        engine,
+        database_prefix=databases.tenant_database_prefix,
+        max_engines=4,
+        pool_size=2,
+        engine_options=target.engine_options,
     )
 
 

@@ -38,6 +38,7 @@ async def test_sql_user_directory_serves_login(sqlite_tenancy: Tenancy) -> None:
         password_hash=None,
         tenant_id="acme",
         roles=("manager", "user"),
+        plan_tier="PROFESSIONAL",  # the tenant's plan, for the login metric
     )
     assert (
         await directory.get_by_email("DEV@acme.com ", tenant_id=acme.id) == record
@@ -79,3 +80,23 @@ def test_bare_import_pulls_in_no_sqlalchemy_or_web_framework() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+async def test_new_users_are_counted_by_plan_tier(sqlite_tenancy: Tenancy) -> None:
+    from prometheus_client import REGISTRY
+
+    def registered() -> float:
+        labels = {"plan_tier": "STARTER"}
+        return REGISTRY.get_sample_value("relaypoint_users_registered_total", labels) or 0.0
+
+    before = registered()
+    async with sqlite_tenancy.manager() as manager:
+        await manager.create_tenant(
+            name="Count Co",
+            slug="countco",
+            plan_tier=PlanTier.STARTER,
+            admin_email="admin@count.example",
+            admin_name="A",
+        )
+        await manager.create_user("countco", email="dev@count.example", name="Dev")
+    assert registered() == before + 2  # the tenant's admin, then one more user

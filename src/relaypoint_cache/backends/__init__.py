@@ -1,5 +1,5 @@
 """L2 backends chosen by URL: ``memory://`` means no shared level (L1 only), ``redis://``,
-``rediss://`` and ``redis+cluster://`` select :class:`~relaypoint_cache.backends.redis.RedisBackend`.
+``rediss://`` and ``redis+cluster://`` select `RedisBackend`.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ def _script(name: str) -> str:
 
 
 class RedisBackend:
-    """Talks to Redis for one :class:`~relaypoint_cache.Cache`; create one per event loop."""
+    """Talks to Redis for one `Cache`; create one per event loop."""
 
     def __init__(
         self,

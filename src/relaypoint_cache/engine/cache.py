@@ -2,13 +2,13 @@
 
 Read path: an L1 hit is one dict lookup and no await beyond the coroutine itself. It stays here,
 in ``get`` and ``get_or_set`` (and in ``@cached``), on purpose: no indirection on the hottest
-path. A miss goes to :mod:`.loader`, which reads L2 (:mod:`.l2`: one ``GET``; the versions that
+path. A miss goes to `.loader`, which reads L2 (`.l2`: one ``GET``; the versions that
 are part of the key are known locally and re-read at most every ``version_ttl`` seconds), then
-calls the factory, single-flighted in the process (:mod:`.singleflight`) and leased across
-processes (:mod:`.leases`); what may be served when is decided by :mod:`.freshness`.
+calls the factory, single-flighted in the process (`.singleflight`) and leased across
+processes (`.leases`); what may be served when is decided by `.freshness`.
 
-Write path: the value goes to L1 and L2, and a notice (:mod:`.invalidation`) received through
-the pub/sub subscription (:mod:`.coherence`) tells every other process to drop its L1 copy.
+Write path: the value goes to L1 and L2, and a notice (`.invalidation`) received through
+the pub/sub subscription (`.coherence`) tells every other process to drop its L1 copy.
 
 Faults: every L2 call has a timeout and goes through a circuit breaker; a failing Redis makes the
 cache an L1 + factory cache, never an exception in the caller.
@@ -187,9 +187,9 @@ class Cache(CacheBase):
     ) -> bool:
         """Store ``value``; other processes drop their L1 copies. ``False`` if caching is off.
 
-        ``tags`` lets :meth:`invalidate_tag` retire this entry together with others.
+        ``tags`` lets `invalidate_tag` retire this entry together with others.
 
-        Raises :class:`SerializationError` for a value the serializer cannot encode.
+        Raises `SerializationError` for a value the serializer cannot encode.
         """
         tenant = tenant_id if tenant_id is not None else current_tenant()
         self._ensure_configured()

@@ -1,6 +1,6 @@
 """Coherence between processes: the subscription to invalidation notices on Redis pub/sub.
 
-Every write or invalidation publishes a notice (see :mod:`.invalidation`); this keeps one
+Every write or invalidation publishes a notice (see `.invalidation`); this keeps one
 subscription per connection alive and hands each notice over. A process that loses its
 subscription flushes its L1 (notices sent meanwhile are lost), so staleness stays bounded by the
 L1 TTL even then.

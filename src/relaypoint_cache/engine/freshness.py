@@ -1,6 +1,6 @@
 """Freshness decisions: when a value expires, when it is refreshed early, what may still be served.
 
-A stored entry carries wall-clock deadlines (:class:`EntryMeta`, shared by every process); an L1
+A stored entry carries wall-clock deadlines (`EntryMeta`, shared by every process); an L1
 copy carries the same deadlines on this process's monotonic clock, plus its own ``soft`` deadline
 where a lookup stops being a plain hit (XFetch: each process draws its own, earlier for values that
 are slow to compute, so one process refreshes before expiry and the others keep hitting).

@@ -1,7 +1,7 @@
 """Invalidation: what to drop, here and in every other process.
 
 Each operation drops the L1 copies of this process, changes L2 (a delete, an index walk or an
-O(1) version bump) and publishes a notice; :meth:`Invalidation.apply_notice` replays the local
+O(1) version bump) and publishes a notice; `Invalidation.apply_notice` replays the local
 part in the other processes. A notice names its origin so a process ignores its own.
 """
 

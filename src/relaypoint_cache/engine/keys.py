@@ -63,7 +63,7 @@ def redis_glob(pattern: str) -> str:
 def versioned_base(tenant_prefix: str, version: str, namespace: str) -> str:
     """Where one tenant namespace's values live: ``rp:cache:{t==acme}:<gen>.<nsver>:<ns>:``.
 
-    ``tenant_prefix`` comes from :meth:`KeyScheme.tenant_prefix` (escaped, hash-tagged); the
+    ``tenant_prefix`` comes from `KeyScheme.tenant_prefix` (escaped, hash-tagged); the
     namespace is escaped here, and the user key is escaped when appended, so no tenant id,
     namespace or key can produce another scope's key.
     """
@@ -71,7 +71,7 @@ def versioned_base(tenant_prefix: str, version: str, namespace: str) -> str:
 
 
 def l2_key(scheme: KeyScheme, tenant: str | None, namespace: str, key: str, version: str) -> str:
-    """The Redis key of one entry (see :func:`versioned_base`)."""
+    """The Redis key of one entry (see `versioned_base`)."""
     return versioned_base(scheme.tenant_prefix(tenant), version, namespace) + escape_key_part(key)
 
 

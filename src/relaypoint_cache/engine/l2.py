@@ -1,6 +1,6 @@
 """The L2 access path: one backend per event loop, every call under a timeout and the breaker.
 
-A failing Redis never raises into the caller: :meth:`L2Access.call` answers :data:`FAILED`, and
+A failing Redis never raises into the caller: `L2Access.call` answers `FAILED`, and
 each caller falls back to L1 + factory behaviour.
 """
 
@@ -30,7 +30,7 @@ logger = logging.getLogger("relaypoint.cache")
 T = TypeVar("T")
 
 FAILED: Final[Any] = object()
-"""What :meth:`L2Access.call` answers instead of raising."""
+"""What `L2Access.call` answers instead of raising."""
 
 
 class L2Access:
@@ -93,7 +93,7 @@ class L2Access:
     async def call(
         self, op: str, fn: Callable[..., Awaitable[T]], *args: Any, limit: float | None = -1.0
     ) -> T | Any:
-        """Run one L2 call under the breaker and a timeout; :data:`FAILED` instead of raising."""
+        """Run one L2 call under the breaker and a timeout; `FAILED` instead of raising."""
         breaker = self._shared.current.breaker
         if not breaker.allow():
             return FAILED

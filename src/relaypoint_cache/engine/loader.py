@@ -1,7 +1,7 @@
 """The miss path: serve stale or refresh early, coalesce, read L2, take the lease, compute, store.
 
-One load per key runs at a time in this process (:mod:`.singleflight`) and, with a lease, in the
-whole deployment (:mod:`.leases`). A value past its XFetch deadline or within its
+One load per key runs at a time in this process (`.singleflight`) and, with a lease, in the
+whole deployment (`.leases`). A value past its XFetch deadline or within its
 stale-while-revalidate window is served at once while one background refresh runs; a value within
 its stale-if-error window is served only if the factory raises.
 """

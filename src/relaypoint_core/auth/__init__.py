@@ -1,7 +1,7 @@
 """Authentication: password hashing, JWT access/refresh tokens with key rotation, token stores.
 
 ``AuthService`` is the entry point; ``AuthenticationMiddleware`` lives in
-:mod:`relaypoint_core.auth.asgi` and the FastAPI dependencies in :mod:`relaypoint_core.fastapi`.
+`relaypoint_core.auth.asgi` and the FastAPI dependencies in `relaypoint_core.fastapi`.
 """
 
 from __future__ import annotations

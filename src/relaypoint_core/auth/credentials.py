@@ -25,7 +25,7 @@ class CredentialVerifier(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class TokenPair:
-    """What login and refresh return; :meth:`to_response` is the documented JSON shape."""
+    """What login and refresh return; `to_response` is the documented JSON shape."""
 
     access_token: str
     refresh_token: str

@@ -1,6 +1,6 @@
 """Password hashing with Argon2id (argon2-cffi), verified in constant time.
 
-Hashes carry their own parameters, so raising the cost later only needs :func:`needs_rehash` at
+Hashes carry their own parameters, so raising the cost later only needs `needs_rehash` at
 login to upgrade stored hashes gradually.
 """
 

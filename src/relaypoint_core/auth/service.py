@@ -36,6 +36,7 @@ from relaypoint_core.clock import Clock, system_clock
 from relaypoint_core.config import RelayPointSettings
 from relaypoint_core.errors import ConfigurationError
 from relaypoint_core.keys import DEFAULT_KEY_PREFIX
+from relaypoint_core.monitoring.monitor import PerformanceMonitor, performance_monitor
 from relaypoint_core.rbac.checker import Decision, PermissionChecker
 from relaypoint_core.request_state import Principal
 
@@ -51,7 +52,7 @@ _default_checker = PermissionChecker()
 
 
 class AuthService:
-    """Issues and verifies tokens for users found through a :class:`UserDirectory`."""
+    """Issues and verifies tokens for users found through a `UserDirectory`."""
 
     def __init__(
         self,
@@ -68,6 +69,7 @@ class AuthService:
         leeway: float = 10.0,
         check_access_revocation: bool = False,
         checker: PermissionChecker | None = None,
+        monitor: PerformanceMonitor | None = None,
         refresh_grace: float = DEFAULT_REFRESH_GRACE,
         enforce_not_before: bool = True,
         credential_verifiers: Iterable[CredentialVerifier] = (),
@@ -85,6 +87,7 @@ class AuthService:
         self.refresh_ttl = int(refresh_ttl)
         self.check_access_revocation = check_access_revocation
         self.checker = checker or _default_checker
+        self.monitor = monitor  # None: the process-wide performance_monitor
         if not 0 <= refresh_grace <= 300:
             raise ConfigurationError("refresh_grace must be between 0 and 300 seconds")
         self.refresh_grace = float(refresh_grace)
@@ -139,7 +142,7 @@ class AuthService:
         return self.codec.keys
 
     def rotate_keys(self, ring: KeyRing) -> None:
-        """Switch to a new key ring at run time (see :meth:`KeyRing.rotated`)."""
+        """Switch to a new key ring at run time (see `KeyRing.rotated`)."""
         self.codec.keys = ring
 
     # --- passwords --------------------------------------------------------------------------------
@@ -168,7 +171,7 @@ class AuthService:
         target: str | None = None,
     ) -> Decision:
         """Allow ``principal`` to do ``permission`` in ``tenant_id`` (default: its own tenant),
-        or record the denial in the audit log and raise :class:`AuthorizationError`."""
+        or record the denial in the audit log and raise `AuthorizationError`."""
         where = principal.tenant_id if tenant_id is None else tenant_id
         decision = self.checker.explain_principal(principal, permission, tenant_id=where)
         if decision.allowed:
@@ -257,7 +260,7 @@ class AuthService:
         """Check credentials against the user directory and start a session.
 
         Unknown email, wrong password and inactive user all raise the same
-        :class:`InvalidCredentialsError` and cost one password verification each.
+        `InvalidCredentialsError` and cost one password verification each.
         """
         if self.users is None:
             raise ConfigurationError("AuthService.login needs a UserDirectory (users=...)")
@@ -287,6 +290,7 @@ class AuthService:
             target=email,
             password_needs_rehash=bool(user.password_hash and needs_rehash(user.password_hash)),
         )
+        (self.monitor or performance_monitor).record_user_login(user.plan_tier)
         return pair
 
     async def refresh(self, refresh_token: str) -> TokenPair:

@@ -2,7 +2,7 @@
 
 A *family* starts at login and follows one chain of refresh-token rotations. The store keeps, per
 family, the id of the one refresh token that may be used next and whether the family is revoked.
-:meth:`TokenStore.rotate` must be atomic: of two concurrent refreshes presenting the same token,
+`TokenStore.rotate` must be atomic: of two concurrent refreshes presenting the same token,
 exactly one rotates and the other is seen as reuse. Every entry has a TTL, so nothing grows forever.
 
 With a *grace window* (`TokenStore.rotate_with_grace`) the token that was just rotated may be

@@ -76,7 +76,7 @@ def _json_object(segment: str, part: str) -> dict[str, Any]:
 
 
 def _validated_header(header: Mapping[str, Any]) -> tuple[str, str]:
-    """The ``(alg, kid)`` of a parsed token header, or :class:`TokenInvalidError`.
+    """The ``(alg, kid)`` of a parsed token header, or `TokenInvalidError`.
 
     Every check is a type check before a value check, so that a hostile header (a list as ``alg``,
     a number as ``kid``, a 10 KB ``kid``) is refused as an invalid token and never reaches a set
@@ -103,7 +103,7 @@ class _Header:
 
 
 class TokenCodec:
-    """Signs claims into compact JWTs and verifies them against a :class:`KeyRing`."""
+    """Signs claims into compact JWTs and verifies them against a `KeyRing`."""
 
     __slots__ = ("_headers", "_keys", "audience", "clock", "issuer", "leeway")
 
@@ -181,7 +181,7 @@ class TokenCodec:
         return resolved
 
     def decode(self, token: str, *, token_type: str) -> dict[str, Any]:
-        """Verify ``token`` and return its claims, or raise a :class:`TokenInvalidError` subclass."""
+        """Verify ``token`` and return its claims, or raise a `TokenInvalidError` subclass."""
         if not isinstance(token, str) or len(token) > _MAX_TOKEN_LENGTH:
             raise TokenInvalidError("token is not a string of reasonable length")
         if _TOKEN_SHAPE.fullmatch(token) is None:

@@ -1,7 +1,7 @@
 """How the auth service finds users: a narrow Protocol other packages implement.
 
-The tenancy package (or an application's own user table) implements :class:`UserDirectory`
-structurally; :class:`InMemoryUserDirectory` serves tests, demos and single-process set-ups.
+The tenancy package (or an application's own user table) implements `UserDirectory`
+structurally; `InMemoryUserDirectory` serves tests, demos and single-process set-ups.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ class UserRecord:
     tenant_id: str | None
     roles: tuple[str, ...]
     is_active: bool = True
+    plan_tier: str | None = None  # the tenant's plan, for the login metric's label
 
 
 @runtime_checkable
@@ -39,7 +40,7 @@ def _normalise_email(email: str) -> str:
 
 
 class InMemoryUserDirectory:
-    """A :class:`UserDirectory` held in a dict; emails are matched case-insensitively per tenant."""
+    """A `UserDirectory` held in a dict; emails are matched case-insensitively per tenant."""
 
     def __init__(self, users: Iterable[UserRecord] = ()) -> None:
         self._by_id: dict[str, UserRecord] = {}

@@ -7,8 +7,8 @@ The seed's API::
     )
 
 The ASGI pieces (``MetricsMiddleware``, ``metrics_app``, ``health_app``) live in
-:mod:`relaypoint_core.monitoring.asgi`; multiprocess helpers in
-:mod:`relaypoint_core.monitoring.multiprocess`; Sentry in :mod:`relaypoint_core.monitoring.sentry`.
+`relaypoint_core.monitoring.asgi`; multiprocess helpers in
+`relaypoint_core.monitoring.multiprocess`; Sentry in `relaypoint_core.monitoring.sentry`.
 Nothing here imports a web framework.
 """
 

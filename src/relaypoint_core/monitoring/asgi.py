@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 from prometheus_client import CollectorRegistry
@@ -30,6 +30,7 @@ from relaypoint_core.monitoring.health import HealthKind
 from relaypoint_core.monitoring.metrics import UNKNOWN_LABEL, UNMATCHED_ROUTE, status_class
 from relaypoint_core.monitoring.monitor import PerformanceMonitor, performance_monitor
 from relaypoint_core.monitoring.multiprocess import multiprocess_dir, multiprocess_registry
+from relaypoint_core.monitoring.route_templates import TemplateMatcher
 from relaypoint_core.request_state import get_scope_tenant
 from relaypoint_core.stack import LayerGuard
 from relaypoint_core.tenant_context import current_tenant
@@ -58,6 +59,8 @@ class MetricsMiddleware:
     """Counts, times and labels every HTTP request; feeds the monitor's rolling store.
 
     ``exclude_paths`` are raw paths served unmeasured (the scrape endpoint by default).
+    ``route_templates`` (the app's templates, or a callable returning them) label requests that
+    an outer middleware refused before routing, such as a 429, with the template they aimed at.
     """
 
     def __init__(
@@ -67,8 +70,10 @@ class MetricsMiddleware:
         monitor: PerformanceMonitor | None = None,
         exclude_paths: Iterable[str] = ("/metrics",),
         record_reports: bool = True,
+        route_templates: Iterable[str] | Callable[[], Iterable[str]] | None = None,
     ) -> None:
         self.app = app
+        self._templates = TemplateMatcher(route_templates) if route_templates is not None else None
         self._monitor = monitor
         self._excluded = frozenset(exclude_paths)
         self._record_reports = record_reports
@@ -182,6 +187,8 @@ class MetricsMiddleware:
     def _route_template(self, scope: Scope, entry_root: str, entry_app: Any) -> str:
         route = scope.get("route")
         if route is None:
+            if self._templates is not None:
+                return self._templates.match(scope["path"]) or UNMATCHED_ROUTE
             return UNMATCHED_ROUTE
         template: object = None
         framework_state = scope.get("fastapi")

@@ -2,7 +2,7 @@
 
 Each accepts ``monitor=`` (default: the global ``performance_monitor``) and wraps sync and async
 functions alike. Durations come from the monitor's clock, so tests can drive them with a
-:class:`~relaypoint_core.testing.FakeClock`.
+`FakeClock`.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import Any, ParamSpec, TypeVar, cast
 
 from relaypoint_core.monitoring._request import current_measurement
+from relaypoint_core.monitoring.metrics import declare_db_query
 from relaypoint_core.monitoring.monitor import PerformanceMonitor, performance_monitor
 from relaypoint_core.tenant_context import current_tenant
 
@@ -59,7 +60,7 @@ def track_api_metrics(
 ) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Measure a handler as route ``endpoint`` (a template such as ``/api/v1/workflows/{id}``).
 
-    Inside :class:`~relaypoint_core.monitoring.asgi.MetricsMiddleware` the request is already
+    Inside `MetricsMiddleware` the request is already
     measured: the decorator then only names its route (useful for routers that leave no template
     in the scope) and nothing is counted twice. Outside it, the decorator records the call itself
     with status 200, the ``status_code`` of the returned response, or the ``status_code`` of the
@@ -126,13 +127,20 @@ class DbQueryTracker:
     """Times database work as ``relaypoint_db_query_duration_seconds{operation, table}``.
 
     Use it as a decorator (sync or async functions) or as a context manager (``with`` or
-    ``async with``); failures also count in ``relaypoint_db_query_errors_total``.
+    ``async with``); failures also count in ``relaypoint_db_query_errors_total``. An exception
+    of the ``expected`` types (by default ``LookupError``, e.g. "no such row") is an answer the
+    database gave, not a database error: it is timed but not counted as an error.
     """
 
-    __slots__ = ("_monitor", "_starts", "operation", "table")
+    __slots__ = ("_expected", "_monitor", "_starts", "operation", "table")
 
     def __init__(
-        self, operation: str, table: str, *, monitor: PerformanceMonitor | None = None
+        self,
+        operation: str,
+        table: str,
+        *,
+        monitor: PerformanceMonitor | None = None,
+        expected: tuple[type[BaseException], ...] = (LookupError,),
     ) -> None:
         op = operation.strip().upper() if isinstance(operation, str) else ""
         if not _OPERATION.match(op):
@@ -146,7 +154,11 @@ class DbQueryTracker:
         self.operation = op
         self.table = table
         self._monitor = monitor
+        self._expected = expected
         self._starts: list[float] = []
+
+    def _failed(self, exc: BaseException | None) -> bool:
+        return exc is not None and not isinstance(exc, self._expected)
 
     def _record(self, started: float, failed: bool) -> None:
         mon = _resolve(self._monitor)
@@ -159,6 +171,7 @@ class DbQueryTracker:
         return _resolve(self._monitor).now()
 
     def __call__(self, fn: Callable[P, R]) -> Callable[P, R]:
+        declare_db_query(self.operation, self.table)
         if inspect.iscoroutinefunction(fn):
 
             @functools.wraps(fn)
@@ -166,8 +179,8 @@ class DbQueryTracker:
                 started = self._now()
                 try:
                     result = await fn(*args, **kwargs)
-                except BaseException:
-                    self._record(started, failed=True)
+                except BaseException as exc:
+                    self._record(started, failed=self._failed(exc))
                     raise
                 self._record(started, failed=False)
                 return result
@@ -179,8 +192,8 @@ class DbQueryTracker:
             started = self._now()
             try:
                 result = fn(*args, **kwargs)
-            except BaseException:
-                self._record(started, failed=True)
+            except BaseException as exc:
+                self._record(started, failed=self._failed(exc))
                 raise
             self._record(started, failed=False)
             return result
@@ -197,7 +210,7 @@ class DbQueryTracker:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._record(self._starts.pop(), failed=exc_type is not None)
+        self._record(self._starts.pop(), failed=self._failed(exc))
 
     async def __aenter__(self) -> DbQueryTracker:
         return self.__enter__()
@@ -212,10 +225,14 @@ class DbQueryTracker:
 
 
 def track_db_query(
-    operation: str, table: str, *, monitor: PerformanceMonitor | None = None
+    operation: str,
+    table: str,
+    *,
+    monitor: PerformanceMonitor | None = None,
+    expected: tuple[type[BaseException], ...] = (LookupError,),
 ) -> DbQueryTracker:
     """``@track_db_query("SELECT", "workflows")`` or ``async with track_db_query(...)``."""
-    return DbQueryTracker(operation, table, monitor=monitor)
+    return DbQueryTracker(operation, table, monitor=monitor, expected=expected)
 
 
 @dataclass(slots=True)

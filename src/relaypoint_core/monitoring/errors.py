@@ -1,4 +1,4 @@
-"""Errors raised by :mod:`relaypoint_core.monitoring`."""
+"""Errors raised by `relaypoint_core.monitoring`."""
 
 from __future__ import annotations
 

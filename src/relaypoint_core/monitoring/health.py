@@ -1,7 +1,7 @@
 """Health checks run in parallel, each under its own timeout, folded into one status.
 
 A check is any callable returning ``True``/``None`` (healthy), ``False`` (unhealthy), a
-:class:`HealthStatus`, or a mapping ``{"status": ..., **details}``; raising means unhealthy. It may
+`HealthStatus`, or a mapping ``{"status": ..., **details}``; raising means unhealthy. It may
 be a coroutine function, or a plain function (run in a worker thread so a blocking driver call
 cannot stall the event loop; if it returns an awaitable, that is awaited too).
 
@@ -12,7 +12,7 @@ others nothing.
 
 *Liveness* ("restart me if this fails") runs only checks registered with ``liveness=True`` (none
 by default: a process that can answer is alive). *Readiness* ("send me traffic") runs the checks
-registered with ``readiness=True`` (the default). :meth:`HealthRegistry.run` with ``kind="system"``
+registered with ``readiness=True`` (the default). `HealthRegistry.run` with ``kind="system"``
 runs every check.
 """
 

@@ -2,12 +2,12 @@
 
 ``RelayPointMetrics()`` registers every metric on prometheus-client's global ``REGISTRY``;
 ``RelayPointMetrics(CollectorRegistry())`` keeps a private set (tests, several apps in one process).
-:func:`default_metrics` returns the process-wide set, created on first use so that importing the
+`default_metrics` returns the process-wide set, created on first use so that importing the
 package registers nothing.
 
 Label values are bounded by construction: routes are templates (``/items/{item_id}``), statuses
 are classes (``2xx``..``5xx``), and free-form values (routes, plan tiers) pass through a
-:class:`LabelGuard` that folds anything past a cap into ``__other__``. Tenant ids, user ids and raw
+`LabelGuard` that folds anything past a cap into ``__other__``. Tenant ids, user ids and raw
 paths are never labels. Cache metrics (``relaypoint_cache_*``) belong to ``relaypoint_cache`` and
 rate-limit metrics (``relaypoint_ratelimit_*``) to ``relaypoint_ratelimit``.
 """
@@ -15,6 +15,7 @@ rate-limit metrics (``relaypoint_ratelimit_*``) to ``relaypoint_ratelimit``.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Sequence
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
@@ -28,6 +29,7 @@ __all__ = [
     "UNMATCHED_ROUTE",
     "LabelGuard",
     "RelayPointMetrics",
+    "declare_db_query",
     "default_metrics",
     "status_class",
 ]
@@ -233,6 +235,21 @@ class RelayPointMetrics:
             registry=registry,
         )
         self.build_info.labels(__version__).set(1)
+        # Series that exist at zero from start-up, so rates and alerts have data before the first
+        # workflow run or query: both workflow outcomes, and every query site declared so far.
+        for status in ("success", "failure"):
+            self.workflows_executed.labels(status)
+            self.workflow_duration.labels(status)
+        with _declared_lock:
+            _live_metrics.add(self)
+            declared = sorted(_declared_db_queries)
+        for operation, table in declared:
+            self.declare_query_site(operation, table)
+
+    def declare_query_site(self, operation: str, table: str) -> None:
+        """Create the ``(operation, table)`` query series at zero (see `declare_db_query`)."""
+        self.db_query_duration.labels(operation, table)
+        self.db_query_errors.labels(operation, table)
 
     # Small helpers for the business counters, so callers need no label plumbing.
     def record_user_registered(self, plan_tier: str | None = None) -> None:
@@ -247,6 +264,28 @@ class RelayPointMetrics:
             raise ValueError("pool size and connections in use cannot be negative")
         self.db_pool_size.labels(pool).set(size)
         self.db_pool_in_use.labels(pool).set(in_use)
+
+
+_declared_db_queries: set[tuple[str, str]] = set()
+_live_metrics: weakref.WeakSet[RelayPointMetrics] = weakref.WeakSet()
+_declared_lock = threading.Lock()
+
+
+def declare_db_query(operation: str, table: str) -> None:
+    """Create the ``(operation, table)`` query series at zero on every metrics set, now and later.
+
+    ``@track_db_query`` calls it when it decorates, so a scrape right after start-up already
+    shows each query site the code has.
+
+    Args:
+        operation: The SQL verb label, e.g. ``"SELECT"``.
+        table: The table label.
+    """
+    with _declared_lock:
+        _declared_db_queries.add((operation, table))
+        live = list(_live_metrics)
+    for metrics in live:
+        metrics.declare_query_site(operation, table)
 
 
 _default: RelayPointMetrics | None = None

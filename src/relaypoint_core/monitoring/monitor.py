@@ -120,7 +120,7 @@ class PerformanceMonitor:
         liveness: bool = False,
         readiness: bool = True,
     ) -> None:
-        """Add a named check (sync or async); see :mod:`relaypoint_core.monitoring.health`."""
+        """Add a named check (sync or async); see `relaypoint_core.monitoring.health`."""
         self.health.register(
             name,
             check,

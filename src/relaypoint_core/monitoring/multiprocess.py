@@ -5,9 +5,9 @@ imported*, every worker writes its metric values to memory-mapped files there, a
 aggregates all files. Two things go wrong in practice, and this module handles both:
 
 * files left by a previous run (a crash, a redeploy) keep old counters alive: call
-  :func:`prepare_multiprocess_dir` once in the master process before workers start; it creates
+  `prepare_multiprocess_dir` once in the master process before workers start; it creates
   the directory and removes stale ``*.db`` files;
-* a worker that exits leaves its gauges counted as live: call :func:`mark_worker_dead` from the
+* a worker that exits leaves its gauges counted as live: call `mark_worker_dead` from the
   server's child-exit hook (gunicorn: ``child_exit``).
 
 See docs/observability.md for a gunicorn configuration.

@@ -121,7 +121,7 @@ class RouteLatency:
 
 @dataclass(frozen=True, slots=True)
 class PerformanceReport:
-    """What :meth:`PerformanceMonitor.get_performance_report` returns; ``as_dict()`` for JSON."""
+    """What `PerformanceMonitor.get_performance_report` returns; ``as_dict()`` for JSON."""
 
     tenant_id: str | None
     time_window: str

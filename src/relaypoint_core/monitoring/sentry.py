@@ -3,7 +3,7 @@
 ``sentry_sdk`` is imported only when a DSN is configured, so the bare install neither needs nor
 loads it; with a DSN but without the package, start-up fails with a message naming
 ``relaypoint[sentry]``. Events are tagged with the current tenant (from
-:mod:`relaypoint_core.tenant_context`) and Sentry's own defaults decide what personal data is sent (none, unless you opt in
+`relaypoint_core.tenant_context`) and Sentry's own defaults decide what personal data is sent (none, unless you opt in
 through its options).
 """
 
@@ -70,5 +70,5 @@ def init_sentry(
 
 
 def init_sentry_from_settings(settings: RelayPointSettings, **options: Any) -> bool:
-    """:func:`init_sentry` with ``SENTRY_DSN`` and ``ENVIRONMENT`` taken from ``settings``."""
+    """`init_sentry` with ``SENTRY_DSN`` and ``ENVIRONMENT`` taken from ``settings``."""
     return init_sentry(settings.SENTRY_DSN, environment=settings.ENVIRONMENT, **options)

@@ -2,7 +2,7 @@
 
 Roles are granted *in a tenant*: ``RoleGrant("manager", "acme")`` lets its holder act as manager in
 ``acme`` and nowhere else. Platform roles (``super_admin``) granted at platform scope
-(``tenant_id=None``) apply in every tenant. The hot path (:meth:`PermissionChecker.has_permission`)
+(``tenant_id=None``) apply in every tenant. The hot path (`PermissionChecker.has_permission`)
 is a dict lookup of the precomputed union of the roles' permissions plus one set membership test.
 """
 
@@ -58,7 +58,7 @@ def grants_of(principal: Principal) -> tuple[RoleGrant, ...]:
 
 
 class PermissionChecker:
-    """Answers "may these roles do this, in this tenant?" from a :class:`RolePolicy`."""
+    """Answers "may these roles do this, in this tenant?" from a `RolePolicy`."""
 
     __slots__ = ("_union_cache", "policy")
 
@@ -128,7 +128,7 @@ class PermissionChecker:
     def explain(
         self, grants: Iterable[RoleGrant], permission: str, *, tenant_id: str | None
     ) -> Decision:
-        """Decide like :meth:`check` and say why, naming the role and grant that matched."""
+        """Decide like `check` and say why, naming the role and grant that matched."""
         grants = tuple(grants)
         permission = str(permission)
         where = "platform scope" if tenant_id is None else f"tenant {tenant_id!r}"
@@ -189,7 +189,7 @@ class PermissionChecker:
     def require(
         self, grants: Iterable[RoleGrant], permission: str, *, tenant_id: str | None
     ) -> Decision:
-        """Return the allowing :class:`Decision` or raise :class:`AuthorizationError`."""
+        """Return the allowing `Decision` or raise `AuthorizationError`."""
         decision = self.explain(grants, permission, tenant_id=tenant_id)
         if not decision.allowed:
             raise AuthorizationError(f"permission {permission!r} required; {decision.reason}")

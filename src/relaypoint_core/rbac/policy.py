@@ -135,7 +135,7 @@ class RolePolicy:
         return self._patterns.get(role, frozenset())
 
     def permissions(self, role: str) -> frozenset[str]:
-        """Every known :class:`Permission` value ``role`` holds."""
+        """Every known `Permission` value ``role`` holds."""
         return self._concrete.get(role, frozenset())
 
     def is_known(self, role: str) -> bool:

@@ -4,7 +4,7 @@ A strategy answers three questions: where does a tenant's data live (``provision
 ``deprovision``), how does the manager write a tenant's rows inside its unit of work
 (``tenant_plane``), and how does application code get a session that can only see one tenant
 (``session``). Whatever the strategy, the session also filters every ORM query on
-:class:`~relaypoint_tenancy.models.TenantScoped` models by ``tenant_id`` and stamps new rows with it.
+`TenantScoped` models by ``tenant_id`` and stamps new rows with it.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ class TenantRef:
 
 
 class TenantSession(Session):
-    """The sync session class behind tenant-bound :class:`AsyncSession` objects."""
+    """The sync session class behind tenant-bound `AsyncSession` objects."""
 
 
 def _written_tenant_ids(state: ORMExecuteState) -> list[object]:
@@ -171,7 +171,7 @@ class IsolationStrategy(abc.ABC):
         """Create the tenant's isolation resources inside the caller's transaction if possible."""
 
     async def undo_provision(self, tenant: TenantRef) -> None:
-        """Remove resources :meth:`provision` created outside the transaction (none by default)."""
+        """Remove resources `provision` created outside the transaction (none by default)."""
         return
 
     @abc.abstractmethod
@@ -182,7 +182,7 @@ class IsolationStrategy(abc.ABC):
     def tenant_plane(
         self, conn: AsyncConnection, tenant: TenantRef
     ) -> Any:  # an async context manager yielding TenantPlane
-        """Async context manager yielding a :class:`TenantPlane` for the manager's writes."""
+        """Async context manager yielding a `TenantPlane` for the manager's writes."""
 
     @abc.abstractmethod
     def _bind_for(self, tenant: TenantRef) -> AsyncEngine: ...

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -40,7 +40,18 @@ class DatabasePerTenantStrategy(IsolationStrategy):
         database_prefix: str = "rp_tenant_",
         max_engines: int = 32,
         pool_size: int = 2,
+        engine_options: Mapping[str, Any] | None = None,
     ) -> None:
+        """Serve each tenant from its own database on the control engine's server.
+
+        Args:
+            engine: The control database's engine; tenant databases share its server and URL.
+            database_prefix: Prefix of tenant database names.
+            max_engines: Tenant engines kept open at once (least recently used closed first).
+            pool_size: Connections per tenant engine.
+            engine_options: More ``create_async_engine`` options for tenant engines, e.g. the
+                ``connect_args`` PgBouncer's transaction pooling needs (docs/operations.md).
+        """
         super().__init__(engine)
         if self.dialect != "postgresql":
             raise TenancyConfigurationError(
@@ -51,6 +62,7 @@ class DatabasePerTenantStrategy(IsolationStrategy):
         self.database_prefix = database_prefix
         self.max_engines = max_engines
         self.pool_size = pool_size
+        self.engine_options: dict[str, Any] = dict(engine_options or {})
         self._engines: OrderedDict[str, AsyncEngine] = OrderedDict()
         self._in_use: dict[str, int] = {}
         self._lock = asyncio.Lock()
@@ -79,9 +91,12 @@ class DatabasePerTenantStrategy(IsolationStrategy):
                 return engine
             engine = create_async_engine(
                 self.engine.url.set(database=name),
-                pool_size=self.pool_size,
-                max_overflow=0,
-                pool_pre_ping=False,
+                **{
+                    "pool_size": self.pool_size,
+                    "max_overflow": 0,
+                    "pool_pre_ping": False,
+                    **self.engine_options,
+                },
             )
             self._engines[name] = engine
             for candidate in list(self._engines):

@@ -50,7 +50,7 @@ def _ms(seconds: float) -> int:
 
 
 class RedisTokenStore:
-    """A :class:`~relaypoint_core.auth.store.TokenStore` on Redis or Redis Cluster."""
+    """A `TokenStore` on Redis or Redis Cluster."""
 
     def __init__(
         self,
