@@ -31,6 +31,7 @@ from examples.app.docs_ui import install_docs_ui
 from examples.app.identity import install_identity
 from examples.app.path_params import declare_tenant_path_parameters
 from examples.app.problems import problem_responses
+from examples.app.realtime import install_realtime
 from examples.app.routes_admin import router as admin_router
 from examples.app.routes_auth import bearer_scheme, build_auth_routers
 from examples.app.routes_pages import health_router, pages_router
@@ -73,6 +74,7 @@ TENANCY_EXEMPT = (
     "/openapi.json",
     "/dashboard",
     "/static",
+    "/socket.io",  # the real-time server takes the tenant from the verified token itself
 )
 
 
@@ -149,6 +151,7 @@ def create_app(config: AppConfig | None = None) -> FastAPI:
     app.include_router(health_router)
     app.include_router(pages_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    install_realtime(app, runtime)
     if settings.PROMETHEUS_ENABLED:
         app.router.routes.append(
             Route("/metrics", metrics_app(), methods=["GET", "HEAD"], include_in_schema=False)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Response
+from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
@@ -23,6 +23,7 @@ from examples.app.permissions import (
     RequireWorkflowUpdate,
 )
 from examples.app.problems import problem_response
+from examples.app.realtime import publish, publish_to_admins
 from examples.app.runtime import Runtime, use_runtime
 from examples.app.schemas import (
     ExecutionResult,
@@ -226,6 +227,9 @@ def build_workflow_router(*, tenant_in_path: bool) -> APIRouter:
                 return _not_found(workflow_id)
             updated = _public(workflow, ctx.tenant)
         await _invalidate(runtime, ctx.tenant, workflow_id)
+        await publish(
+            runtime, ctx.tenant.slug, "workflow.updated", {"workflow_id": workflow_id, **updated}
+        )
         return updated
 
     @router.delete(
@@ -257,6 +261,7 @@ def build_workflow_router(*, tenant_in_path: bool) -> APIRouter:
     )
     async def execute_workflow(
         workflow_id: str,
+        request: Request,
         ctx: Annotated[CallContext, Depends(call_context)],
         runtime: Annotated[Runtime, Depends(use_runtime)],
         _: Annotated[object, Depends(RequireWorkflowExecute)],
@@ -276,6 +281,15 @@ def build_workflow_router(*, tenant_in_path: bool) -> APIRouter:
                 return _not_found(workflow_id)
             result = run.to_dict()
         await _invalidate(runtime, ctx.tenant, workflow_id)
+        await publish(
+            runtime, ctx.tenant.slug, "workflow.executed", {**result, "workflow_id": workflow_id}
+        )
+        await publish_to_admins(
+            runtime,
+            ctx.tenant.slug,
+            "usage.updated",
+            {"rate_limit": runtime.rate_limit_state(request.scope, ctx.tenant)},
+        )
         return result
 
     return router

@@ -28,6 +28,7 @@ from relaypoint_core.auth.service import AuthService
 from relaypoint_core.monitoring import PerformanceMonitor, performance_monitor
 from relaypoint_core.monitoring import track_workflow_execution as _track_workflow
 from relaypoint_core.monitoring.db_pool import track_sqlalchemy_pool
+from relaypoint_core.realtime import RealtimeServer
 from relaypoint_core.redis_client import create_redis_client
 from relaypoint_ratelimit import EnterpriseRateLimiter, decision_of
 from relaypoint_tenancy import Tenancy, TenantAuditLog, TenantInfo
@@ -60,6 +61,7 @@ class Runtime:
     monitor: PerformanceMonitor
     meter: ApiCallMeter
     limiter: EnterpriseRateLimiter | None = None
+    realtime: RealtimeServer | None = None  # set by examples.app.realtime.install_realtime
     notes: list[str] = field(default_factory=list)
     _redis: Any = None
 
@@ -102,6 +104,8 @@ class Runtime:
             self.monitor.register_health_check("redis", self._redis_check, timeout=2.0)
         if self.limiter is not None:
             await self.limiter.startup()
+        if self.realtime is not None:
+            await self.realtime.start()  # subscribe to the other instances' emissions now
         # Connect the cache now: its metrics exist from start-up, and with Redis this instance
         # hears other instances' invalidations before it serves its first cached read.
         if not await self.cache.wait_ready(wait=2.0):
@@ -113,6 +117,8 @@ class Runtime:
             with suppress(KeyError, ValueError, LookupError):
                 self.monitor.unregister_health_check(name)
         await self.meter.stop()
+        if self.realtime is not None:
+            await self.realtime.stop()
         if self.limiter is not None:
             await self.limiter.shutdown()
         await self.cache.close()
@@ -244,12 +250,14 @@ def mount_rate_limiter(runtime: Runtime, app: ASGIApp) -> ASGIApp:
         anonymous_tier=config.anonymous_tier,
         key_prefix=config.key_prefix,
         # The upgrade call-to-action must work for a throttled tenant (routes_theme.UPGRADE_PATH).
+        # Socket.IO's HTTP transport: each inbound message is counted by the message limiter.
         exempt_paths=(
             "/health/live",
             "/health/ready",
             "/health",
             "/metrics",
             f"{config.settings.API_V1_STR}/billing/upgrade",
+            "/socket.io/",
         ),
         enabled=config.settings.ENABLE_RATE_LIMITING,
     )

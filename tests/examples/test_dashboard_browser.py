@@ -512,3 +512,51 @@ def test_a_throttled_sign_in_says_when_to_retry(browser: Any, strict_app: LiveAp
     assert not browser.find_element(By.ID, "login-button").is_enabled()  # until the reset
     assert not browser.find_element(By.ID, "app-panel").is_displayed()
     shoot(browser, "signin-acme-throttled")
+
+
+def test_a_run_by_someone_else_shows_live_without_a_reload(
+    browser: Any, embedded_app: LiveApp
+) -> None:
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    # A session of its own: cached sessions may have been signed out by other tests.
+    manager = embedded_app.login("manager@acme.example")["access_token"]
+    auth = {"Authorization": f"Bearer {manager}"}
+    title = f"Live {uuid.uuid4().hex[:6]}"
+    with embedded_app.client() as client:
+        created = client.post(
+            "/api/v1/tenants/acme/workflows",
+            headers=auth,
+            json={"name": title, "steps": [{"name": "s", "action": "uppercase", "input": "x"}]},
+        )
+        assert created.status_code == 201, created.text
+        workflow_id = created.json()["id"]
+    try:
+        open_dashboard(browser, embedded_app, "acme")
+        sign_in(browser, "viewer@acme.example")
+        # The table is re-rendered when a live event arrives: an element read may go stale.
+        wait = WebDriverWait(
+            browser,
+            20,
+            ignored_exceptions=(NoSuchElementException, StaleElementReferenceException),
+        )
+        wait.until(
+            lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-live") == "true"
+        )
+        row_xpath = f"//tr[@data-id='{workflow_id}']"
+        wait.until(
+            lambda d: d.find_element(By.XPATH, row_xpath + "//td[@class='wf-runs']").text == "0"
+        )
+        with embedded_app.client() as client:
+            run = client.post(f"/api/v1/tenants/acme/workflows/{workflow_id}/execute", headers=auth)
+            assert run.status_code == 200, run.text
+        wait.until(
+            lambda d: d.find_element(By.XPATH, row_xpath + "//td[@class='wf-runs']").text == "1"
+        )
+        no_severe_console_errors(browser)
+        shoot(browser, "dashboard-acme-viewer-live-run")
+    except Exception:
+        browser.save_screenshot(str(ARTIFACTS / "dashboard-acme-viewer-live-FAILED.png"))
+        raise

@@ -31,7 +31,7 @@ def test_markup_in_branding_values_is_escaped() -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;&quot;" in page
     assert "<img src=x" not in page
     assert 'onload="alert(1)' not in page
-    assert page.count("<script") == 2  # only the app's own external scripts
+    assert page.count("<script") == 3  # only the app's own external scripts (+ dashboard-live.js)
     assert 'src="/static/dashboard-ui.js"' in page
     assert 'src="/static/dashboard.js"' in page
 

@@ -80,13 +80,21 @@
     tokens.access = payload.access_token;
     tokens.refresh = payload.refresh_token;
     sessionStorage.setItem("rp-refresh-" + tenant, tokens.refresh);
+    document.dispatchEvent(new CustomEvent("relaypoint:token", { detail: tokens.access }));  // dashboard-live.js
   }
 
   function forget() {
     tokens.access = null;
     tokens.refresh = null;
     sessionStorage.removeItem("rp-refresh-" + tenant);
+    document.dispatchEvent(new CustomEvent("relaypoint:token", { detail: null }));
   }
+
+  // Live updates (dashboard-live.js): another user's change shows without a reload.
+  document.addEventListener("relaypoint:live", (event) => {
+    if (event.detail.event.startsWith("workflow.")) loadWorkflows();
+    else if (event.detail.event === "usage.updated") loadUsage();
+  });
 
   async function refresh() {
     const response = await call("/auth/refresh", { method: "POST", json: { refresh_token: tokens.refresh } });
