@@ -222,23 +222,41 @@ class EnterpriseRateLimiter:
         decision = limiter.check_now(identity, cost=cost, route=route)
         if decision is None:
             decision = await limiter.check(identity, cost=cost, route=route)
+        headers = await self._admit(decision, scope, send)
+        if headers is not None:
+            await self._handle(identity, headers, scope, receive, send)
+
+    async def _admit(
+        self, decision: Decision, scope: Scope, send: Send
+    ) -> list[tuple[bytes, bytes]] | None:
+        """Record ``decision`` in the request state; refuse the request (``None``) or return the
+        rate-limit headers its response carries."""
         state = scope.get("state")
         if state is None:
             scope["state"] = state = {}
         state[DECISION_STATE_KEY] = decision
         if not decision.allowed:
             await self._refuse(decision, scope, send)
-            return
-        headers = rate_limit_headers(
+            return None
+        return rate_limit_headers(
             decision,
             legacy=self.legacy_headers,
             draft=self.draft_headers,
             syntax=self.header_syntax,
         )
+
+    async def _handle(
+        self,
+        identity: Identity,
+        headers: list[tuple[bytes, bytes]],
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> None:
         if self.concurrency_policies:
             await self._with_leases(identity, headers, scope, receive, send)
-            return
-        await self._respond(headers, scope, receive, send)
+        else:
+            await self._respond(headers, scope, receive, send)
 
     async def _respond(
         self, headers: list[tuple[bytes, bytes]], scope: Scope, receive: Receive, send: Send
@@ -266,25 +284,12 @@ class EnterpriseRateLimiter:
     ) -> None:
         """Reserve the route's estimate, run the handler, settle the cost it reported."""
         reservation = await self.limiter.reserve(identity, estimate, route=route)
-        decision = reservation.decision
-        state = scope.get("state")
-        if state is None:
-            scope["state"] = state = {}
-        state[DECISION_STATE_KEY] = decision
-        if not decision.allowed:
-            await self._refuse(decision, scope, send)
+        headers = await self._admit(reservation.decision, scope, send)
+        if headers is None:
             return
-        headers = rate_limit_headers(
-            decision,
-            legacy=self.legacy_headers,
-            draft=self.draft_headers,
-            syntax=self.header_syntax,
-        )
+        state = scope["state"]
         try:
-            if self.concurrency_policies:
-                await self._with_leases(identity, headers, scope, receive, send)
-            else:
-                await self._respond(headers, scope, receive, send)
+            await self._handle(identity, headers, scope, receive, send)
         finally:
             # Read the scope again: a framework may have replaced its state mapping meanwhile.
             actual = (scope.get("state") or state).get(COST_STATE_KEY, estimate)
