@@ -116,8 +116,20 @@ class TokenStore(Protocol):
         new_token_id: str,
         ttl: float,
     ) -> RotationOutcome:
-        """Atomically replace the current token; a stale ``presented_token_id`` revokes the family."""
-        ...
+        """Atomically replace the current token; a stale ``presented_token_id`` revokes the family.
+
+        Stores that subclass `TokenStore` inherit this: `rotate_with_grace` with no grace window.
+        """
+        rotation = await self.rotate_with_grace(
+            tenant_id,
+            family_id,
+            presented_token_id=presented_token_id,
+            new_token_id=new_token_id,
+            ttl=ttl,
+            grace=0.0,
+            replay=b"",
+        )
+        return rotation.outcome
 
     async def revoke_family(self, tenant_id: str | None, family_id: str) -> bool:
         """Revoke a family (kept as revoked until it would have expired); False if unknown."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from relaypoint_core.auth.store import Rotation, RotationOutcome, SessionInfo
+from relaypoint_core.auth.store import Rotation, RotationOutcome, SessionInfo, TokenStore
 from relaypoint_core.clock import Clock, system_clock
 
 __all__ = ["MemoryTokenStore"]
@@ -27,7 +27,7 @@ class _Family:
     replay: bytes | None = None
 
 
-class MemoryTokenStore:
+class MemoryTokenStore(TokenStore):
     """Families and revocations in dicts, expired by the injected clock.
 
     Every method runs without awaiting in between, so in one event loop each call is atomic.
@@ -88,26 +88,6 @@ class MemoryTokenStore:
         )
         if user_id is not None:
             self._users.setdefault((tenant_id, user_id), set()).add(family_id)
-
-    async def rotate(
-        self,
-        tenant_id: str | None,
-        family_id: str,
-        *,
-        presented_token_id: str,
-        new_token_id: str,
-        ttl: float,
-    ) -> RotationOutcome:
-        rotation = await self.rotate_with_grace(
-            tenant_id,
-            family_id,
-            presented_token_id=presented_token_id,
-            new_token_id=new_token_id,
-            ttl=ttl,
-            grace=0.0,
-            replay=b"",
-        )
-        return rotation.outcome
 
     async def rotate_with_grace(
         self,

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Mapping
 from importlib import resources
 from typing import Any, TypeVar
 
-from relaypoint_core.auth.store import Rotation, RotationOutcome, SessionInfo
+from relaypoint_core.auth.store import Rotation, RotationOutcome, SessionInfo, TokenStore
 from relaypoint_core.circuit import CircuitBreaker
 from relaypoint_core.clock import Clock, system_clock
 from relaypoint_core.errors import BackendUnavailableError
@@ -49,7 +49,7 @@ def _ms(seconds: float) -> int:
     return max(1, int(seconds * 1000))
 
 
-class RedisTokenStore:
+class RedisTokenStore(TokenStore):
     """A `TokenStore` on Redis or Redis Cluster."""
 
     def __init__(
@@ -139,26 +139,6 @@ class RedisTokenStore:
             family_id,
         ]
         await self._call(self._create_family(keys=keys, args=args))
-
-    async def rotate(
-        self,
-        tenant_id: str | None,
-        family_id: str,
-        *,
-        presented_token_id: str,
-        new_token_id: str,
-        ttl: float,
-    ) -> RotationOutcome:
-        rotation = await self.rotate_with_grace(
-            tenant_id,
-            family_id,
-            presented_token_id=presented_token_id,
-            new_token_id=new_token_id,
-            ttl=ttl,
-            grace=0.0,
-            replay=b"",
-        )
-        return rotation.outcome
 
     async def rotate_with_grace(
         self,
