@@ -74,6 +74,7 @@ TENANCY_EXEMPT = (
     "/openapi.json",
     "/dashboard",
     "/static",
+    "/favicon.ico",
     "/socket.io",  # the real-time server takes the tenant from the verified token itself
 )
 

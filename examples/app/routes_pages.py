@@ -39,6 +39,25 @@ async def index() -> RedirectResponse:
     return RedirectResponse("/docs")
 
 
+# Browsers ask every origin for /favicon.ico (JSON pages and probes included); the platform's own
+# mark answers it, so no page of the app logs a 404 for an icon. Dashboards link their tenant's.
+_PLATFORM_ICON = (
+    '<svg xmlns="http://www.w3.org/2000/svg" width="32" height="32" viewBox="0 0 32 32">'
+    '<rect width="32" height="32" rx="7" fill="#1E40AF"/>'
+    '<text x="16" y="22" font-family="sans-serif" font-size="17" font-weight="700" '
+    'text-anchor="middle" fill="#FFFFFF">R</text></svg>'
+)
+
+
+@pages_router.get("/favicon.ico", response_model=None)
+async def favicon() -> Response:
+    return Response(
+        _PLATFORM_ICON,
+        media_type="image/svg+xml",
+        headers={"cache-control": "public, max-age=86400"},
+    )
+
+
 @pages_router.get("/dashboard/{slug}", response_model=None)
 async def dashboard(slug: str, runtime: Annotated[Runtime, Depends(use_runtime)]) -> Response:
     branding = await _branding(runtime, slug)

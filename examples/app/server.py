@@ -9,6 +9,12 @@ be complete within it, however the bytes are spaced) and a whole-body deadline
 connection is closed; one that misses the body deadline is disconnected (the app sees
 ``http.disconnect``). ``RELAYPOINT_MAX_CONNECTIONS`` caps concurrent connections (uvicorn answers
 503 beyond it) and ``RELAYPOINT_KEEPALIVE_TIMEOUT`` closes idle keep-alive connections.
+
+``RELAYPOINT_MAX_REQUEST_HEAD`` bounds a request line plus headers. h11 enforces its own bound
+(16 KiB) only while a head is still incomplete in its buffer, so without a larger explicit bound
+the same 20 KiB request is answered by the app when its bytes arrive in one read and refused with
+a 400 and a closed (often reset) connection when they arrive in two: the answer would depend on
+TCP segmentation. The explicit bound makes every head up to it reach the app.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ SERVER_ENVIRONMENT_VARIABLES: dict[str, str] = {
     "RELAYPOINT_BODY_TIMEOUT": "seconds a client has to send a complete request body (default 30)",
     "RELAYPOINT_KEEPALIVE_TIMEOUT": "seconds an idle keep-alive connection stays open (default 5)",
     "RELAYPOINT_MAX_CONNECTIONS": "concurrent connections before uvicorn answers 503 (default 1000)",
+    "RELAYPOINT_MAX_REQUEST_HEAD": "bytes of request line plus headers accepted (default 131072)",
 }
 
 _REQUEST_TIMEOUT = (
@@ -54,13 +61,14 @@ class ServerLimits:
     body_timeout: float = 30.0
     keepalive_timeout: int = 5
     max_connections: int = 1000
+    max_request_head: int = 128 * 1024
 
     def uvicorn_options(self) -> dict[str, Any]:
         """Keyword arguments for ``uvicorn.run`` that apply these limits.
 
         Returns:
-            ``http`` (the deadline protocol bound to these limits), ``timeout_keep_alive`` and
-            ``limit_concurrency``.
+            ``http`` (the deadline protocol bound to these limits), ``timeout_keep_alive``,
+            ``limit_concurrency`` and ``h11_max_incomplete_event_size``.
         """
         limits = self
 
@@ -72,6 +80,7 @@ class ServerLimits:
             "http": BoundProtocol,
             "timeout_keep_alive": self.keepalive_timeout,
             "limit_concurrency": self.max_connections,
+            "h11_max_incomplete_event_size": self.max_request_head,
         }
 
 
@@ -102,6 +111,9 @@ def load_server_limits() -> ServerLimits:
         body_timeout=_number("RELAYPOINT_BODY_TIMEOUT", 30.0, low=0.1, high=3600),
         keepalive_timeout=int(_number("RELAYPOINT_KEEPALIVE_TIMEOUT", 5, low=1, high=300)),
         max_connections=int(_number("RELAYPOINT_MAX_CONNECTIONS", 1000, low=1, high=1_000_000)),
+        max_request_head=int(
+            _number("RELAYPOINT_MAX_REQUEST_HEAD", 128 * 1024, low=8 * 1024, high=16 * 1024 * 1024)
+        ),
     )
 
 

@@ -90,3 +90,26 @@ def test_prompt_keep_alive_requests_are_served_on_one_connection(strict_app: Liv
         connection.close()
     assert statuses == [200, 200, 200]
     assert len(sockets) == 1
+
+
+def test_a_long_request_head_split_across_reads_reaches_the_app(strict_app: LiveApp) -> None:
+    # h11 alone refuses an incomplete head over 16 KiB: the same long URL got 404 in one read and
+    # 400 plus a reset in two. The app's explicit head bound makes the answer not depend on that.
+    path = b"/dashboard/" + b"x" * 40_000
+    with _connect(strict_app) as sock:
+        sock.sendall(b"GET " + path[:20_000])
+        readable, _, _ = select.select([sock], [], [], 0.3)  # the server has read the first part
+        assert not readable, "the server answered an incomplete request head"
+        sock.sendall(path[20_000:] + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        said = _read_until_closed(sock)
+    assert said.startswith(b"HTTP/1.1 404"), said[:80]
+
+
+def test_a_request_head_over_the_bound_is_refused_with_400(strict_app: LiveApp) -> None:
+    with _connect(strict_app) as sock:
+        try:
+            sock.sendall(b"GET /dashboard/" + b"x" * (256 * 1024))
+        except (BrokenPipeError, ConnectionResetError):
+            return  # refused before the client finished writing: also a refusal
+        said = _read_until_closed(sock)
+    assert said == b"" or said.startswith(b"HTTP/1.1 400"), said[:80]

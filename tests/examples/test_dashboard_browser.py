@@ -137,24 +137,32 @@ def shoot(driver: Any, name: str) -> Path:
     return shot
 
 
+def settled_wait(driver: Any, timeout: float = 20) -> Any:
+    """A wait that retries when the page re-renders an element between finding and reading it
+    (the workflow table is redrawn after every action and every live event)."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout, ignored_exceptions=(StaleElementReferenceException,))
+
+
 def open_dashboard(driver: Any, app: LiveApp, slug: str, theme: str = "light") -> None:
     # Forget the previous test's session on a page of the same origin that runs no script (the
     # dashboard itself might store a refreshed token after the clearing).
     driver.delete_all_cookies()
     driver.get(f"{app.base_url}/health/live")
     driver.execute_script("sessionStorage.clear(); localStorage.clear();")
-    driver.get_log("browser")  # drop that page's messages (its favicon 404)
+    driver.get_log("browser")  # drop that page's messages
     driver.get(f"{app.base_url}/dashboard/{slug}?theme={theme}")
 
 
 def sign_in(driver: Any, email: str, password: str = DEMO_PASSWORD) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     driver.find_element(By.ID, "email").send_keys(email)
     driver.find_element(By.ID, "password").send_keys(password)
     driver.find_element(By.ID, "login-button").click()
-    WebDriverWait(driver, 20).until(
+    settled_wait(driver).until(
         lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-loaded") == "true"
     )
 
@@ -179,14 +187,13 @@ def test_dashboard_per_tenant_and_role(
     browser: Any, axe_source: str, embedded_app: LiveApp, slug: str, role: str, mode: str
 ) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     name = f"dashboard-{slug}-{role}-{mode}"
     colors = theme_of(embedded_app, slug)["Colors"][mode]
     try:
         open_dashboard(browser, embedded_app, slug, mode)
         assert browser.title.startswith(COMPANIES[slug])
-        WebDriverWait(browser, 20).until(
+        settled_wait(browser).until(
             lambda d: computed(d, "#brand-bar", "backgroundColor") == rgb(colors["primary"])
         )
         assert computed(browser, "#brand-bar", "color") == rgb(colors["onPrimary"])
@@ -228,9 +235,8 @@ def test_dashboard_per_tenant_and_role(
 
 def test_manager_creates_and_runs_a_workflow(browser: Any, embedded_app: LiveApp) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
-    wait = WebDriverWait(browser, 20)
+    wait = settled_wait(browser)
     title = f"Quarterly review {uuid.uuid4().hex[:6]}"
     try:
         open_dashboard(browser, embedded_app, "acme")
@@ -261,7 +267,6 @@ def test_viewer_cannot_create_or_run(browser: Any, embedded_app: LiveApp) -> Non
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
-    from selenium.webdriver.support.ui import WebDriverWait
 
     open_dashboard(browser, embedded_app, "acme")
     # Keyboard only: the skip link comes first, then the app bar, then the form; Enter submits.
@@ -270,7 +275,7 @@ def test_viewer_cannot_create_or_run(browser: Any, embedded_app: LiveApp) -> Non
         "viewer@acme.example", Keys.TAB, DEMO_PASSWORD, Keys.ENTER
     )
     keys.perform()
-    WebDriverWait(browser, 20).until(
+    settled_wait(browser).until(
         lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-loaded") == "true"
     )
     assert browser.switch_to.active_element.get_attribute("id") == "main"
@@ -289,7 +294,6 @@ def test_viewer_cannot_create_or_run(browser: Any, embedded_app: LiveApp) -> Non
 
 def test_sign_in_says_what_went_wrong(browser: Any, embedded_app: LiveApp) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     open_dashboard(browser, embedded_app, "globex")
     browser.find_element(By.ID, "login-button").click()
@@ -298,8 +302,8 @@ def test_sign_in_says_what_went_wrong(browser: Any, embedded_app: LiveApp) -> No
     browser.find_element(By.ID, "email").send_keys("viewer@globex.example")
     browser.find_element(By.ID, "password").send_keys("not-the-password")
     browser.find_element(By.ID, "login-button").click()
-    WebDriverWait(browser, 20).until(lambda d: "Enter your email" not in error.text)
-    WebDriverWait(browser, 20).until(lambda d: error.text.strip() != "")
+    settled_wait(browser).until(lambda d: "Enter your email" not in error.text)
+    settled_wait(browser).until(lambda d: error.text.strip() != "")
     assert error.is_displayed()
     assert not browser.find_element(By.ID, "app-panel").is_displayed()
     shoot(browser, "signin-globex-error")
@@ -311,7 +315,6 @@ def test_throttled_tenant_admin_can_still_request_an_upgrade(
     """A FREE tenant whose admin used up the 60/minute budget sees when it resets and an upgrade
     call-to-action that works (the upgrade route is exempt from the budget it raises)."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     slug = f"initech{uuid.uuid4().hex[:6]}"
     admin = f"admin@{slug}.example"
@@ -342,7 +345,7 @@ def test_throttled_tenant_admin_can_still_request_an_upgrade(
         browser.find_element(By.ID, "password").send_keys(DEMO_PASSWORD)
         browser.find_element(By.ID, "login-button").click()
         banner = browser.find_element(By.ID, "throttle-banner")
-        WebDriverWait(browser, 20).until(lambda d: banner.is_displayed())
+        settled_wait(browser).until(lambda d: banner.is_displayed())
         assert browser.find_element(By.ID, "app-panel").is_displayed()  # not back to sign-in
         assert "resets in" in banner.text
         button = browser.find_element(By.ID, "upgrade-button")
@@ -350,7 +353,7 @@ def test_throttled_tenant_admin_can_still_request_an_upgrade(
         shoot(browser, f"dashboard-throttled-{slug[:7]}")
         button.click()
         result = browser.find_element(By.ID, "upgrade-result")
-        WebDriverWait(browser, 20).until(lambda d: result.is_displayed())
+        settled_wait(browser).until(lambda d: result.is_displayed())
         assert "platform administrator" in result.text
         assert axe_violations(browser, axe_source) == []
         shoot(browser, "dashboard-throttled-upgrade-requested")
@@ -491,10 +494,9 @@ def strict_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
 
 def test_a_throttled_sign_in_says_when_to_retry(browser: Any, strict_app: LiveApp) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     open_dashboard(browser, strict_app, "acme")
-    WebDriverWait(browser, 20).until(
+    settled_wait(browser).until(
         lambda d: d.execute_script("return document.readyState") == "complete"
     )
     with strict_app.client() as client:  # spend this address's anonymous budget
@@ -505,7 +507,7 @@ def test_a_throttled_sign_in_says_when_to_retry(browser: Any, strict_app: LiveAp
     browser.find_element(By.ID, "password").send_keys(DEMO_PASSWORD)
     browser.find_element(By.ID, "login-button").click()
     error = browser.find_element(By.ID, "login-error")
-    WebDriverWait(browser, 20).until(lambda d: error.is_displayed())
+    settled_wait(browser).until(lambda d: error.is_displayed())
     assert re.search(r"Too many sign-in attempts\. Try again in \d+ (s|min)", error.text), (
         error.text
     )

@@ -8,6 +8,7 @@ import re
 import time
 import uuid
 from typing import Any
+from xml.etree import ElementTree
 
 import httpx
 import pytest
@@ -499,6 +500,12 @@ def test_errors_are_problem_json_and_security_headers_are_set(live_app: LiveApp)
         assert "strict-transport-security" not in page.headers  # plain HTTP on loopback
         api = client.get(f"{API}/workflows", headers=bearer(tokens))
         assert api.headers["cache-control"] == "no-store"
+
+        # Browsers fetch /favicon.ico from every page of the origin: the platform mark, not a 404.
+        icon = client.get("/favicon.ico")
+        assert icon.status_code == 200
+        assert icon.headers["content-type"].startswith("image/svg+xml")
+        assert ElementTree.fromstring(icon.content).tag == "{http://www.w3.org/2000/svg}svg"
 
 
 def test_gzip_and_cors_allow_list(live_app: LiveApp) -> None:
