@@ -91,8 +91,15 @@ def emit_endpoint(server: RealtimeServer) -> Any:
 async def serving(app: Any) -> AsyncIterator[str]:
     """Run `app` under uvicorn on a free loopback port until the block ends."""
     port = free_port()
+    # A bounded graceful shutdown: a client a failed test left connected must not hang the session.
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", ws="wsproto"
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        ws="wsproto",
+        timeout_graceful_shutdown=3,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

@@ -68,13 +68,15 @@ async def pair(redis_server: RedisServer) -> AsyncIterator[Pair]:
     ):
         for server, _ in instances:
             await server.start()
-        yield Pair(
-            auth,
-            Instance(instances[0][0], instances[0][1], url_a),
-            Instance(instances[1][0], instances[1][1], url_b),
-        )
-        for server, _ in instances:
-            await server.stop()
+        try:
+            yield Pair(
+                auth,
+                Instance(instances[0][0], instances[0][1], url_a),
+                Instance(instances[1][0], instances[1][1], url_b),
+            )
+        finally:
+            for server, _ in instances:
+                await server.stop()
 
 
 async def _until_received(
