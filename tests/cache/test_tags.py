@@ -72,7 +72,7 @@ async def test_tag_invalidation_reaches_l2_readers(
     for _ in range(200):
         if await reader.get("k", MISSING, tenant_id="acme") is MISSING:
             break
-        await asyncio.sleep(0.005)
+        await asyncio.sleep(0.005)  # the notice travels through Redis pub/sub to the reader
     else:
         raise AssertionError("the tag invalidation never reached the reader")
     fresh = await backend_cache()

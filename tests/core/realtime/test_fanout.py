@@ -180,7 +180,7 @@ async def test_emissions_raised_during_an_outage_are_replayed_in_order(
         deadline = time.monotonic() + 10
         while server.fanout_backlog and time.monotonic() < deadline:
             await server.sweep()  # each sweep flushes what the backlog holds
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.1)  # the restarted Redis server accepts connections again
         assert server.fanout_backlog == 0
         received = []
         deadline = time.monotonic() + 10
