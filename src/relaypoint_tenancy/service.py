@@ -112,7 +112,7 @@ class Tenancy:
         self.strategy = strategy or default_strategy(engine)
         self.catalog = catalog
         self.clock = clock
-        self.settings = settings or TenancySettings(DATABASE_URL=str(engine.url))
+        self.settings = settings or TenancySettings.load(DATABASE_URL=str(engine.url))
         self.tenants = TenantDirectory(engine, ttl=self.settings.tenant_cache_ttl, clock=clock)
 
     @classmethod
