@@ -2,7 +2,7 @@
 
 uvicorn bounds an idle keep-alive connection (``timeout_keep_alive``) but not a client that
 trickles its request: its keep-alive timer is cancelled by every byte received, so one byte every
-half second holds a connection (and its memory) for ever. :class:`DeadlineH11Protocol` gives each
+half second holds a connection (and its memory) for ever. `DeadlineH11Protocol` gives each
 request a whole-head deadline (``RELAYPOINT_HEADER_TIMEOUT``: the request line and headers must
 be complete within it, however the bytes are spaced) and a whole-body deadline
 (``RELAYPOINT_BODY_TIMEOUT``). A client that misses the head deadline gets ``408`` and the
@@ -21,31 +21,73 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
+import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import h11
+from pydantic import BeforeValidator, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from relaypoint_core.errors import ConfigurationError
+from relaypoint_core.environment import environment_variables, read_settings
 
 __all__ = [
     "SERVER_ENVIRONMENT_VARIABLES",
     "DeadlineH11Protocol",
+    "ServerEnvironment",
     "ServerLimits",
     "load_server_limits",
 ]
 
 logger = logging.getLogger("examples.app.server")
 
-SERVER_ENVIRONMENT_VARIABLES: dict[str, str] = {
-    "RELAYPOINT_HEADER_TIMEOUT": "seconds a client has to send a complete request line and headers (default 10)",
-    "RELAYPOINT_BODY_TIMEOUT": "seconds a client has to send a complete request body (default 30)",
-    "RELAYPOINT_KEEPALIVE_TIMEOUT": "seconds an idle keep-alive connection stays open (default 5)",
-    "RELAYPOINT_MAX_CONNECTIONS": "concurrent connections before uvicorn answers 503 (default 1000)",
-    "RELAYPOINT_MAX_REQUEST_HEAD": "bytes of request line plus headers accepted (default 131072)",
-}
+
+def _show(number: float) -> str:
+    return str(int(number)) if number == int(number) else f"{number:g}"
+
+
+def _between(low: float, high: float, *, integer: bool = False) -> BeforeValidator:
+    """A number in ``[low, high]`` (an integer field drops the fraction), else a clear error."""
+
+    def check(value: object) -> object:
+        try:
+            number = float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            number = math.nan
+        if not low <= number <= high:
+            raise ValueError(f"must be a number between {_show(low)} and {_show(high)}")
+        return int(number) if integer else number
+
+    return BeforeValidator(check)
+
+
+class ServerEnvironment(BaseSettings):
+    """The ``RELAYPOINT_*`` server limits; an empty variable means its default."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RELAYPOINT_", case_sensitive=False, extra="ignore", env_ignore_empty=True
+    )
+
+    header_timeout: Annotated[float, _between(0.1, 300)] = Field(
+        10.0,
+        description="seconds a client has to send a complete request line and headers (default 10)",
+    )
+    body_timeout: Annotated[float, _between(0.1, 3600)] = Field(
+        30.0, description="seconds a client has to send a complete request body (default 30)"
+    )
+    keepalive_timeout: Annotated[int, _between(1, 300, integer=True)] = Field(
+        5, description="seconds an idle keep-alive connection stays open (default 5)"
+    )
+    max_connections: Annotated[int, _between(1, 1_000_000, integer=True)] = Field(
+        1000, description="concurrent connections before uvicorn answers 503 (default 1000)"
+    )
+    max_request_head: Annotated[int, _between(8 * 1024, 16 * 1024 * 1024, integer=True)] = Field(
+        128 * 1024, description="bytes of request line plus headers accepted (default 131072)"
+    )
+
+
+SERVER_ENVIRONMENT_VARIABLES: dict[str, str] = environment_variables(ServerEnvironment)
 
 _REQUEST_TIMEOUT = (
     b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\n"
@@ -84,37 +126,18 @@ class ServerLimits:
         }
 
 
-def _number(name: str, default: float, *, low: float, high: float) -> float:
-    raw = os.environ.get(name)
-    if raw is None or not raw.strip():
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = float("nan")
-    if not low <= value <= high:
-        raise ConfigurationError(f"{name}={raw!r} must be a number between {low:g} and {high:g}")
-    return value
-
-
 def load_server_limits() -> ServerLimits:
     """Read the ``RELAYPOINT_*`` server limits from the environment.
 
     Returns:
-        The limits, defaults where a variable is unset.
+        The limits, defaults where a variable is unset or empty.
 
     Raises:
-        ConfigurationError: A variable is not a number in its allowed range.
+        ConfigurationError: A variable is not a number in its allowed range; the message names
+            it (``RELAYPOINT_BODY_TIMEOUT='x' must be a number between 0.1 and 3600``).
     """
-    return ServerLimits(
-        header_timeout=_number("RELAYPOINT_HEADER_TIMEOUT", 10.0, low=0.1, high=300),
-        body_timeout=_number("RELAYPOINT_BODY_TIMEOUT", 30.0, low=0.1, high=3600),
-        keepalive_timeout=int(_number("RELAYPOINT_KEEPALIVE_TIMEOUT", 5, low=1, high=300)),
-        max_connections=int(_number("RELAYPOINT_MAX_CONNECTIONS", 1000, low=1, high=1_000_000)),
-        max_request_head=int(
-            _number("RELAYPOINT_MAX_REQUEST_HEAD", 128 * 1024, low=8 * 1024, high=16 * 1024 * 1024)
-        ),
-    )
+    env = read_settings(ServerEnvironment, what="server limits")
+    return ServerLimits(**env.model_dump())
 
 
 class DeadlineH11Protocol(H11Protocol):

@@ -6,20 +6,23 @@ default instance reads two environment variables on first use, through pydantic-
 
 - ``REDIS_URL``: the L2 URL (L1 only when unset or empty);
 - ``ENABLE_CACHING``: a boolean (``false``/``0``/``no``/``off`` turn caching into a pass-through).
+
+Both are read the way every RelayPoint variable is (`relaypoint_core.environment`).
 """
 
 from __future__ import annotations
 
 import random
-from typing import Any, TypedDict
+from typing import Annotated, Any, TypedDict
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from relaypoint_cache.errors import CacheConfigurationError
 from relaypoint_cache.serializers import Serializer
 from relaypoint_core.backend_url import parse_backend_url
 from relaypoint_core.clock import Clock, system_clock
+from relaypoint_core.environment import parse_flag, read_settings
 from relaypoint_core.keys import DEFAULT_KEY_PREFIX
 
 __all__ = ["CacheEnvironment", "CacheOptions", "CacheSettings"]
@@ -125,10 +128,9 @@ class CacheSettings(BaseModel):
         Raises:
             CacheConfigurationError: A variable does not parse (``ENABLE_CACHING=maybe``).
         """
-        try:
-            env = CacheEnvironment()
-        except ValidationError as exc:
-            raise CacheConfigurationError(_describe(exc)) from None
+        env = read_settings(
+            CacheEnvironment, what="cache environment", error=CacheConfigurationError
+        )
         changes: dict[str, Any] = {}
         if env.enable_caching is False:
             changes["enabled"] = False
@@ -143,7 +145,9 @@ class CacheEnvironment(BaseSettings):
     model_config = SettingsConfigDict(frozen=True, env_ignore_empty=True, extra="ignore")
 
     redis_url: str | None = Field(None, validation_alias="REDIS_URL")
-    enable_caching: bool | None = Field(None, validation_alias="ENABLE_CACHING")
+    enable_caching: Annotated[bool | None, BeforeValidator(parse_flag)] = Field(
+        None, validation_alias="ENABLE_CACHING"
+    )
 
 
 def _describe(exc: ValidationError) -> str:

@@ -48,7 +48,13 @@ class NamespaceSnapshot:
 
 @dataclass(frozen=True, slots=True)
 class CacheStats:
-    """One cache's state: per-namespace counters, L1 size, L2 health."""
+    """One cache's state: per-namespace counters, L1 size, L2 health, bookkeeping bounds.
+
+    ``tenant_scopes`` is how many (tenant, namespace) scopes this process tracks (bounded by
+    ``relaypoint_cache.engine.scopes.MAX_SCOPES``); ``tag_index_entries`` how many (tenant, tag)
+    pairs the local tag index holds and ``largest_tag`` the most L1 keys under one of them (both
+    bounded by the L1 size, so tagging every entry cannot grow memory without limit).
+    """
 
     namespaces: dict[str, NamespaceSnapshot]
     l1_entries: int
@@ -58,6 +64,9 @@ class CacheStats:
     circuit_state: str
     subscribed: bool
     errors: dict[str, int] = field(default_factory=dict)
+    tenant_scopes: int = 0
+    tag_index_entries: int = 0
+    largest_tag: int = 0
 
     @property
     def hit_rate(self) -> float:

@@ -10,14 +10,24 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from typing import Annotated
+from typing import Any
 
-from pydantic import Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from relaypoint_core.errors import ConfigurationError
+from relaypoint_core.environment import CsvList, Flag, read_settings
 
-__all__ = ["DEVELOPMENT_ENVIRONMENTS", "RelayPointSettings", "load_settings"]
+__all__ = [
+    "DEFAULT_DATABASE_URL",
+    "DEVELOPMENT_ENVIRONMENTS",
+    "DatabaseEnvironment",
+    "RelayPointSettings",
+    "configured_database_url",
+    "load_settings",
+]
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./relaypoint.sqlite3"
+"""The database every package uses when ``DATABASE_URL`` is unset: embedded SQLite in ``./``."""
 
 DEVELOPMENT_ENVIRONMENTS = frozenset({"development", "dev", "local", "test"})
 MIN_SECRET_KEY_LENGTH = 32
@@ -36,12 +46,6 @@ def _entropy_bits(value: str) -> float:
     return per_char * total
 
 
-def _split_csv(value: object) -> object:
-    if isinstance(value, str):
-        return [item.strip() for item in value.split(",") if item.strip()]
-    return value
-
-
 class RelayPointSettings(BaseSettings):
     """Process-wide configuration; every field maps to the environment variable of the same name."""
 
@@ -49,13 +53,13 @@ class RelayPointSettings(BaseSettings):
 
     PROJECT_NAME: str = "RelayPoint Enterprise"
     API_V1_STR: str = "/api/v1"
-    DEBUG: bool = False
+    DEBUG: Flag = False
     ENVIRONMENT: str = "production"
 
-    DATABASE_URL: str = "sqlite+aiosqlite:///./relaypoint.sqlite3"
+    DATABASE_URL: str = DEFAULT_DATABASE_URL
     REDIS_URL: str | None = None
 
-    SECRET_KEY: str | None = None
+    SECRET_KEY: str | None = Field(default=None, repr=False)
     ACCESS_TOKEN_EXPIRE_MINUTES: int = Field(default=30, ge=1, le=24 * 60)
     REFRESH_TOKEN_EXPIRE_DAYS: int = Field(default=14, ge=1, le=365)
     JWT_ISSUER: str = "relaypoint"
@@ -66,20 +70,15 @@ class RelayPointSettings(BaseSettings):
     JWT_PRIVATE_KEY: str | None = Field(default=None, repr=False)
     JWT_KEY_ID: str | None = None
     REFRESH_TOKEN_REUSE_GRACE_SECONDS: float = Field(default=10.0, ge=0, le=300)
-    ALLOWED_HOSTS: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["*"])
-    CORS_ORIGINS: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    ALLOWED_HOSTS: CsvList = Field(default_factory=lambda: ["*"])
+    CORS_ORIGINS: CsvList = Field(default_factory=list)
 
     SENTRY_DSN: str | None = None
-    PROMETHEUS_ENABLED: bool = True
+    PROMETHEUS_ENABLED: Flag = True
 
-    ENABLE_RATE_LIMITING: bool = True
-    ENABLE_CACHING: bool = True
-    ENABLE_MULTI_TENANCY: bool = True
-
-    @field_validator("ALLOWED_HOSTS", "CORS_ORIGINS", mode="before")
-    @classmethod
-    def _parse_csv(cls, value: object) -> object:
-        return _split_csv(value)
+    ENABLE_RATE_LIMITING: Flag = True
+    ENABLE_CACHING: Flag = True
+    ENABLE_MULTI_TENANCY: Flag = True
 
     @field_validator("ENVIRONMENT")
     @classmethod
@@ -135,13 +134,36 @@ def secret_key_problem(secret: str | None) -> str | None:
     return None
 
 
-def load_settings(**overrides: object) -> RelayPointSettings:
-    """Read settings from the environment, turning validation errors into `ConfigurationError`."""
-    try:
-        return RelayPointSettings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        details = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
-            for err in exc.errors()
-        )
-        raise ConfigurationError(f"invalid RelayPoint configuration: {details}") from exc
+def load_settings(**overrides: Any) -> RelayPointSettings:
+    """Read settings from the environment, turning validation errors into `ConfigurationError`.
+
+    Args:
+        **overrides: Field values that win over the environment.
+
+    Returns:
+        The validated settings.
+
+    Raises:
+        ConfigurationError: A variable is invalid; the message names it (see
+            `relaypoint_core.environment.read_settings`).
+    """
+    return read_settings(RelayPointSettings, what="RelayPoint configuration", **overrides)
+
+
+class DatabaseEnvironment(BaseSettings):
+    """``DATABASE_URL`` alone, for code that needs the database but not the whole configuration."""
+
+    model_config = SettingsConfigDict(
+        case_sensitive=False, extra="ignore", env_file=None, env_ignore_empty=True
+    )
+
+    DATABASE_URL: str = DEFAULT_DATABASE_URL
+
+
+def configured_database_url() -> str:
+    """``DATABASE_URL`` from the environment, else `DEFAULT_DATABASE_URL`.
+
+    Returns:
+        The database URL the packages and the migration command use by default.
+    """
+    return read_settings(DatabaseEnvironment, what="database configuration").DATABASE_URL

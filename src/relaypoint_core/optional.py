@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import importlib
-import os
 from types import ModuleType
 
+from relaypoint_core.config import configured_database_url
 from relaypoint_core.errors import MissingExtraError
 
 __all__ = ["database_extra", "require_module"]
@@ -38,12 +38,13 @@ def database_extra(url: str | None = None) -> tuple[str, tuple[str, ...]]:
     """The extra a database user needs: ``sqlite`` unless the URL is PostgreSQL.
 
     Args:
-        url: A database URL; ``None`` reads ``DATABASE_URL`` from the environment.
+        url: A database URL; ``None`` reads ``DATABASE_URL`` from the environment (see
+            `relaypoint_core.config.configured_database_url`; unset means the SQLite default).
 
     Returns:
         ``(extra, alternatives)`` for `require_module`.
     """
-    url = os.environ.get("DATABASE_URL", "") if url is None else url
+    url = configured_database_url() if url is None else url
     if url.startswith(("postgresql", "postgres:")):
         return "postgres", ("sqlite",)
     return "sqlite", ("postgres",)

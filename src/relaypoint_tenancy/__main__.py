@@ -1,13 +1,18 @@
-"""``python -m relaypoint_tenancy migrate --database-url URL [--concurrency N] [--tenant SLUG]``."""
+"""``python -m relaypoint_tenancy migrate --database-url URL [--concurrency N] [--tenant SLUG]``.
+
+Without ``--database-url`` the command migrates the database the packages use: ``DATABASE_URL``,
+else `relaypoint_core.config.DEFAULT_DATABASE_URL` (embedded SQLite), read the same way.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
-import os
 import sys
 
+from relaypoint_core.config import DEFAULT_DATABASE_URL, configured_database_url
+from relaypoint_core.errors import ConfigurationError
 from relaypoint_core.optional import require_module
 
 __all__ = ["main"]
@@ -21,9 +26,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     migrate.add_argument(
         "--database-url",
-        default=os.environ.get("DATABASE_URL"),
+        default=None,
         help="control database (async driver URL, e.g. postgresql+asyncpg://...); "
-        "default: $DATABASE_URL",
+        f"default: $DATABASE_URL, else {DEFAULT_DATABASE_URL}",
     )
     migrate.add_argument("--concurrency", type=int, default=4, help="tenants migrated at once")
     migrate.add_argument(
@@ -80,8 +85,11 @@ def main(argv: list[str] | None = None) -> int:
     # Alembic narrates every offline rendering at INFO; the progress line says what matters.
     logging.getLogger("alembic").setLevel(logging.WARNING)
     if not args.database_url:
-        print("error: pass --database-url or set DATABASE_URL", file=sys.stderr)
-        return 2
+        try:
+            args.database_url = configured_database_url()
+        except ConfigurationError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     if args.concurrency < 1:
         print("error: --concurrency must be at least 1", file=sys.stderr)
         return 2

@@ -148,8 +148,8 @@ async def migrate_all(
         statement = select(Tenant).order_by(Tenant.slug)
         if only is not None:
             statement = statement.where(Tenant.slug.in_(list(only)))
-        tenants = list((await conn.execute(statement)).all())
-    rows = [Tenant(**dict(row._mapping)) for row in tenants] if tenants else []
+        found = (await conn.execute(statement)).mappings().all()
+    rows = [Tenant(**dict(row)) for row in found]
     if any(t.isolation == "shared" for t in rows):
         async with engine.begin() as conn:
             report.shared_migrated = await migrations.upgrade(conn, "tenant")

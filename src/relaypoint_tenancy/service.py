@@ -13,17 +13,20 @@ from relaypoint_tenancy import _sql  # noqa: F401  - first: names the extra when
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BeforeValidator, Field
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
 from relaypoint_core.clock import Clock, system_clock
+from relaypoint_core.config import DEFAULT_DATABASE_URL
+from relaypoint_core.environment import Flag, read_settings, split_csv
 from relaypoint_core.errors import MissingExtraError
 from relaypoint_core.optional import database_extra
 from relaypoint_core.plan_tiers import PlanTierSource
 from relaypoint_tenancy.directory import TenantDirectory
+from relaypoint_tenancy.errors import TenancyConfigurationError
 from relaypoint_tenancy.manager import TenantManager
 from relaypoint_tenancy.plans import DEFAULT_PLAN_CATALOG, PlanCatalog
 from relaypoint_tenancy.records import TenantInfo, UsageInfo
@@ -56,23 +59,41 @@ def async_database_url(url: str) -> str:
 
 
 class TenancySettings(BaseSettings):
+    """The ``TENANCY_*`` variables (and ``DATABASE_URL``, shared with core; one default there).
+
+    Build it with `load` to get a `TenancyConfigurationError` naming a bad variable.
+    """
+
     model_config = SettingsConfigDict(env_prefix="TENANCY_", extra="ignore")
 
     database_url: str = Field(
-        default="sqlite+aiosqlite:///./relaypoint.db",
+        default=DEFAULT_DATABASE_URL,
         validation_alias="DATABASE_URL",
     )
     strategy: Literal["shared", "schema", "database"] | None = None
-    row_level_security: bool = False
+    row_level_security: Flag = False
     rls_role: str = "relaypoint_tenant"
     schema_prefix: str = "tenant_"
     database_prefix: str = "rp_tenant_"
     max_tenant_engines: int = Field(default=32, ge=1)
     tenant_pool_size: int = Field(default=2, ge=1)
     base_domain: str | None = None
-    resolution_order: tuple[Source, ...] = DEFAULT_SOURCES
+    resolution_order: Annotated[tuple[Source, ...], NoDecode, BeforeValidator(split_csv)] = (
+        DEFAULT_SOURCES
+    )
     resolution_cache_ttl: float = Field(default=30.0, ge=0)
     tenant_cache_ttl: float = Field(default=5.0, ge=0)
+
+    @classmethod
+    def load(cls, **overrides: Any) -> TenancySettings:
+        """Read the environment (``overrides`` win) or fail naming the variable.
+
+        Raises:
+            TenancyConfigurationError: A variable does not parse or is out of range.
+        """
+        return read_settings(
+            cls, what="tenancy configuration", error=TenancyConfigurationError, **overrides
+        )
 
 
 class Tenancy:
@@ -91,7 +112,7 @@ class Tenancy:
         self.strategy = strategy or default_strategy(engine)
         self.catalog = catalog
         self.clock = clock
-        self.settings = settings or TenancySettings(DATABASE_URL=str(engine.url))
+        self.settings = settings or TenancySettings.load(DATABASE_URL=str(engine.url))
         self.tenants = TenantDirectory(engine, ttl=self.settings.tenant_cache_ttl, clock=clock)
 
     @classmethod
@@ -102,7 +123,7 @@ class Tenancy:
         clock: Clock = system_clock,
         **engine_options: Any,
     ) -> Tenancy:
-        settings = settings or TenancySettings()
+        settings = settings or TenancySettings.load()
         url = async_database_url(settings.database_url)
         try:
             engine = create_async_engine(url, **engine_options)

@@ -4,17 +4,32 @@ cache goes back to L2 once Redis is back; a circuit breaker keeps a dead Redis o
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 
 import redis.asyncio as redis_asyncio
 
 from relaypoint_cache import MISSING
+from relaypoint_core.testing import FakeClock
 from tests.cache.conftest import MakeCache
 from tests.support.services import RedisServer
+
+
+async def _until(condition: Callable[[], bool], what: str, *, seconds: float = 30) -> None:
+    """Wait for something outside the process (a Redis server dying or coming back)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} did not happen within {seconds} s"
+        await asyncio.sleep(0.01)  # polls a real server's state; bounded by the deadline above
 
 
 async def test_redis_killed_mid_load_and_restarted(
     make_cache: MakeCache, redis_server: RedisServer
 ) -> None:
+    # Cooldowns and L1 expiry run on a fake clock the load advances: 0.01 s per call, so an L1
+    # copy (l1_ttl 0.05) lasts a few calls and the open circuit (reset 0.2) half-opens every
+    # twenty. Only the phases wait on real events: Redis dying, Redis coming back.
+    clock = FakeClock()
     options = {
         "key_prefix": "fault:",
         "op_timeout": 0.2,
@@ -22,20 +37,22 @@ async def test_redis_killed_mid_load_and_restarted(
         "circuit_reset_timeout": 0.2,
         "l1_ttl": 0.05,  # L1 copies expire quickly, so L2 is asked all the time
     }
-    cache = make_cache(redis_server.url, **options)
+    cache = make_cache(redis_server.url, clock=clock, **options)
     assert await cache.wait_ready()
     computed: dict[str, int] = {}
 
     async def factory_for(key: str) -> str:
         computed[key] = computed.get(key, 0) + 1
-        await asyncio.sleep(0.001)
+        await asyncio.sleep(0)  # a factory that yields, so concurrent callers overlap
         return f"value-of-{key}"
 
     errors: list[BaseException] = []
     wrong: list[tuple[str, object]] = []
     stop = asyncio.Event()
+    calls = 0
 
     async def load(worker: int) -> None:
+        nonlocal calls
         i = 0
         while not stop.is_set():
             key = f"k{(worker * 7 + i) % 20}"
@@ -52,15 +69,27 @@ async def test_redis_killed_mid_load_and_restarted(
                     wrong.append((f"w{worker}", seen))
             except BaseException as exc:  # the policy says: nothing reaches the caller
                 errors.append(exc)
-            await asyncio.sleep(0.002)
+            calls += 1
+            clock.advance(0.01)
+            await asyncio.sleep(0)  # let the other workers and the phase driver run
+
+    async def run_calls(count: int) -> None:
+        target = calls + count
+        await _until(lambda: calls >= target, f"{count} more calls")
 
     workers = [asyncio.create_task(load(n)) for n in range(8)]
-    await asyncio.sleep(0.5)
+    await run_calls(400)  # Redis up
     redis_server.kill()
-    await asyncio.sleep(1.0)
+    await _until(lambda: not cache.snapshot().subscribed, "the lost subscription noticed")
+    await _until(lambda: cache.snapshot().circuit_state != "closed", "the circuit opening")
+    await run_calls(400)  # Redis down: L1 and the factory serve, the circuit cycles
     stats_down = await cache.stats()
     redis_server.start()
-    await asyncio.sleep(1.5)
+    await _until(
+        lambda: cache.snapshot().circuit_state == "closed" and cache.snapshot().subscribed,
+        "the recovery",
+    )
+    await run_calls(400)  # Redis back
     stop.set()
     await asyncio.gather(*workers)
 
@@ -81,7 +110,7 @@ async def test_redis_killed_mid_load_and_restarted(
         assert len(keys) == 1
     finally:
         await raw.aclose()
-    fresh = make_cache(redis_server.url, **options)
+    fresh = make_cache(redis_server.url, clock=clock, **options)
     assert await fresh.get("after", tenant_id="acme") == "recovered"
     assert (await fresh.stats()).namespaces["default"].hits_l2 == 1
     assert (await cache.stats()).circuit_state == "closed"
@@ -129,7 +158,7 @@ async def test_lost_subscription_flushes_l1(
     for _ in range(500):
         if not (await cache.stats()).subscribed:
             break
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.01)  # waits for the killed server's socket to close
     stats = await cache.stats()
     assert not stats.subscribed
     # Invalidation notices may be lost from now on, so nothing L1 held is trusted any more.

@@ -82,7 +82,7 @@ async def test_tenant_scopes_are_bounded_without_leaking_entries() -> None:
     try:
         for i in range(10):
             await cache.set("k", i, tenant_id=f"t{i}")
-        assert len(cache._scopes) == 5
+        assert (await cache.stats()).tenant_scopes == 5
         # An entry whose scope was retired is gone, never served under a new scope.
         assert await cache.get("k", MISSING, tenant_id="t0") is MISSING
         assert await cache.get("k", tenant_id="t9") == 9

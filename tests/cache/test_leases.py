@@ -33,7 +33,7 @@ async def test_waiter_takes_over_when_the_holder_fails(
                 stats = (await waiter.stats()).namespaces.get("default")
                 if stats is not None and stats.lock_waits >= 1:
                     break
-                await asyncio.sleep(0)
+                await asyncio.sleep(0)  # a yield: the waiter runs until it is waiting on us
         raise ConnectionError("database went away")
 
     async def working() -> str:
@@ -54,10 +54,13 @@ async def test_expired_lease_frees_waiters_and_fences_the_old_holder(
 ) -> None:
     slow, fast = await _pair(make_cache, redis_url, key_prefix, lease_ttl=0.3, lease_wait=30)
     slow_started = asyncio.Event()
+    fast_done = asyncio.Event()
 
     async def slow_factory() -> str:
         slow_started.set()
-        await asyncio.sleep(1.0)  # outlives its 0.3 s lease
+        # Hold on past the lease: finish only once the waiter has taken over, which it can only
+        # do when Redis has expired the 0.3 s lease (by Redis's own clock, not a sleep here).
+        await fast_done.wait()
         return "old"
 
     async def fast_factory() -> str:
@@ -67,6 +70,7 @@ async def test_expired_lease_frees_waiters_and_fences_the_old_holder(
     await slow_started.wait()
     # The waiter is released by the lease's expiry, not by its own 30 s wait limit.
     assert await asyncio.wait_for(fast.get_or_set("k", fast_factory, tenant_id="acme"), 10) == "new"
+    fast_done.set()
     assert await slow_call == "old"  # the slow caller still gets its own result ...
     reader = make_cache(redis_url, key_prefix=key_prefix)
     assert await reader.get("k", tenant_id="acme") == "new"  # ... but L2 keeps the newer value

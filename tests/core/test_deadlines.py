@@ -12,7 +12,7 @@ from relaypoint_core.deadlines import DeadlineWatch
 async def test_a_call_that_answers_returns_its_value() -> None:
     watch = DeadlineWatch()
     with watch.limit(5.0):
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # a yield: the bounded block really awaits
         value = 42
     assert value == 42
     assert watch.in_flight == 0
@@ -34,15 +34,20 @@ async def test_the_task_is_not_left_cancelled_after_a_timeout() -> None:
     task = asyncio.current_task()
     assert task is not None
     assert task.cancelling() == 0
-    await asyncio.sleep(0.001)  # would raise CancelledError if a cancellation were pending
+    await asyncio.sleep(0)  # suspends once: would raise CancelledError if one were pending
 
 
 async def test_a_finished_call_is_never_cancelled_later() -> None:
     watch = DeadlineWatch(granularity=0.005)
     with watch.limit(0.01):
-        await asyncio.sleep(0)
-    # Well past the deadline and the timer's next check: nothing may cancel this task now.
-    await asyncio.sleep(0.05)
+        await asyncio.sleep(0)  # a yield inside the limit
+    # Run the watch's own timer past that deadline, without guessing how long that takes: a
+    # later call that never answers times out only once the timer has checked after it. A stray
+    # cancellation of this task by the first limit would surface here as CancelledError.
+    never = asyncio.Event()
+    with pytest.raises(TimeoutError, match=r"no answer within 0\.02 s"), watch.limit(0.02):
+        await never.wait()
+    await asyncio.sleep(0)  # and nothing is left pending afterwards
     assert watch.in_flight == 0
 
 
@@ -103,7 +108,7 @@ async def test_only_the_calls_that_never_answer_time_out() -> None:
         return "answered"
 
     tasks = [asyncio.create_task(call(i % 2 == 0)) for i in range(40)]
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # a yield: every call enters its limit before the release
     release.set()
     outcomes = await asyncio.gather(*tasks, return_exceptions=True)
     answered, silent = outcomes[::2], outcomes[1::2]

@@ -77,7 +77,7 @@ async def test_no_cross_tenant_reads_or_writes_under_interleaving(
                             .all()
                         )
                         assert owners == [tenant.id]
-                await asyncio.sleep(0)
+                await asyncio.sleep(0)  # a yield: interleave the workers' sessions
 
         await asyncio.gather(*(worker() for _ in range(WORKERS)))
         for tenant in tenants:

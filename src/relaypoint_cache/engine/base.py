@@ -207,6 +207,9 @@ class CacheBase:
             circuit_state=self._shared.current.breaker.state.value,
             subscribed=self._subscription.active,
             errors=dict(self._errors),
+            tenant_scopes=len(self._scopes),
+            tag_index_entries=len(self._tags.index),
+            largest_tag=max(map(len, list(self._tags.index.values())), default=0),
         )
 
     async def wait_ready(self, wait: float = 5.0) -> bool:

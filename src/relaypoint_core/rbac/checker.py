@@ -13,8 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from relaypoint_core.errors import AuthorizationError
-from relaypoint_core.rbac.permissions import Permission, is_valid_permission
-from relaypoint_core.rbac.policy import DEFAULT_POLICY, RolePolicy
+from relaypoint_core.rbac.permissions import is_valid_permission
+from relaypoint_core.rbac.policy import RolePolicy
+from relaypoint_core.rbac.presets import DEFAULT_POLICY
 from relaypoint_core.request_state import Principal
 
 __all__ = ["Decision", "PermissionChecker", "RoleGrant", "grants_of"]
@@ -26,7 +27,6 @@ class _Unset(enum.Enum):
 
 _UNSET = _Unset.TOKEN
 _CACHE_LIMIT = 4096
-_KNOWN = frozenset(p.value for p in Permission)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,12 +58,19 @@ def grants_of(principal: Principal) -> tuple[RoleGrant, ...]:
 
 
 class PermissionChecker:
-    """Answers "may these roles do this, in this tenant?" from a `RolePolicy`."""
+    """Answers "may these roles do this, in this tenant?" from a `RolePolicy`.
 
-    __slots__ = ("_union_cache", "policy")
+    Any ``resource:action`` string can be checked, not only the seed's `Permission` values: a
+    permission of the policy's catalogue is a set lookup, any other valid one is matched against
+    the roles' wildcard grants. The default policy is the seed's preset
+    (`relaypoint_core.rbac.presets.DEFAULT_POLICY`).
+    """
+
+    __slots__ = ("_known", "_union_cache", "policy")
 
     def __init__(self, policy: RolePolicy = DEFAULT_POLICY) -> None:
         self.policy = policy
+        self._known = policy.catalogue
         self._union_cache: dict[tuple[str, ...], frozenset[str]] = {}
 
     # --- roles that apply in the context being checked -------------------------------------------
@@ -85,9 +92,9 @@ class PermissionChecker:
         key = roles if isinstance(roles, tuple) else tuple(roles)
         if permission in self._union(key):
             return True
-        if permission in _KNOWN:  # the precomputed sets are complete for known permissions
+        if permission in self._known:  # the precomputed sets are complete for the catalogue
             return False
-        # Permissions outside the Permission enum can still be covered by a wildcard grant, but a
+        # Permissions outside the catalogue can still be covered by a wildcard grant, but a
         # string that is not 'resource:action' is refused here exactly as explain() refuses it.
         if not is_valid_permission(permission):
             return False

@@ -20,7 +20,11 @@ _GRANT = re.compile(r"\*|[a-z][a-z0-9_]*:(\*|[a-z][a-z0-9_]*)")
 
 
 class Permission(enum.StrEnum):
-    """Every permission the platform checks, as ``resource:action``."""
+    """The seed's permissions, as ``resource:action`` (the catalogue of the seed's preset).
+
+    Not a closed list: `RolePolicy` and `PermissionChecker` take any ``resource:action`` string,
+    and an application adds its own with `RolePolicy.extend` (see `relaypoint_core.rbac.presets`).
+    """
 
     WORKFLOW_CREATE = "workflow:create"
     WORKFLOW_READ = "workflow:read"

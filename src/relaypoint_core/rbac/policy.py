@@ -1,79 +1,61 @@
-"""The role -> permission table and the role hierarchy, precomputed once.
+"""`RolePolicy`: a validated role table over any permission catalogue, precomputed once.
 
 Each role lists the grants it adds and the roles it inherits from. A role holds its own grants plus
 everything its ancestors in the ``inherits`` graph hold, so a role higher in the hierarchy always
-holds at least what the roles below it hold. Platform roles (``super_admin``) apply in every tenant
-when granted at platform scope.
+holds at least what the roles below it hold. Platform roles granted at platform scope apply in
+every tenant.
+
+This module knows no particular permission or role: the seed's catalogue (``workflow:*``,
+``super_admin`` ...) is a preset in `relaypoint_core.rbac.presets`, and an application extends it
+(or starts from nothing) with `RolePolicy.extend`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from types import MappingProxyType
 
 from relaypoint_core.errors import ConfigurationError
-from relaypoint_core.rbac.permissions import WILDCARD, Permission, is_valid_grant, matches
-from relaypoint_core.rbac.roles import Role
+from relaypoint_core.rbac.permissions import is_valid_grant, is_valid_permission, matches
 
-__all__ = ["DEFAULT_POLICY", "ROLE_GRANTS", "ROLE_INHERITS", "RolePolicy"]
-
-P = Permission
-
-ROLE_GRANTS: Mapping[str, tuple[str, ...]] = MappingProxyType(
-    {
-        Role.VIEWER: (P.WORKFLOW_READ, P.TEAM_READ, P.ANALYTICS_READ, P.BRANDING_READ),
-        Role.USER: (P.WORKFLOW_CREATE, P.WORKFLOW_UPDATE, P.WORKFLOW_EXECUTE, P.USER_READ),
-        Role.TEAM_LEAD: (P.WORKFLOW_DELETE, P.TEAM_MANAGE, P.ANALYTICS_EXPORT),
-        Role.MANAGER: (
-            P.USER_INVITE,
-            P.USER_UPDATE,
-            P.TENANT_SETTINGS_READ,
-            P.BILLING_READ,
-            P.AUDIT_LOG_READ,
-            P.API_KEY_READ,
-        ),
-        Role.API_USER: (P.WORKFLOW_READ, P.WORKFLOW_CREATE, P.WORKFLOW_EXECUTE),
-        Role.TENANT_ADMIN: (
-            "workflow:*",
-            "user:*",
-            "team:*",
-            "tenant_settings:*",
-            "branding:*",
-            "billing:*",
-            "analytics:*",
-            "audit_log:*",
-            "api_key:*",
-            P.ADMIN_ACCESS,
-        ),
-        Role.SUPER_ADMIN: (WILDCARD,),
-    }
-)
-
-ROLE_INHERITS: Mapping[str, tuple[str, ...]] = MappingProxyType(
-    {
-        Role.VIEWER: (),
-        Role.USER: (Role.VIEWER,),
-        Role.TEAM_LEAD: (Role.USER,),
-        Role.MANAGER: (Role.TEAM_LEAD,),
-        Role.API_USER: (),
-        Role.TENANT_ADMIN: (Role.MANAGER, Role.API_USER),
-        Role.SUPER_ADMIN: (Role.TENANT_ADMIN,),
-    }
-)
+__all__ = ["RolePolicy"]
 
 
 class RolePolicy:
     """An immutable, validated role table with every role's effective grants precomputed."""
 
-    __slots__ = ("_below", "_concrete", "_grants", "_inherits", "_patterns", "platform_roles")
+    __slots__ = (
+        "_below",
+        "_concrete",
+        "_grants",
+        "_inherits",
+        "_patterns",
+        "catalogue",
+        "platform_roles",
+    )
 
     def __init__(
         self,
         grants: Mapping[str, Iterable[str]],
         inherits: Mapping[str, Iterable[str]] | None = None,
         *,
-        platform_roles: Iterable[str] = (Role.SUPER_ADMIN,),
+        catalogue: Iterable[str] = (),
+        platform_roles: Iterable[str] = (),
     ) -> None:
+        """Validate the table and precompute every role's permissions.
+
+        Args:
+            grants: Each role's own grants: ``resource:action``, ``resource:*`` or ``*``.
+            inherits: Each role's parents (it holds everything they hold).
+            catalogue: The permissions the application checks. Every concrete grant is added to
+                it; a role's permissions over the catalogue are precomputed, so checking one is
+                a set lookup. A valid permission outside it is still answered, by matching the
+                role's wildcard grants.
+            platform_roles: Roles that apply in every tenant when granted at platform scope.
+
+        Raises:
+            ConfigurationError: A grant or permission is malformed, a role inherits an unknown
+                role, or the hierarchy has a cycle.
+        """
         inherits = inherits or {}
         self._grants = {str(role): tuple(str(g) for g in gs) for role, gs in grants.items()}
         self._inherits = {str(role): tuple(str(p) for p in ps) for role, ps in inherits.items()}
@@ -90,15 +72,23 @@ class RolePolicy:
                         f"role {role!r}: grant {grant!r} is not 'resource:action', "
                         "'resource:*' or '*'"
                     )
+        known = {str(p) for p in catalogue}
+        for permission in sorted(known):
+            if not is_valid_permission(permission):
+                raise ConfigurationError(
+                    f"catalogue: {permission!r} is not a 'resource:action' permission"
+                )
+        known.update(g for gs in self._grants.values() for g in gs if is_valid_permission(g))
+        self.catalogue = frozenset(known)
         self.platform_roles = frozenset(str(r) for r in platform_roles)
         self._below = {role: self._closure(role, ()) for role in self._grants}
         self._patterns: dict[str, frozenset[str]] = {
             role: frozenset(g for r in below for g in self._grants[r])
             for role, below in self._below.items()
         }
-        # Expanded against the known permissions so the hot path is one set lookup.
+        # Expanded against the catalogue so the hot path is one set lookup.
         self._concrete: dict[str, frozenset[str]] = {
-            role: frozenset(p.value for p in Permission if any(matches(g, p) for g in patterns))
+            role: frozenset(p for p in self.catalogue if any(matches(g, p) for g in patterns))
             for role, patterns in self._patterns.items()
         }
 
@@ -135,7 +125,7 @@ class RolePolicy:
         return self._patterns.get(role, frozenset())
 
     def permissions(self, role: str) -> frozenset[str]:
-        """Every known `Permission` value ``role`` holds."""
+        """Every permission of the `catalogue` that ``role`` holds."""
         return self._concrete.get(role, frozenset())
 
     def is_known(self, role: str) -> bool:
@@ -158,5 +148,43 @@ class RolePolicy:
                     return included, grant
         return None
 
+    def extend(
+        self,
+        *,
+        permissions: Iterable[str] = (),
+        grants: Mapping[str, Iterable[str]] | None = None,
+        inherits: Mapping[str, Iterable[str]] | None = None,
+        platform_roles: Iterable[str] = (),
+    ) -> RolePolicy:
+        """A new policy: this one plus an application's permissions, roles and grants.
 
-DEFAULT_POLICY = RolePolicy(ROLE_GRANTS, ROLE_INHERITS)
+        Nothing is removed or replaced: ``grants`` of an existing role are added to its own (and
+        so reach every role that inherits it), a role not yet known is created, ``inherits``
+        adds parents, and ``permissions`` join the catalogue. This policy is unchanged.
+
+        Args:
+            permissions: New ``resource:action`` permissions (a new resource's actions, say).
+            grants: Grants to add, by role.
+            inherits: Parents to add, by role.
+            platform_roles: Roles to add to the platform roles.
+
+        Returns:
+            The extended, validated policy.
+
+        Raises:
+            ConfigurationError: As the constructor does.
+        """
+        table = {role: list(own) for role, own in self._grants.items()}
+        for role, extra in (grants or {}).items():
+            own = table.setdefault(str(role), [])
+            own.extend(g for g in (str(x) for x in extra) if g not in own)
+        parents = {role: list(ps) for role, ps in self._inherits.items()}
+        for role, extra in (inherits or {}).items():
+            listed = parents.setdefault(str(role), [])
+            listed.extend(p for p in (str(x) for x in extra) if p not in listed)
+        return RolePolicy(
+            table,
+            parents,
+            catalogue=[*self.catalogue, *(str(p) for p in permissions)],
+            platform_roles=[*self.platform_roles, *(str(r) for r in platform_roles)],
+        )

@@ -23,7 +23,7 @@ from typing import Literal
 from alembic import op
 from alembic.config import Config
 from alembic.runtime.environment import EnvironmentContext
-from alembic.runtime.migration import MigrationContext
+from alembic.runtime.migration import MigrationContext, MigrationStep
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -73,7 +73,9 @@ def _rendered(stream: Stream, dialect: str, from_rev: str | None, with_schema: b
     buffer = io.StringIO()
 
     def upgrade_fn(rev: object, context: object) -> object:
-        return script._upgrade_revs("head", from_rev)  # type: ignore[arg-type]
+        # What `alembic upgrade` runs, through ScriptDirectory's public revision walk.
+        scripts = reversed(list(script.iterate_revisions("head", from_rev, implicit_base=True)))
+        return [MigrationStep.upgrade_from_script(script.revision_map, s) for s in scripts]
 
     with EnvironmentContext(
         config, script, fn=upgrade_fn, as_sql=True, starting_rev=from_rev, destination_rev="head"

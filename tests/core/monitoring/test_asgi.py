@@ -348,7 +348,7 @@ async def test_in_progress_gauge_tracks_concurrent_requests_and_cancellations() 
     app = MetricsMiddleware(slow, monitor=monitor)
     tasks = [asyncio.ensure_future(call(app, f"/job/{i}")) for i in range(20)]
     while entered < 20:
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # a yield: let every request reach the app
     in_progress = {"method": "GET"}
     assert registry.get_sample_value("relaypoint_api_requests_in_progress", in_progress) == 20
     tasks[0].cancel()  # the client went away before any response

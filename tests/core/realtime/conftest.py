@@ -106,7 +106,7 @@ async def serving(app: Any) -> AsyncIterator[str]:
     while not server.started:
         if task.done():
             task.result()
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.01)  # a real uvicorn server binding its socket
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
