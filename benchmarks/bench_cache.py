@@ -209,9 +209,18 @@ async def bench_l2(prefix: str) -> None:
     aio = RedisCache(endpoint=host, port=port, namespace=f"{prefix}aiocache")
     await aio.set("user:42", VALUE, ttl=3600)
 
+    # The floor of relaypoint's own GET: the same transport (a redis-py connection without the
+    # command layer, `relaypoint_cache.backends.direct`) with nothing of the cache around it.
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from relaypoint_cache.backends.direct import DirectGet
+
+    direct = DirectGet(raw.connection_pool, RedisConnectionError)
+
     # L1 disabled (0 entries) so every relaypoint get is an L2 round trip.
     contenders: dict[str, Callable[[], Awaitable[Any]]] = {
         "raw redis-py GET": lambda: raw.get(f"{prefix}raw"),
+        "raw GET on a connection": lambda: direct.get(f"{prefix}raw"),
         "relaypoint get (L2)": lambda: rp.get("user:42", tenant_id="acme"),
         "cashews get (redis)": lambda: cashews.get(cashews_key),
         "aiocache get (redis)": lambda: aio.get("user:42"),
@@ -227,6 +236,7 @@ async def bench_l2(prefix: str) -> None:
     await rp.close()
     await cashews.close()
     await aio.close()
+    await direct.close()
     await raw.aclose()
 
 
