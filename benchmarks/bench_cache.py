@@ -9,6 +9,7 @@ deleted at the end.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import random
 import statistics
@@ -152,10 +153,20 @@ async def run_rounds(
         for _ in range(ops):
             await call()
     samples: dict[str, list[float]] = {name: [] for name in names}
-    for _ in range(rounds):
-        rng.shuffle(names)
-        for name in names:
-            samples[name].append(await time_async(contenders[name], ops=ops, repeats=1))
+    # As timeit does, no garbage collection inside a timed round: a collection (whose cost grows
+    # with everything the process holds) would land on whichever row allocates the most.
+    was_enabled = gc.isenabled()
+    try:
+        for _ in range(rounds):
+            gc.collect()
+            gc.disable()
+            rng.shuffle(names)
+            for name in names:
+                samples[name].append(await time_async(contenders[name], ops=ops, repeats=1))
+            gc.enable()
+    finally:
+        if was_enabled:
+            gc.enable()
     return samples
 
 
