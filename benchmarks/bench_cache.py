@@ -9,7 +9,9 @@ deleted at the end.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
+import random
 import statistics
 import uuid
 from collections.abc import Awaitable, Callable
@@ -125,6 +127,75 @@ async def bench_l1() -> None:
     await cashews.close()
 
 
+def quantile(values: list[float], q: float) -> float:
+    """The ``q`` quantile of ``values`` (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(int(q * len(ordered)), len(ordered) - 1)]
+
+
+async def run_rounds(
+    contenders: dict[str, Callable[[], Awaitable[Any]]],
+    *,
+    rounds: int = 60,
+    ops: int = 50,
+    seed: int = 17,
+) -> dict[str, list[float]]:
+    """Seconds per call of every contender in each of ``rounds`` rounds of ``ops`` calls.
+
+    The contenders run in a new random order every round, so none always follows another, and
+    sample ``i`` of every contender was taken within a few milliseconds of the others' sample
+    ``i``: a Redis round trip on a shared 2-core machine drifts from one second to the next, and
+    comparing rows round by round removes most of that drift from a ratio.
+    """
+    rng = random.Random(seed)
+    names = list(contenders)
+    for call in contenders.values():  # connect and warm every contender first
+        for _ in range(ops):
+            await call()
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    # As timeit does, no garbage collection inside a timed round: a collection (whose cost grows
+    # with everything the process holds) would land on whichever row allocates the most.
+    was_enabled = gc.isenabled()
+    try:
+        for _ in range(rounds):
+            gc.collect()
+            gc.disable()
+            rng.shuffle(names)
+            for name in names:
+                samples[name].append(await time_async(contenders[name], ops=ops, repeats=1))
+            gc.enable()
+    finally:
+        if was_enabled:
+            gc.enable()
+    return samples
+
+
+def paired_rows(samples: dict[str, list[float]], baseline: str) -> list[Row]:
+    """Median time per call of each row, with the median of its per-round ratios to ``baseline``,
+    their interquartile spread, and the 10th-90th percentile spread of its time per call."""
+    base = samples[baseline]
+    rows = []
+    for name, values in samples.items():
+        ratios = [v / b for v, b in zip(values, base, strict=True)]
+        extra = {
+            "x base (paired)": f"{statistics.median(ratios):.3f}",
+            "ratio p25-p75": f"{quantile(ratios, 0.25):.2f}-{quantile(ratios, 0.75):.2f}",
+            "us p10-p90": f"{quantile(values, 0.1) * 1e6:.0f}-{quantile(values, 0.9) * 1e6:.0f}",
+        }
+        rows.append(Row(name, statistics.median(values), extra))
+    return rows
+
+
+async def stored_entry(raw: Any, prefix: str) -> bytes:
+    """The one relaypoint entry stored under ``prefix`` (its envelope starts with the magic)."""
+    async for key in raw.scan_iter(match=f"{prefix}*", count=1000):
+        if await raw.type(key) == b"string":
+            value: bytes | None = await raw.get(key)
+            if value is not None and value.startswith(b"\xc7R"):
+                return value
+    raise RuntimeError(f"no relaypoint entry under {prefix!r}")
+
+
 async def bench_l2(prefix: str) -> None:
     import redis.asyncio as redis_asyncio
     from aiocache import RedisCache
@@ -134,19 +205,12 @@ async def bench_l2(prefix: str) -> None:
 
     host, port = _redis_host_port()
     raw = redis_asyncio.Redis.from_url(REDIS_URL)
-    await raw.set(f"{prefix}raw", b'{"id":42,"name":"Ada Lovelace","email":"ada@example.com"}')
-    # The same GET with redis-py's pure-Python reply parser: what the hiredis parser (installed
-    # by the `redis` extra, redis[hiredis]) saves.
-    from redis._parsers import _AsyncRESP2Parser
-
-    pure = redis_asyncio.Redis.from_url(REDIS_URL, parser_class=_AsyncRESP2Parser)
-    large = os.urandom(16 * 1024)
-    await raw.set(f"{prefix}large", large)
-
-    # L1 disabled (0 entries) so every get is an L2 round trip.
     rp = Cache(REDIS_URL, key_prefix=prefix, l1_max_entries=0, report_to_monitor=False)
     await rp.wait_ready()
     await rp.set("user:42", VALUE, ttl=3600, tenant_id="acme")
+    # The raw GET reads the very bytes relaypoint stored (envelope header + JSON body), so both
+    # rows fetch a reply of the same size.
+    await raw.set(f"{prefix}raw", await stored_entry(raw, prefix))
 
     cashews = CashewsCache()
     cashews.setup(REDIS_URL, client_side=False)
@@ -156,29 +220,35 @@ async def bench_l2(prefix: str) -> None:
     aio = RedisCache(endpoint=host, port=port, namespace=f"{prefix}aiocache")
     await aio.set("user:42", VALUE, ttl=3600)
 
-    # Interleaved batches: on a shared, loaded machine the Redis round trip drifts from one
-    # second to the next, so every contender is timed in the same moments.
+    # The floor of relaypoint's own GET: the same transport (a redis-py connection without the
+    # command layer, `relaypoint_cache.backends.direct`) with nothing of the cache around it.
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from relaypoint_cache.backends.direct import DirectGet
+
+    direct = DirectGet(raw.connection_pool, RedisConnectionError)
+
+    # L1 disabled (0 entries) so every relaypoint get is an L2 round trip.
     contenders: dict[str, Callable[[], Awaitable[Any]]] = {
         "raw redis-py GET": lambda: raw.get(f"{prefix}raw"),
-        "raw GET, pure-Python parser": lambda: pure.get(f"{prefix}raw"),
-        "raw GET 16 KB, hiredis": lambda: raw.get(f"{prefix}large"),
-        "raw GET 16 KB, pure-Python": lambda: pure.get(f"{prefix}large"),
+        "raw GET on a connection": lambda: direct.get(f"{prefix}raw"),
         "relaypoint get (L2)": lambda: rp.get("user:42", tenant_id="acme"),
         "cashews get (redis)": lambda: cashews.get(cashews_key),
         "aiocache get (redis)": lambda: aio.get("user:42"),
     }
-    samples: dict[str, list[float]] = {name: [] for name in contenders}
-    for _ in range(30):
-        for name, call in contenders.items():
-            samples[name].append(await time_async(call, ops=100, repeats=1))
-    rows = _rows(samples)
+    rows = paired_rows(await run_rounds(contenders), "raw redis-py GET")
     assert await rp.get("user:42", tenant_id="acme") == VALUE
-    print_table("L2 hit (same Redis, L1 disabled)", rows, baseline="raw redis-py GET")
+    assert (await rp.stats()).l1_entries == 0
+    print_table(
+        "L2 hit (same Redis, L1 disabled; 60 interleaved rounds of 50, medians)",
+        rows,
+        baseline="raw redis-py GET",
+    )
     await rp.close()
     await cashews.close()
     await aio.close()
+    await direct.close()
     await raw.aclose()
-    await pure.aclose()
 
 
 async def _stampede(call: Callable[[], Awaitable[Any]]) -> int:
@@ -275,10 +345,13 @@ async def bench_stampede(prefix: str) -> None:
 
 
 async def main() -> None:
+    from benchmarks.bench_redis_parser import bench_parsers
+
     prefix = f"rpbench{uuid.uuid4().hex[:8]}:"
     await bench_l1()
     try:
         await bench_l2(prefix)
+        await bench_parsers(prefix)
         await bench_stampede(prefix)
     finally:
         delete_redis_prefix(REDIS_URL, prefix)

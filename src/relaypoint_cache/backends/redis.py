@@ -15,7 +15,9 @@ from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from relaypoint_cache.backends.direct import DirectGet
 from relaypoint_core.backend_url import BackendURL
+from relaypoint_core.optional import require_module
 from relaypoint_core.redis_client import create_redis_client
 
 __all__ = ["RedisBackend"]
@@ -50,12 +52,20 @@ class RedisBackend:
             connect_timeout=op_timeout,
             max_connections=max_connections,
         )
+        # A plain single-server client without a cap: the GET of an L2 hit skips redis-py's
+        # command layer (see .direct); everything else goes through the client.
+        self._direct: DirectGet | None = None
+        if not url.is_cluster and max_connections is None:
+            exceptions = require_module("redis.exceptions", extra="redis", feature="cache on Redis")
+            self._direct = DirectGet(self._client.connection_pool, exceptions.ConnectionError)
         self._acquire = self._client.register_script(_script("acquire_lease.lua"))
         self._store = self._client.register_script(_script("store.lua"))
         self._release = self._client.register_script(_script("release_lease.lua"))
         self._channel_bytes = channel.encode()
 
     async def get(self, key: str) -> bytes | None:
+        if self._direct is not None:
+            return await self._direct.get(key)
         value: bytes | None = await self._client.get(key)
         return value
 
@@ -180,4 +190,6 @@ class RedisBackend:
         raise ConnectionError(f"cache invalidation subscription lost: {last_error}")
 
     async def close(self) -> None:
+        if self._direct is not None:
+            await self._direct.close()
         await self._client.aclose()
