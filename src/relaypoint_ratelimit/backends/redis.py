@@ -30,6 +30,9 @@ from relaypoint_ratelimit.backends.base import (
     BackendRequest,
     BackendResult,
     LeaseResult,
+    QuotaGrant,
+    QuotaRequest,
+    QuotaReturn,
     SettleRequest,
     SettleResult,
 )
@@ -239,6 +242,37 @@ class RedisBackend:
 
     async def release_lease(self, key: str, token: str) -> None:
         await self._script("lease.lua", [key], ["r", token])
+
+    async def lease_quota(self, request: QuotaRequest) -> QuotaGrant:
+        check = request.check
+        keys, _ = script_call(check)
+        tier = check.expected_tier if check.tier_check is not None else None
+        args: list[str | int] = [
+            "?" if tier is None else tier,
+            request.token,
+            request.max_slice,
+            request.spread,
+            check.counters[0].cost,
+            request.give_back,
+        ]
+        back = request.back_indexes or (0,) * len(check.counters)
+        for spec, index in zip(check.counters, back, strict=True):
+            args += (spec.window_us, spec.bucket_us, spec.limit, index)
+        reply = await self._script(
+            "quota_lease.lua", (keys[0], request.holders_key, *keys[1:]), args
+        )
+        status = int(reply[0])
+        if status == 2:  # the stored tier changed: nothing was read or written
+            return QuotaGrant(BackendResult(status, int(reply[1]), (), _text(reply[2])), 0, 0)
+        result = BackendResult(status, int(reply[1]), [int(v) for v in reply[5:]])
+        return QuotaGrant(result, int(reply[3]), int(reply[4]))
+
+    async def return_quota(self, request: QuotaReturn) -> None:
+        args: list[str | int] = [request.token, request.units]
+        for _, window_us, bucket_us, index in request.counters:
+            args += (window_us, bucket_us, index)
+        keys = (request.holders_key, *(c[0] for c in request.counters))
+        await self._script("quota_return.lua", keys, args)
 
     async def get_tier(self, tier_key: str) -> str | None:
         try:
