@@ -45,6 +45,7 @@ __all__ = ["QuotaLeases", "validate_lease_options"]
 logger = logging.getLogger("relaypoint.ratelimit")
 
 _new_tuple = tuple.__new__
+_MAX_WINDOW_SETS = 50_000
 
 
 def validate_lease_options(fraction: float, spread: int) -> None:
@@ -87,7 +88,8 @@ class _Lease:
 
 
 class _PlanQuota:
-    """A plan's leasing state in this process: its grant request and current lease."""
+    """The leasing state of one set of windows in this process: its holder token, largest slice,
+    the windows (``specs.counters``: key, window, bucket, limit) and current lease."""
 
     __slots__ = ("busy", "lease", "max_slice", "specs", "token")
 
@@ -124,6 +126,7 @@ class QuotaLeases:
         self._timeout = timeout
         self._token = uuid.uuid4().hex
         self._plans = itertools.count()
+        self._windows: dict[tuple[tuple[str, int], ...], _PlanQuota] = {}
         self._ending: list[tuple[float, int, _PlanQuota, _Lease]] = []
         self._order = itertools.count()
         self._timer: asyncio.TimerHandle | None = None
@@ -181,24 +184,32 @@ class QuotaLeases:
                     values = lease.values.copy()
                     for i in range(0, len(values), 3):
                         values[i] -= left
+                    # Truncated: the estimate stays before the end of the lease's buckets.
                     now_us = lease.now_us + int((now - lease.sent) * 1_000_000)
                     return _new_tuple(BackendResult, (ADMITTED, now_us, values, None))
         if quota.max_slice == 0 or quota.busy:
             return await self.guard.call(request)
-        return await self._lease(quota)
+        return await self._lease(quota, request)
 
     def _quota_of(self, plan: Plan) -> _PlanQuota:
+        """The leasing state of the plan's windows, shared by every plan counting exactly those
+        windows with those limits (the same request at other costs), so that one process never
+        refuses itself for a slice it holds under another plan."""
         if plan.shadows:  # a shadow counter may leave a request uncounted: exact checks only
             return _NOT_LEASED
-        smallest = min(c.window.limit for c in plan.counters)
-        max_slice = int(smallest * self.fraction)
-        if max_slice < 1:
-            return _NOT_LEASED
-        token = f"{self._token}:{next(self._plans)}"
-        return _PlanQuota(token, max_slice, plan.consume)
+        windows = tuple((c.key, c.limit) for c in plan.consume.counters)
+        quota = self._windows.get(windows)
+        if quota is None:
+            max_slice = int(min(limit for _, limit in windows) * self.fraction)
+            if max_slice < 1:
+                return _NOT_LEASED
+            if len(self._windows) >= _MAX_WINDOW_SETS:
+                self._windows.clear()  # their leases still end and go back through `_ending`
+            token = f"{self._token}:{next(self._plans)}"
+            quota = self._windows[windows] = _PlanQuota(token, max_slice, plan.consume)
+        return quota
 
-    async def _lease(self, quota: _PlanQuota) -> BackendResult | None:
-        specs = quota.specs
+    async def _lease(self, quota: _PlanQuota, specs: BackendRequest) -> BackendResult | None:
         old, quota.lease = quota.lease, None
         back, indexes = (old.left, old.indexes) if old is not None and old.left > 0 else (0, ())
         if old is not None:
