@@ -9,8 +9,8 @@ and asks again. Slices shrink as a window fills; at ``s = 0`` every request gets
 
 Every admitted request was counted by the backend before it was admitted, so no window ever
 admits more than its limit, across any number of processes. What a process leased and did not
-use is given back: with its next lease (same call), when the lease ends (a timer), and on
-``aclose``. Until then it may refuse other processes' requests early: at most ``n * s_max``
+use is given back: with its next lease (same call, no extra round trip), by a timer when no
+next lease came within ``QUIET_SECONDS`` of its end, and on ``aclose``. Until then it may refuse other processes' requests early: at most ``n * s_max``
 units per window. A lease is valid until the earliest end of the buckets it was counted in,
 measured from when the lease was *asked for*, so a slow answer only shortens it.
 """
@@ -40,12 +40,15 @@ if TYPE_CHECKING:
     from relaypoint_ratelimit.options import LimiterOptions
     from relaypoint_ratelimit.plans import Plan
 
-__all__ = ["QuotaLeases", "validate_lease_options"]
+__all__ = ["QUIET_SECONDS", "QuotaLeases", "validate_lease_options"]
 
 logger = logging.getLogger("relaypoint.ratelimit")
 
 _new_tuple = tuple.__new__
 _MAX_WINDOW_SETS = 50_000
+QUIET_SECONDS = 1.0
+"""How long after its end an unspent slice waits for the next lease of its windows (which gives
+it back in the same call, for free) before a call of its own gives it back."""
 
 
 def validate_lease_options(fraction: float, spread: int) -> None:
@@ -168,8 +171,9 @@ class QuotaLeases:
             request: Its consuming backend request.
 
         Returns:
-            The answer (a local admission looks like the backend's, ``used`` counting what this
-            process admitted of its slice), or ``None`` when the backend could not be asked.
+            The answer (a local admission looks like the backend's answer to the lease call, its
+            clock included, ``used`` counting what this process admitted of its slice since), or
+            ``None`` when the backend could not be asked.
         """
         quota = plan.quota
         if type(quota) is not _PlanQuota:
@@ -184,9 +188,8 @@ class QuotaLeases:
                     values = lease.values.copy()
                     for i in range(0, len(values), 3):
                         values[i] -= left
-                    # Truncated: the estimate stays before the end of the lease's buckets.
-                    now_us = lease.now_us + int((now - lease.sent) * 1_000_000)
-                    return _new_tuple(BackendResult, (ADMITTED, now_us, values, None))
+                    # Its clock is the lease's: when the backend counted it, in the same bucket.
+                    return _new_tuple(BackendResult, (ADMITTED, lease.now_us, values, None))
         if quota.max_slice == 0 or quota.busy:
             return await self.guard.call(request)
         return await self._lease(quota, request)
@@ -249,7 +252,10 @@ class QuotaLeases:
             tuple(now_us // c.bucket_us for c in specs.counters),
         )
         quota.lease = lease
-        heapq.heappush(self._ending, (lease.expires, next(self._order), quota, lease))
+        # Given back by the sweep only if no lease of these windows is asked for (which takes
+        # it back in the same call) within QUIET_SECONDS of its end.
+        due = lease.expires + QUIET_SECONDS
+        heapq.heappush(self._ending, (due, next(self._order), quota, lease))
         self._arm()
         reported = values.copy()
         for i in range(0, len(reported), 3):
@@ -259,7 +265,8 @@ class QuotaLeases:
     # --- giving back ------------------------------------------------------------------------------
 
     def _sweep(self) -> None:
-        """Give back the unspent units of every lease that has ended."""
+        """Give back the unspent units of every lease that ended ``QUIET_SECONDS`` ago and was
+        not followed by another (a quiet subject)."""
         now = self._clock.monotonic()
         ending = self._ending
         while ending and ending[0][0] <= now:

@@ -188,7 +188,10 @@ class RedisBackend:
             return await self._client.execute_command("EVALSHA", self._sha, *command)
         if state[0] is not self._sha_bytes:
             state[0], state[1] = self._sha_bytes, self._packed(command)
-        packed = state[1]
+        return await self._send(state[1])
+
+    async def _send(self, packed: bytes) -> Any:
+        """Write one packed command on an idle connection of the backend's own and read the reply."""
         idle = self._idle
         connection = idle.pop() if idle else self._client.connection_pool.make_connection()
         was_open = connection.is_connected
@@ -212,18 +215,26 @@ class RedisBackend:
         return _pack(parts)
 
     async def _script(self, name: str, keys: Sequence[str], args: Sequence[str | int]) -> Any:
-        """Run one of the smaller scripts (settle, leases) through redis-py, loading it once."""
+        """Run one of the other scripts (settle, leases, quota), loading it when needed."""
         source, sha = load_script(name)
         try:
             try:
-                return await self._client.execute_command("EVALSHA", sha, len(keys), *keys, *args)
+                return await self._call_script(sha, keys, args)
             except self._exceptions.NoScriptError:
                 await self._client.script_load(source)
-                return await self._client.execute_command("EVALSHA", sha, len(keys), *keys, *args)
+                return await self._call_script(sha, keys, args)
         except self._errors as exc:
             raise RateLimitBackendError(
                 f"rate limiter backend failed: {type(exc).__name__}: {exc}"
             ) from exc
+
+    async def _call_script(self, sha: str, keys: Sequence[str], args: Sequence[str | int]) -> Any:
+        if not self._direct:
+            return await self._client.execute_command("EVALSHA", sha, len(keys), *keys, *args)
+        parts = [b"EVALSHA", sha.encode("ascii"), b"%d" % len(keys)]
+        parts += (k.encode("utf-8") for k in keys)
+        parts += (str(a).encode("utf-8") for a in args)
+        return await self._send(_pack(parts))
 
     async def settle(self, request: SettleRequest) -> SettleResult:
         args: list[str | int] = [request.refund, request.extra]
