@@ -109,6 +109,34 @@ def test_a_refused_lease_call_is_an_exact_refusal(redis_url: str, key_prefix: st
     assert asyncio.run(run()) == [True] * 20 + [False] * 5
 
 
+def test_a_tier_stored_elsewhere_applies_from_the_next_lease_call(
+    redis_url: str, key_prefix: str
+) -> None:
+    async def run() -> list[str | None]:
+        kw: dict[str, Any] = {
+            "key_prefix": key_prefix,
+            "metrics": RateLimitMetrics(CollectorRegistry()),
+            "timeout": 5,
+        }
+        leased = RateLimiter(redis_url, quota_lease=0.1, **kw)  # FREE: slices of up to 6
+        admin = RateLimiter(redis_url, **kw)
+        who = Identity("upgraded", tenant_id="acme")
+        tiers = [(await leased.check(who)).tier]
+        await admin.set_user_tier("upgraded", "STARTER", tenant_id="acme")
+        tiers += [(await leased.check(who)).tier for _ in range(8)]
+        await leased.aclose()
+        used = [p.used for p in (await admin.peek(who)).policies]
+        await admin.aclose()
+        assert used == [9, 9, 9]  # what was admitted, nothing leased left counted
+        return tiers
+
+    tiers = asyncio.run(run())
+    assert tiers[0] == "FREE"
+    switched = tiers.index("STARTER")  # at most one slice (6) later, sooner if its bucket ended
+    assert 1 <= switched <= 7
+    assert set(tiers[switched:]) == {"STARTER"}
+
+
 def run_hammers(
     url: str, prefix: str, n: int, lease: float, user_limit: int, tenant_limit: int, tasks: int
 ) -> list[dict[str, Any]]:

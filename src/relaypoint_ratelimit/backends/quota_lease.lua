@@ -21,20 +21,11 @@
 -- slices of these windows counted.
 --
 -- Reply: {status, now_us, stored_tier, slice, valid_us, then per counter: used, oldest_bucket,
--- retry_at_us}; status 0 admitted (used includes cost + slice), 1 refused (nothing written),
--- 2 stored tier differs from ARGV[1] (nothing read or written).
+-- retry_at_us}; status 0 admitted (used includes cost + slice), 1 refused (nothing counted),
+-- 2 stored tier differs from ARGV[1] (nothing counted). The previous slice goes back in every case.
 
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
-
-local expected = ARGV[1]
-if expected ~= '?' then
-  local stored = redis.call('GET', KEYS[1])
-  if not stored then stored = '' end
-  if stored ~= expected then
-    return {2, now, stored}
-  end
-end
 
 local cost = tonumber(ARGV[5])
 local n = #KEYS - 2
@@ -59,6 +50,16 @@ if back > 0 then
     end
   end
 end
+
+local expected = ARGV[1]
+if expected ~= '?' then
+  local stored = redis.call('GET', KEYS[1])
+  if not stored then stored = '' end
+  if stored ~= expected then
+    return {2, now, stored}
+  end
+end
+
 local refused = false
 local room, valid = nil, nil
 local lows, useds, oldests, flats = {}, {}, {}, {}
