@@ -133,6 +133,7 @@ class QuotaLeases:
         self._ending: list[tuple[float, int, _PlanQuota, _Lease]] = []
         self._order = itertools.count()
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_loop: asyncio.AbstractEventLoop | None = None
         self._returns: set[asyncio.Task[None]] = set()
         self.grants = 0
         """Lease calls made (each one round trip; for tests and benchmarks)."""
@@ -277,14 +278,17 @@ class QuotaLeases:
                     self._give_back(quota, lease)
 
     def _arm(self) -> None:
-        if self._timer is not None or not self._ending:
+        if not self._ending:
             return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return
+        if self._timer is not None and self._timer_loop is loop:
+            return  # armed on this loop (a timer of a loop since replaced never fires)
         delay = max(0.001, self._ending[0][0] - self._clock.monotonic())
         self._timer = loop.call_later(delay, self._fire)
+        self._timer_loop = loop
 
     def _fire(self) -> None:
         self._timer = None
@@ -332,5 +336,11 @@ class QuotaLeases:
                 quota.lease = None
                 if lease.left > 0:
                     self._give_back(quota, lease)
-        while self._returns:
-            await asyncio.gather(*self._returns, return_exceptions=True)
+        await self.given_back()
+
+    async def given_back(self) -> None:
+        """Wait until the give-backs in flight have reached the backend (or failed)."""
+        loop = asyncio.get_running_loop()
+        # Give-backs started on a loop since closed cannot be waited for here (nor run again).
+        while pending := [t for t in self._returns if t.get_loop() is loop and not t.done()]:
+            await asyncio.gather(*pending, return_exceptions=True)

@@ -22,6 +22,7 @@ from relaypoint_ratelimit import (
     Window,
 )
 from relaypoint_ratelimit.backends import MemoryBackend
+from relaypoint_ratelimit.leasing import QUIET_SECONDS
 from relaypoint_ratelimit.metrics import RateLimitMetrics
 from tests.ratelimit.oracle import Oracle
 from tests.ratelimit.test_oracle import window_sets
@@ -97,8 +98,8 @@ def test_leased_windows_never_overshoot_and_refuse_within_n_times_s_max(
     async def run() -> None:
         for advance_ms, index, burst, settle in steps:
             clock.advance(advance_ms / 1000)
-            if settle:
-                await asyncio.sleep(0)  # the loop runs the give-back tasks (no time passes)
+            if settle:  # the give-backs in flight land before the burst (no time passes)
+                await asyncio.gather(*(limiter.leases.given_back() for limiter in group))
             limiter = group[index % holders]
             decisions = await asyncio.gather(*(limiter.check(who) for _ in range(burst)))
             for decision in decisions:
@@ -210,3 +211,32 @@ def test_no_leasing_on_a_memory_backend_the_limiter_made_itself() -> None:
 def test_bad_leasing_options_are_refused(option: str, value: object) -> None:
     with pytest.raises(RateLimitConfigurationError, match=option):
         RateLimiter("memory://", **{option: value})  # type: ignore[arg-type]
+
+
+def test_a_quiet_subjects_slice_goes_back_after_quiet_seconds() -> None:
+    clock = FakeClock()
+    backend = MemoryBackend(clock=clock)
+    window = Window(1_000, 60, name="minute")
+    (limiter,) = limiters(1, backend, clock, TierSet([Tier("U", [window])]), 0.05)
+    (observer,) = limiters(1, backend, clock, TierSet([Tier("U", [window])]), 0)
+
+    async def used(user: str) -> int:
+        return (await observer.peek(Identity(user))).policies[0].used
+
+    async def run() -> None:
+        assert (await limiter.check(Identity("quiet"))).allowed
+        assert await used("quiet") == 51  # its unit and a slice of 50
+        clock.advance(window.bucket_us / 1_000_000)  # the lease has ended, not yet given back
+        assert (await limiter.check(Identity("busy"))).allowed
+        assert limiter.leases is not None
+        await limiter.leases.given_back()
+        assert await used("quiet") == 51  # the next lease may still take it back for free
+        clock.advance(QUIET_SECONDS)
+        assert (await limiter.check(Identity("busy2"))).allowed  # any lease call sweeps
+        await limiter.leases.given_back()
+        assert await used("quiet") == 1
+        await limiter.aclose()
+        assert await used("busy") == 1
+        assert await used("busy2") == 1
+
+    asyncio.run(run())
