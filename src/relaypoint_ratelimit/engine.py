@@ -35,6 +35,7 @@ from relaypoint_ratelimit.faults import FaultPolicy, parse_fault_policy
 from relaypoint_ratelimit.guard import BackendGuard
 from relaypoint_ratelimit.identity import Identity
 from relaypoint_ratelimit.keys import RateLimitKeys
+from relaypoint_ratelimit.leasing import QuotaLeases
 from relaypoint_ratelimit.memo import RefusalMemo
 from relaypoint_ratelimit.metrics import RateLimitMetrics, default_metrics
 from relaypoint_ratelimit.options import LimiterKeywords, LimiterOptions
@@ -88,6 +89,7 @@ class RateLimiter(SubjectAdmin, Reserving):
         )
         self.fault_policy = parse_fault_policy(fault_policy)
         self.timeout = float(timeout)
+        handed_in = not (backend is None or isinstance(backend, str))
         if backend is None or isinstance(backend, str):
             backend = create_backend(backend, clock=clock, connect_timeout=max(timeout, 0.05))
         if not isinstance(backend, RateLimitBackend):
@@ -95,8 +97,6 @@ class RateLimiter(SubjectAdmin, Reserving):
                 f"backend must be a URL or a RateLimitBackend, not {backend!r}"
             )
         self.backend: RateLimitBackend = backend
-        # The memory backend is called synchronously: its apply never awaits anyway.
-        self._local = backend if type(backend) is MemoryBackend else None
         self._fallback = (
             MemoryBackend(clock=clock) if self.fault_policy is FaultPolicy.LOCAL else None
         )
@@ -123,6 +123,9 @@ class RateLimiter(SubjectAdmin, Reserving):
             metrics=self._metrics,
         )
         self.circuit: CircuitBreaker = self.guard.circuit
+        self.leases = QuotaLeases.for_limiter(opts, self.guard, shared=handed_in)
+        # The memory backend is called synchronously (its apply never awaits), unless leased.
+        self._local = backend if type(backend) is MemoryBackend and self.leases is None else None
         self.memo = RefusalMemo(clock)
         self._memo = self.memo.entries  # the same dict, read on the hot path
         self._memo_enabled = memo_refusals
@@ -162,6 +165,9 @@ class RateLimiter(SubjectAdmin, Reserving):
             )
 
     async def aclose(self) -> None:
+        """Give back the unspent leased quota, then close the backend."""
+        if self.leases is not None:
+            await self.leases.aclose()
         await self.backend.aclose()
 
     # --- the checks ---------------------------------------------------------------------------
@@ -310,14 +316,18 @@ class RateLimiter(SubjectAdmin, Reserving):
                 f"request cost must be a positive integer, not {cost!r}"
             )
         plan_key = Planner.key(identity, route, include_tiers, cost)
-        local = self._local
+        local, leases = self._local, self.leases if consume else None
         for _attempt in range(4):
             step = self._prepare(identity, route, include_tiers, cost, plan_key, consume)
             if isinstance(step, Decision):
                 return step
             plan, request = step
             result = (
-                local.apply_now(request) if local is not None else await self.guard.call(request)
+                local.apply_now(request)
+                if local is not None
+                else await (
+                    self.guard.call(request) if leases is None else leases.check(plan, request)
+                )
             )
             decision = self._conclude(identity, plan, plan_key, request, result, consume)
             if decision is not None:

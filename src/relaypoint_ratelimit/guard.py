@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from relaypoint_core.circuit import CircuitBreaker, CircuitState
 from relaypoint_core.clock import Clock
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
     from relaypoint_ratelimit.plans import Plan
 
 __all__ = ["BackendGuard"]
+
+_Arg = TypeVar("_Arg")
+_Result = TypeVar("_Result")
 
 
 class BackendGuard:
@@ -64,9 +68,18 @@ class BackendGuard:
 
     async def call(self, request: BackendRequest) -> BackendResult | None:
         """The backend's answer to ``request``, or ``None`` if it could not be had in time."""
+        if not self._remote:
+            return await self.backend.apply(request)
+        return await self.run(self.backend.apply, request)
+
+    async def run(
+        self, call: Callable[[_Arg], Awaitable[_Result]], argument: _Arg
+    ) -> _Result | None:
+        """``await call(argument)``, a call of this guard's backend, under the same timeout and
+        circuit as ``call``: its answer, or ``None`` if it could not be had in time."""
         backend = self.backend
         if not self._remote:
-            return await backend.apply(request)
+            return await call(argument)
         circuit = self.circuit
         if not circuit.allow():
             return None
@@ -74,7 +87,7 @@ class BackendGuard:
         task = self._deadlines.begin(self.timeout)
         try:
             try:
-                result = await backend.apply(request)
+                result = await call(argument)
             finally:
                 timed_out = self._deadlines.end(task)
         except asyncio.CancelledError:

@@ -52,6 +52,12 @@ class LimiterOptions:
     on_decision: Callable[[Identity, Decision], None] | None = None
     shadow: bool | Iterable[str] = False
     """``True`` or shell patterns of policy names that only count, never refuse."""
+    quota_lease: float = 0.0
+    """Local quota leasing on a remote backend: the largest slice a process leases, as a fraction
+    of the plan's smallest limit (``s_max``; 0.05 leases up to 250 of 5,000/minute). 0 turns it
+    off (every check is one round trip). At most 0.5."""
+    quota_lease_spread: int = 2
+    """``k``: a slice is at most ``1 / (k * holders)`` of the smallest budget left."""
 
     def replace(self, **changes: object) -> LimiterOptions:
         """A copy with ``changes`` applied.
@@ -84,3 +90,5 @@ class LimiterKeywords(TypedDict, total=False):
     memo_refusals: bool
     on_decision: Callable[[Identity, Decision], None] | None
     shadow: bool | Iterable[str]
+    quota_lease: float
+    quota_lease_spread: int

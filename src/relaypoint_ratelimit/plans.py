@@ -60,6 +60,8 @@ class Plan:
     hints_version: int = 0
     # Positions of the shadow counters (evaluated and counted, never refusing).
     shadows: tuple[int, ...] = ()
+    # This process's leased slice of the plan's windows (see `leasing`), when leasing is on.
+    quota: object = None
 
     def decide(self, result: BackendResult, source: DecisionSource) -> Decision:
         """The decision of a backend answer to this plan's request.

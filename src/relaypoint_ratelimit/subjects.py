@@ -21,6 +21,7 @@ from relaypoint_ratelimit.usage import UsageStats, WindowUsage
 
 if TYPE_CHECKING:
     from relaypoint_ratelimit.decision import Decision
+    from relaypoint_ratelimit.leasing import QuotaLeases
 
 __all__ = ["SubjectAdmin"]
 
@@ -36,6 +37,7 @@ class SubjectAdmin:
     memo: RefusalMemo
     _fallback: MemoryBackend | None
     _routes: tuple[RoutePolicy, ...]
+    leases: QuotaLeases | None
 
     if TYPE_CHECKING:
 
@@ -143,6 +145,8 @@ class SubjectAdmin:
         await asyncio.wait_for(self.backend.delete(keys), timeout=max(self.timeout * 10, 1.0))
         if self._fallback is not None:
             await self._fallback.delete(keys)
+        if self.leases is not None:
+            self.leases.forget()
         self.memo.clear()
 
     # --- introspection ------------------------------------------------------------------------------

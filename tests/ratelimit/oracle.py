@@ -115,9 +115,10 @@ class Oracle:
                 f"{name}: {worst} admitted within {log.window.window_us}us, limit {log.window.limit}"
             )
 
-    def assert_refusals_justified(self) -> None:
+    def assert_refusals_justified(self, slack: int = 0) -> None:
         """The documented under-admission bound: a refusal means some counter of the request had
-        more than ``limit - cost`` admitted within the last window plus one bucket."""
+        more than ``limit - cost - slack`` admitted within the last window plus one bucket
+        (``slack``: budget other holders may keep leased, ``n * s_max`` with quota leasing)."""
         for now, cost, names in self.refusals:
             justified = [
                 n
@@ -126,6 +127,7 @@ class Oracle:
                     now - self.counters[n].window.window_us - self.counters[n].window.bucket_us, now
                 )
                 + cost
+                + slack
                 > self.counters[n].window.limit
             ]
             assert justified, f"refusal at {now}us (cost {cost}) not justified by any of {names}"

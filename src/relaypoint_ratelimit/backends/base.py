@@ -15,6 +15,10 @@ __all__ = [
     "CounterSpec",
     "LeaseBackend",
     "LeaseResult",
+    "QuotaBackend",
+    "QuotaGrant",
+    "QuotaRequest",
+    "QuotaReturn",
     "RateLimitBackend",
     "SettleRequest",
     "SettleResult",
@@ -114,6 +118,48 @@ class LeaseResult(NamedTuple):
     expires_us: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class QuotaRequest:
+    """Check one request and lease a slice of every window's remaining budget (local quota
+    leasing, see ``relaypoint_ratelimit.leasing``).
+
+    ``check`` is the plan's consuming request (its counters carry the request's cost, and its
+    tier check applies). The backend grants ``min(max_slice, floor(R / (spread * n)))`` more
+    units, ``R`` the smallest budget left after the request and ``n`` the live holders of
+    ``holders_key`` counting ``token``, and counts request and slice together. First it gives
+    back ``give_back`` unused units of the holder's previous slice, counted in bucket
+    ``back_indexes[i]`` of counter ``i``.
+    """
+
+    check: BackendRequest
+    holders_key: str
+    token: str
+    max_slice: int
+    spread: int
+    give_back: int = 0
+    back_indexes: tuple[int, ...] = ()
+
+
+class QuotaGrant(NamedTuple):
+    """The check's answer (``used`` includes the slice when admitted), the units of the slice
+    granted (0: none) and for how many µs from the backend's ``now`` it may be spent."""
+
+    result: BackendResult
+    granted: int
+    valid_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaReturn:
+    """Give back ``units`` of a slice counted in bucket ``index`` of each counter: ``counters``
+    holds per counter ``(key, window_us, bucket_us, index)``."""
+
+    holders_key: str
+    token: str
+    units: int
+    counters: tuple[tuple[str, int, int, int], ...]
+
+
 @runtime_checkable
 class RateLimitBackend(Protocol):
     """Where counters and stored user tiers live."""
@@ -150,3 +196,12 @@ class LeaseBackend(Protocol):
     async def renew_lease(self, key: str, token: str, ttl_us: int) -> bool: ...
 
     async def release_lease(self, key: str, token: str) -> None: ...
+
+
+@runtime_checkable
+class QuotaBackend(Protocol):
+    """A backend that leases slices of window budgets (both built-in backends do)."""
+
+    async def lease_quota(self, request: QuotaRequest) -> QuotaGrant: ...
+
+    async def return_quota(self, request: QuotaReturn) -> None: ...

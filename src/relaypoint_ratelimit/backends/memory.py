@@ -24,6 +24,7 @@ from relaypoint_ratelimit.backends.base import (
     SettleRequest,
     SettleResult,
 )
+from relaypoint_ratelimit.backends.memory_quota import MemoryQuota
 
 __all__ = ["MemoryBackend"]
 
@@ -82,7 +83,7 @@ def retry_at(
     return 0
 
 
-class MemoryBackend:
+class MemoryBackend(MemoryQuota):
     """Counters and stored tiers in this process's memory (asyncio-safe, not thread-safe)."""
 
     name = "memory"

@@ -30,6 +30,9 @@ from relaypoint_ratelimit.backends.base import (
     BackendRequest,
     BackendResult,
     LeaseResult,
+    QuotaGrant,
+    QuotaRequest,
+    QuotaReturn,
     SettleRequest,
     SettleResult,
 )
@@ -185,7 +188,10 @@ class RedisBackend:
             return await self._client.execute_command("EVALSHA", self._sha, *command)
         if state[0] is not self._sha_bytes:
             state[0], state[1] = self._sha_bytes, self._packed(command)
-        packed = state[1]
+        return await self._send(state[1])
+
+    async def _send(self, packed: bytes) -> Any:
+        """Write one packed command on an idle connection of the backend's own and read the reply."""
         idle = self._idle
         connection = idle.pop() if idle else self._client.connection_pool.make_connection()
         was_open = connection.is_connected
@@ -209,18 +215,26 @@ class RedisBackend:
         return _pack(parts)
 
     async def _script(self, name: str, keys: Sequence[str], args: Sequence[str | int]) -> Any:
-        """Run one of the smaller scripts (settle, leases) through redis-py, loading it once."""
+        """Run one of the other scripts (settle, leases, quota), loading it when needed."""
         source, sha = load_script(name)
         try:
             try:
-                return await self._client.execute_command("EVALSHA", sha, len(keys), *keys, *args)
+                return await self._call_script(sha, keys, args)
             except self._exceptions.NoScriptError:
                 await self._client.script_load(source)
-                return await self._client.execute_command("EVALSHA", sha, len(keys), *keys, *args)
+                return await self._call_script(sha, keys, args)
         except self._errors as exc:
             raise RateLimitBackendError(
                 f"rate limiter backend failed: {type(exc).__name__}: {exc}"
             ) from exc
+
+    async def _call_script(self, sha: str, keys: Sequence[str], args: Sequence[str | int]) -> Any:
+        if not self._direct:
+            return await self._client.execute_command("EVALSHA", sha, len(keys), *keys, *args)
+        parts = [b"EVALSHA", sha.encode("ascii"), b"%d" % len(keys)]
+        parts += (k.encode("utf-8") for k in keys)
+        parts += (str(a).encode("utf-8") for a in args)
+        return await self._send(_pack(parts))
 
     async def settle(self, request: SettleRequest) -> SettleResult:
         args: list[str | int] = [request.refund, request.extra]
@@ -239,6 +253,37 @@ class RedisBackend:
 
     async def release_lease(self, key: str, token: str) -> None:
         await self._script("lease.lua", [key], ["r", token])
+
+    async def lease_quota(self, request: QuotaRequest) -> QuotaGrant:
+        check = request.check
+        keys, _ = script_call(check)
+        tier = check.expected_tier if check.tier_check is not None else None
+        args: list[str | int] = [
+            "?" if tier is None else tier,
+            request.token,
+            request.max_slice,
+            request.spread,
+            check.counters[0].cost,
+            request.give_back,
+        ]
+        back = request.back_indexes or (0,) * len(check.counters)
+        for spec, index in zip(check.counters, back, strict=True):
+            args += (spec.window_us, spec.bucket_us, spec.limit, index)
+        reply = await self._script(
+            "quota_lease.lua", (keys[0], request.holders_key, *keys[1:]), args
+        )
+        status = int(reply[0])
+        if status == 2:  # the stored tier changed: nothing was read or written
+            return QuotaGrant(BackendResult(status, int(reply[1]), (), _text(reply[2])), 0, 0)
+        result = BackendResult(status, int(reply[1]), [int(v) for v in reply[5:]])
+        return QuotaGrant(result, int(reply[3]), int(reply[4]))
+
+    async def return_quota(self, request: QuotaReturn) -> None:
+        args: list[str | int] = [request.token, request.units]
+        for _, window_us, bucket_us, index in request.counters:
+            args += (window_us, bucket_us, index)
+        keys = (request.holders_key, *(c[0] for c in request.counters))
+        await self._script("quota_return.lua", keys, args)
 
     async def get_tier(self, tier_key: str) -> str | None:
         try:
