@@ -73,6 +73,9 @@ class TenancySettings(BaseSettings):
     resolution_order: tuple[Source, ...] = DEFAULT_SOURCES
     resolution_cache_ttl: float = Field(default=30.0, ge=0)
     tenant_cache_ttl: float = Field(default=5.0, ge=0)
+    # Seconds an expired tenant snapshot (directory and resolver) is still served while one
+    # background task reloads it; 0 reloads it on the request that finds it expired.
+    cache_stale_ttl: float = Field(default=0.0, ge=0)
 
 
 class Tenancy:
@@ -92,7 +95,13 @@ class Tenancy:
         self.catalog = catalog
         self.clock = clock
         self.settings = settings or TenancySettings(DATABASE_URL=str(engine.url))
-        self.tenants = TenantDirectory(engine, ttl=self.settings.tenant_cache_ttl, clock=clock)
+        self.tenants = TenantDirectory(
+            engine,
+            ttl=self.settings.tenant_cache_ttl,
+            stale_ttl=self.settings.cache_stale_ttl,
+            clock=clock,
+        )
+        self._resolvers: list[TenantResolver] = []
 
     @classmethod
     def from_settings(
@@ -164,9 +173,12 @@ class Tenancy:
         options.setdefault("base_domain", settings.base_domain)
         options.setdefault("cache_ttl", settings.resolution_cache_ttl)
         options.setdefault("clock", self.clock)
+        options.setdefault("stale_ttl", settings.cache_stale_ttl)
         if options["base_domain"] is None and "subdomain" in options["sources"]:
             options["sources"] = tuple(s for s in options["sources"] if s != "subdomain")
-        return TenantResolver(SqlTenantLookup(self.engine), **options)
+        resolver = TenantResolver(SqlTenantLookup(self.engine), **options)
+        self._resolvers.append(resolver)  # its background lookups end with dispose()
+        return resolver
 
     def user_directory(self) -> SqlUserDirectory:
         """The auth package's ``UserDirectory`` over the tenancy tables (email-only login too).
@@ -357,5 +369,8 @@ class Tenancy:
             return self._fresh(await manager.suspend_tenant(tenant, reason=reason))
 
     async def dispose(self) -> None:
+        await self.tenants.aclose()
+        for resolver in self._resolvers:
+            await resolver.aclose()
         await self.strategy.dispose()
         await self.engine.dispose()
