@@ -160,11 +160,7 @@ class SnapshotCache(Generic[K, V]):
         flights = list(self._flights.values())
         for task in flights:
             task.cancel()
-        for task in flights:
-            try:
-                await task
-            except BaseException:  # noqa: BLE001, S110 - cancelled or failed: nothing to keep
-                pass
+        await asyncio.gather(*flights, return_exceptions=True)  # cancelled or failed: dropped
 
     # --- internals ------------------------------------------------------------------------------
 
