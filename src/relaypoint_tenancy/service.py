@@ -24,6 +24,7 @@ from relaypoint_core.errors import MissingExtraError
 from relaypoint_core.optional import database_extra
 from relaypoint_core.plan_tiers import PlanTierSource
 from relaypoint_tenancy.directory import TenantDirectory
+from relaypoint_tenancy.errors import QuotaExceeded, TenantNotFoundError
 from relaypoint_tenancy.manager import TenantManager
 from relaypoint_tenancy.plans import DEFAULT_PLAN_CATALOG, PlanCatalog
 from relaypoint_tenancy.records import TenantInfo, UsageInfo
@@ -244,6 +245,24 @@ class Tenancy:
         """
         async with self.manager() as manager:
             return await manager.consume_quota(tenant, resource, amount)
+
+    async def consume_quotas(
+        self, resource: str, amounts: Mapping[str, int]
+    ) -> dict[str, int | QuotaExceeded | TenantNotFoundError]:
+        """Count many tenants' use of ``resource`` in one transaction (a batched meter's flush).
+
+        Each tenant is counted as by `consume_quota`: atomically, never past its limit.
+
+        Args:
+            resource: The quota resource.
+            amounts: How much each tenant (slug or id) consumed.
+
+        Returns:
+            Per tenant, its new usage, or the `QuotaExceeded` / `TenantNotFoundError` that
+            refused it (nothing of a refused amount is counted).
+        """
+        async with self.manager() as manager:
+            return await manager.quota_controls.consume_many(resource, amounts)
 
     async def release_quota(self, tenant: str, resource: str, amount: int = 1) -> None:
         """Give back ``amount`` of ``resource``.
