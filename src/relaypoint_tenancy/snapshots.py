@@ -180,9 +180,12 @@ class SnapshotCache(Generic[K, V]):
                 self._found.popitem(last=False)
 
     def _flight(self, key: K) -> asyncio.Task[V | None]:
+        loop = asyncio.get_running_loop()
         task = self._flights.get(key)
-        if task is None:
-            task = asyncio.get_running_loop().create_task(self._run(key, self._epoch))
+        # A load left behind by an event loop that stopped mid-load (a test client's loop) can
+        # never finish: this loop starts its own.
+        if task is None or task.get_loop() is not loop:
+            task = loop.create_task(self._run(key, self._epoch))
             self._flights[key] = task
         return task
 
@@ -194,7 +197,8 @@ class SnapshotCache(Generic[K, V]):
                 self._store(key, value)
             return value
         finally:
-            self._flights.pop(key, None)
+            if self._flights.get(key) is asyncio.current_task():
+                del self._flights[key]
 
     def _refresh_in_background(self, key: K) -> None:
         if key in self._flights:

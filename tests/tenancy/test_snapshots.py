@@ -229,3 +229,23 @@ def test_no_answer_is_older_than_ttl_plus_stale_ttl_and_memory_stays_bounded(
         await cache.aclose()
 
     asyncio.run(run())
+
+
+def test_a_load_abandoned_by_a_stopped_event_loop_does_not_block_the_next_loop() -> None:
+    source = Source()
+    source.values["a"] = 1
+    cache: SnapshotCache[str, int] = SnapshotCache(source, ttl=5, negative_ttl=5)
+
+    async def abandon() -> None:
+        source.gate = asyncio.Event()  # never set on this loop: the load stays in flight
+        read = asyncio.ensure_future(cache.get("a"))
+        await _settle()
+        read.cancel()
+
+    first = asyncio.new_event_loop()
+    try:
+        first.run_until_complete(abandon())
+    finally:
+        first.close()
+    source.gate = None
+    assert asyncio.run(cache.get("a")) == 1
