@@ -176,6 +176,8 @@ def main() -> None:
             "uvicorn",
             "benchmarks.bench_app:bare_app",
             "--factory",
+            "--http",
+            "h11",
             "--port",
             str(port),
             "--log-level",
@@ -230,14 +232,16 @@ def main() -> None:
     )
 
 
-# The reference app as `python -m examples.app` runs it, minus the per-request access log
-# (printing a line per request would measure the terminal, not the middlewares).
+# The reference app as `python -m examples.app` runs it (its server limits and h11 deadline
+# protocol included), minus the per-request access log (printing a line per request would measure
+# the terminal, not the middlewares).
 QUIET_APP = """
 import uvicorn
+from examples.app.server import load_server_limits
 from examples.app.settings import load_app_config
 config = load_app_config()
 uvicorn.run("examples.app.main:create_app", factory=True, host=config.host, port=config.port,
-            log_level="warning", access_log=False)
+            log_level="warning", access_log=False, **load_server_limits().uvicorn_options())
 """
 
 

@@ -105,6 +105,7 @@ def _measure(server: Server, seconds: float) -> tuple[WrkResult, float]:
 def _uvicorn(target: str, port: int) -> list[str]:
     return [
         *(sys.executable, "-m", "uvicorn", target, "--factory", "--port", str(port)),
+        *("--http", "h11"),  # the protocol family the reference app runs on (DeadlineH11Protocol)
         *("--log-level", "warning", "--no-access-log"),
     ]
 
@@ -174,7 +175,8 @@ def _print_load_tables(servers: list[Server]) -> None:
     rows = [_median_row(s.name, s, bare) for s in servers]
     print_table(
         f"Cached workflow read under wrk (-t1 -c{CONNECTIONS}, {SECONDS:.0f} s x {ROUNDS} "
-        "interleaved rounds, medians; uvicorn 1 worker; time = 1 / req/s)",
+        "interleaved rounds, medians; uvicorn 1 worker, h11 for all: bare and peer --http h11, "
+        "the app its production DeadlineH11Protocol; time = 1 / req/s)",
         rows,
         baseline=BARE,
         unit="us",

@@ -10,10 +10,20 @@ from typing import Annotated, Any
 
 from fastapi import HTTPException, Query
 
-__all__ = ["DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE", "FieldSelection", "PageParams", "page_params"]
+__all__ = [
+    "DEFAULT_PAGE_SIZE",
+    "FIELDS_DESCRIPTION",
+    "FIELDS_MAX_LENGTH",
+    "MAX_PAGE_SIZE",
+    "FieldSelection",
+    "PageParams",
+    "page_params",
+]
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
+FIELDS_MAX_LENGTH = 500
+FIELDS_DESCRIPTION = "comma-separated fields to return, e.g. id,name,status"
 
 
 @dataclass(frozen=True)
@@ -43,8 +53,8 @@ class FieldSelection:
         name = "(?:" + "|".join(re.escape(n) for n in sorted(self.allowed)) + ")"
         self.pattern = rf"^[\s,]*{name}(?:\s*,[\s,]*{name})*[\s,]*$"
         query = Query(
-            max_length=500,
-            description="comma-separated fields to return, e.g. id,name,status",
+            max_length=FIELDS_MAX_LENGTH,
+            description=FIELDS_DESCRIPTION,
             json_schema_extra={"pattern": self.pattern},
         )
         self.__signature__ = inspect.Signature(

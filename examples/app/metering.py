@@ -1,8 +1,10 @@
 """Counting API calls against each tenant's monthly ``api_calls`` quota, without a database
 write per request.
 
-Calls are counted in process and flushed every ``interval`` seconds with one atomic
-``consume_quota`` per tenant. When a flush finds the quota exhausted, the tenant is marked and
+Calls are counted in process and flushed every ``interval`` seconds by a background task, in
+one transaction for all tenants (``Tenancy.consume_quotas``: one atomic
+``UPDATE ... SET used = used + n`` per tenant), and once more at shutdown, so nothing counted is
+lost and no request waits for the write. When a flush finds the quota exhausted, the tenant is marked and
 its next calls are refused (403 problem+json, like any other exhausted quota) until a flush
 succeeds again (a plan upgrade, an override, or a new month). The price of batching is that a
 tenant can exceed its monthly quota by at most one interval's worth of calls, a bound stated
@@ -41,18 +43,25 @@ class ApiCallMeter:
 
     async def flush(self) -> None:
         pending, self._pending = self._pending, Counter()
-        for tenant_id, calls in pending.items():
+        outcome: dict[str, object] = {}
+        if pending:
             try:
-                await self.tenants.consume_quota(tenant_id, RESOURCE, calls)
-            except QuotaExceeded as exc:
-                await self._fill_up(tenant_id, exc)
-                if tenant_id not in self._exhausted:
-                    logger.warning("tenant %s exhausted its monthly API calls: %s", tenant_id, exc)
-                self._exhausted[tenant_id] = exc
+                outcome = dict(await self.tenants.consume_quotas(RESOURCE, pending))
             except Exception:
                 # The database is down or busy: keep the calls for the next flush.
-                logger.exception("could not record %d API calls of tenant %s", calls, tenant_id)
-                self._pending[tenant_id] += calls
+                logger.exception("could not record the API calls of %d tenants", len(pending))
+                self._pending.update(pending)
+                return
+        for tenant_id, result in outcome.items():
+            if isinstance(result, QuotaExceeded):
+                await self._fill_up(tenant_id, result)
+                if tenant_id not in self._exhausted:
+                    logger.warning(
+                        "tenant %s exhausted its monthly API calls: %s", tenant_id, result
+                    )
+                self._exhausted[tenant_id] = result
+            elif isinstance(result, Exception):  # deleted meanwhile: nothing left to count
+                logger.info("API calls of tenant %s not recorded: %s", tenant_id, result)
             else:
                 self._exhausted.pop(tenant_id, None)
         for tenant_id in list(self._exhausted):

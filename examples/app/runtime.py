@@ -31,7 +31,7 @@ from relaypoint_core.monitoring.db_pool import track_sqlalchemy_pool
 from relaypoint_core.realtime import RealtimeServer
 from relaypoint_core.redis_client import create_redis_client
 from relaypoint_ratelimit import EnterpriseRateLimiter, decision_of
-from relaypoint_tenancy import Tenancy, TenantAuditLog, TenantInfo
+from relaypoint_tenancy import Tenancy, TenancySettings, TenantAuditLog, TenantInfo
 from relaypoint_tenancy.strategies import default_strategy
 
 __all__ = ["Runtime", "build_runtime", "get_runtime", "mount_rate_limiter", "use_runtime"]
@@ -39,6 +39,7 @@ __all__ = ["Runtime", "build_runtime", "get_runtime", "mount_rate_limiter", "use
 logger = logging.getLogger("examples.app")
 ASGIApp = Callable[[MutableMapping[str, Any], Any, Any], Awaitable[None]]
 T = TypeVar("T")
+TENANT_STALE_TTL = 60.0
 
 
 def _redact(url: str) -> str:
@@ -213,7 +214,14 @@ def build_runtime(config: AppConfig) -> Runtime:
         # SQLite allows one writer; wait for the lock instead of failing a concurrent request.
         engine_options = {"connect_args": {"timeout": 30}}
     engine = create_async_engine(settings.DATABASE_URL, **engine_options)
-    tenants = Tenancy(engine, default_strategy(engine))
+    # Tenant snapshots (directory and resolver) expire after 5 s as before, but a tenant seen in
+    # the last minute is refreshed by a background task while requests keep the old snapshot:
+    # no request waits for the control plane once its tenant is known.
+    tenants = Tenancy(
+        engine,
+        default_strategy(engine),
+        settings=TenancySettings(DATABASE_URL=str(engine.url), cache_stale_ttl=TENANT_STALE_TTL),
+    )
     redis = config.redis_url
     auth = AuthService.from_settings(
         settings, users=tenants.user_directory(), key_prefix=config.key_prefix

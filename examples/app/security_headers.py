@@ -47,28 +47,45 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send)
             return
         path: str = scope.get("path", "")
-        csp = DEFAULT_CSP if not path.startswith(self.docs_paths) else DOCS_CSP
-        https = scope.get("scheme") == "https"
-        no_store = path.startswith(self.no_store_prefixes)
+        add = _HEADERS[
+            (
+                path.startswith(self.docs_paths),
+                scope.get("scheme") == "https",
+                path.startswith(self.no_store_prefixes),
+            )
+        ]
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers: list[Any] = list(message.get("headers", []))
                 present = {name.lower() for name, _ in headers}
-                add = [
-                    (b"content-security-policy", csp.encode()),
-                    (b"x-content-type-options", b"nosniff"),
-                    (b"x-frame-options", b"DENY"),
-                    (b"referrer-policy", b"no-referrer"),
-                    (b"cross-origin-opener-policy", b"same-origin"),
-                    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
-                ]
-                if https:
-                    add.append((b"strict-transport-security", HSTS.encode()))
-                if no_store:
-                    add.append((b"cache-control", b"no-store"))
-                headers.extend((name, value) for name, value in add if name not in present)
+                headers.extend(header for header in add if header[0] not in present)
                 message = {**message, "headers": headers}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def _headers(docs: bool, https: bool, no_store: bool) -> tuple[tuple[bytes, bytes], ...]:
+    headers = [
+        (b"content-security-policy", (DOCS_CSP if docs else DEFAULT_CSP).encode()),
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"no-referrer"),
+        (b"cross-origin-opener-policy", b"same-origin"),
+        (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+    ]
+    if https:
+        headers.append((b"strict-transport-security", HSTS.encode()))
+    if no_store:
+        headers.append((b"cache-control", b"no-store"))
+    return tuple(headers)
+
+
+# Encoded once: (docs path, over HTTPS, no-store path) -> the headers to add.
+_HEADERS = {
+    (docs, https, no_store): _headers(docs, https, no_store)
+    for docs in (False, True)
+    for https in (False, True)
+    for no_store in (False, True)
+}

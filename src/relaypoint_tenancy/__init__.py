@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from relaypoint_tenancy.records import DomainInfo, TenantInfo, TransitionReport, UsageInfo
     from relaypoint_tenancy.resolution import SqlTenantLookup, TenantRecord, TenantResolver
     from relaypoint_tenancy.service import Tenancy, TenancySettings
+    from relaypoint_tenancy.snapshots import SnapshotCache
     from relaypoint_tenancy.strategies import (
         DatabasePerTenantStrategy,
         IsolationStrategy,
@@ -83,6 +84,7 @@ __all__ = [
     "Resource",
     "SchemaPerTenantStrategy",
     "SharedTableStrategy",
+    "SnapshotCache",
     "SqlTenantLookup",
     "SqlUserDirectory",
     "Tenancy",
@@ -129,6 +131,7 @@ _LAZY = {
     "SqlTenantLookup": "relaypoint_tenancy.resolution",
     "TenantRecord": "relaypoint_tenancy.resolution",
     "TenantResolver": "relaypoint_tenancy.resolution",
+    "SnapshotCache": "relaypoint_tenancy.snapshots",
     "Tenancy": "relaypoint_tenancy.service",
     "TenancySettings": "relaypoint_tenancy.service",
     "DatabasePerTenantStrategy": "relaypoint_tenancy.strategies",

@@ -14,11 +14,16 @@ limiter asking a verified tenant's plan tier) goes through one of these instead 
 ``Tenancy.change_plan`` forgets its entry at once. Every other process sees it when its entry
 expires, i.e. within ``ttl`` seconds (5 by default): a bounded delay instead of a message bus,
 which is the right trade for a value that changes a few times in a tenant's life.
+
+**Refreshing off the request path.** With ``stale_ttl > 0`` an expired entry is served for up to
+``stale_ttl`` more seconds while one background task reloads it (`SnapshotCache`), so a steady
+stream of requests never waits for the database; the read that finds the entry expired still
+gets the old snapshot, the reads after the reload the new one. Concurrent reads of a missing key
+share one query either way.
 """
 
 from __future__ import annotations
 
-from cachetools import TTLCache
 from sqlalchemy import or_, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -29,6 +34,7 @@ from relaypoint_core.text import is_safe_id
 from relaypoint_tenancy.install_hint import not_installed
 from relaypoint_tenancy.models import Tenant
 from relaypoint_tenancy.records import TenantInfo
+from relaypoint_tenancy.snapshots import SnapshotCache
 
 __all__ = ["TenantDirectory"]
 
@@ -45,6 +51,8 @@ class TenantDirectory:
         size: Most found tenants kept.
         negative_size: Most unknown keys kept.
         clock: The clock the caches expire by.
+        stale_ttl: Seconds after ``ttl`` (or ``negative_ttl``) an entry is still served while a
+            background task reloads it; 0 (the default) reloads on the read.
     """
 
     def __init__(
@@ -56,18 +64,28 @@ class TenantDirectory:
         size: int = 10_000,
         negative_size: int = 10_000,
         clock: Clock = system_clock,
+        stale_ttl: float = 0.0,
     ) -> None:
         self._engine = engine
-        self._found: TTLCache[str, TenantInfo] = TTLCache(size, ttl, timer=clock.monotonic)
-        self._unknown: TTLCache[str, bool] = TTLCache(
-            negative_size, negative_ttl, timer=clock.monotonic
+        self._cache: SnapshotCache[str, TenantInfo] = SnapshotCache(
+            self._query,
+            ttl=ttl,
+            negative_ttl=negative_ttl,
+            stale_ttl=stale_ttl,
+            size=size,
+            negative_size=negative_size,
+            clock=clock,
         )
-        self.queries = 0
+
+    @property
+    def queries(self) -> int:
+        """How many queries this directory has sent."""
+        return self._cache.loads
 
     @property
     def cached_entries(self) -> int:
         """How many entries (found and unknown) the caches hold now."""
-        return len(self._found) + len(self._unknown)
+        return len(self._cache)
 
     async def get(self, key: str) -> TenantInfo | None:
         """The tenant whose slug or id is ``key``, or ``None``.
@@ -83,12 +101,9 @@ class TenantDirectory:
         """
         if not is_safe_id(key, max_length=_MAX_KEY):  # cannot be a slug or an id: no query
             return None
-        found = self._found.get(key)
-        if found is not None:
-            return found
-        if key in self._unknown:
-            return None
-        self.queries += 1
+        return await self._cache.get(key)
+
+    async def _query(self, key: str) -> TenantInfo | None:
         try:
             async with AsyncSession(self._engine) as session:
                 row = (
@@ -102,10 +117,10 @@ class TenantDirectory:
             if hint is not None:
                 raise hint from exc
             raise
-        if tenant is None:
-            self._unknown[key] = True
-            return None
-        self.remember(tenant)
+        if tenant is not None:
+            # Stored under both names; the loading key's own entry is stored by the cache.
+            other = tenant.id if key == tenant.slug else tenant.slug
+            self._cache.remember(other, tenant)
         return tenant
 
     def remember(self, tenant: TenantInfo) -> None:
@@ -114,10 +129,8 @@ class TenantDirectory:
         Args:
             tenant: The fresh snapshot.
         """
-        self._found[tenant.slug] = tenant
-        self._found[tenant.id] = tenant
-        self._unknown.pop(tenant.slug, None)
-        self._unknown.pop(tenant.id, None)
+        self._cache.put(tenant.slug, tenant)
+        self._cache.put(tenant.id, tenant)
 
     def forget(self, *keys: str) -> None:
         """Drop the entries of ``keys`` (slugs or ids).
@@ -126,16 +139,18 @@ class TenantDirectory:
             *keys: The keys to drop.
         """
         for key in keys:
-            tenant = self._found.pop(key, None)
-            self._unknown.pop(key, None)
+            tenant = self._cache.forget(key)
             if tenant is not None:
-                self._found.pop(tenant.slug, None)
-                self._found.pop(tenant.id, None)
+                self._cache.forget(tenant.slug)
+                self._cache.forget(tenant.id)
 
     def clear(self) -> None:
         """Drop every entry."""
-        self._found.clear()
-        self._unknown.clear()
+        self._cache.clear()
+
+    async def aclose(self) -> None:
+        """Cancel the background refreshes still running (before the engine is disposed)."""
+        await self._cache.aclose()
 
     async def plan_tier(self, tenant: TenantSlug) -> str | None:
         """The tenant's plan tier name (``PlanTierSource``).

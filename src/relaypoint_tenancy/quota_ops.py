@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from relaypoint_tenancy.control import ControlPlane
-from relaypoint_tenancy.errors import TenancyError
+from relaypoint_tenancy.errors import QuotaExceeded, TenancyError, TenantNotFoundError
 from relaypoint_tenancy.records import TenantInfo, UsageInfo
 
 __all__ = ["QuotaControls"]
@@ -20,6 +22,21 @@ class QuotaControls:
         control = self.control
         async with control.unit():
             return await control.quotas.consume(await control.load(tenant_id), resource, amount)
+
+    async def consume_many(
+        self, resource: str, amounts: Mapping[str, int]
+    ) -> dict[str, int | QuotaExceeded | TenantNotFoundError]:
+        """See `Tenancy.consume_quotas`."""
+        control = self.control
+        outcome: dict[str, int | QuotaExceeded | TenantNotFoundError] = {}
+        async with control.unit():
+            for tenant_id, amount in amounts.items():
+                try:
+                    row = await control.load(tenant_id)
+                    outcome[tenant_id] = await control.quotas.consume(row, resource, amount)
+                except (QuotaExceeded, TenantNotFoundError) as refused:  # nothing was counted
+                    outcome[tenant_id] = refused
+        return outcome
 
     async def release(self, tenant_id: str, resource: str, amount: int = 1) -> None:
         """See `TenantManager.release_quota`."""

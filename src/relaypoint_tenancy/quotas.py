@@ -67,17 +67,28 @@ class QuotaService:
         )
 
     async def consume(self, tenant: Tenant, resource: str, amount: int = 1) -> int:
-        """Add ``amount`` to the tenant's usage or raise `QuotaExceeded`; returns new usage."""
+        """Add ``amount`` to the tenant's usage or raise `QuotaExceeded`; returns new usage.
+
+        The increment is tried first; the counter row is ensured only when that counted nothing,
+        so a steady stream of increments costs one statement each.
+        """
         if amount < 1:
             raise ValueError("amount must be a positive integer")
         period = self.period_key(resource)
         limit = self.limit(tenant, resource)
-        await self._ensure_row(tenant.id, resource, period)
         key = _counter(tenant.id, resource, period)
         statement = update(_counters).where(key).values(used=_counters.c.used + amount)
         if limit is not None:
             statement = statement.where(_counters.c.used + amount <= limit)
-        row = (await self._session.execute(statement.returning(_counters.c.used))).first()
+        statement = statement.returning(_counters.c.used)
+        row = (await self._session.execute(statement)).first()
+        if row is not None:
+            return int(row[0])
+        # No row counted: it may not exist yet, or (PostgreSQL, READ COMMITTED) a concurrent
+        # first increment's row was not visible to this statement, or the limit refused it. The
+        # insert waits for any concurrent insert of the row; the retry then sees the row.
+        await self._ensure_row(tenant.id, resource, period)
+        row = (await self._session.execute(statement)).first()
         if row is not None:
             return int(row[0])
         used = (await self._session.execute(select(_counters.c.used).where(key))).scalar_one()

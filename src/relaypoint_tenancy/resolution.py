@@ -5,7 +5,9 @@ Sources (order configurable): ``path`` (``/api/v1/tenants/{tenant}/...``), ``hea
 and ``token`` (the authenticated principal's tenant). The first source that names a tenant decides;
 a token naming another tenant is refused. Path, header and token values may be the tenant's slug
 or its id. Lookups are cached for ``cache_ttl`` seconds (negative answers for ``negative_ttl``),
-so a steady stream of requests costs no query.
+so a steady stream of requests costs no query; with ``stale_ttl > 0`` an expired answer is served
+for that much longer while one background task looks it up again (`SnapshotCache`), so no
+request waits for the database once a tenant has been seen.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from collections.abc import Iterable, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from cachetools import TTLCache
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -34,6 +35,7 @@ from relaypoint_tenancy.errors import (
 )
 from relaypoint_tenancy.models import Tenant, TenantDomain
 from relaypoint_tenancy.plans import TenantStatus
+from relaypoint_tenancy.snapshots import SnapshotCache
 from relaypoint_tenancy.strategies.base import TenantRef
 from relaypoint_tenancy.validation import RESERVED_NAMES
 
@@ -146,7 +148,21 @@ def _host(scope: MutableMapping[str, Any]) -> str | None:
 
 
 class TenantResolver:
-    """Resolves a request scope to a `TenantRecord` (or ``None`` when nothing names one)."""
+    """Resolves a request scope to a `TenantRecord` (or ``None`` when nothing names one).
+
+    Args:
+        lookup: Where tenants are looked up (`SqlTenantLookup`).
+        sources: The sources tried, in order.
+        base_domain: The domain whose subdomains name tenants (needed by ``subdomain``).
+        header_name: The header naming a tenant.
+        path_prefix: The path prefix followed by a tenant segment.
+        cache_ttl: Seconds a found tenant is reused.
+        negative_ttl: Seconds an unknown key or domain is remembered.
+        cache_size: Most answers kept (found and unknown, each).
+        clock: The clock the cache expires by.
+        stale_ttl: Seconds after expiry an answer is still served while a background task
+            looks it up again; 0 (the default) looks it up on the request.
+    """
 
     def __init__(
         self,
@@ -160,6 +176,7 @@ class TenantResolver:
         negative_ttl: float = 5.0,
         cache_size: int = 10_000,
         clock: Clock = system_clock,
+        stale_ttl: float = 0.0,
     ) -> None:
         unknown = [s for s in sources if s not in _KNOWN_SOURCES]
         if unknown or not sources:
@@ -176,36 +193,37 @@ class TenantResolver:
         self.base_domain = base_domain.lower().strip(".") if base_domain else None
         self.header_name = header_name.lower().encode("latin-1")
         self.path_prefix = "/" + path_prefix.strip("/") + "/"
-        self._hits: TTLCache[tuple[str, str], TenantRecord] = TTLCache(
-            cache_size, cache_ttl, timer=clock.monotonic
+        self._cache: SnapshotCache[tuple[str, str], TenantRecord] = SnapshotCache(
+            self._look_up,
+            ttl=cache_ttl,
+            negative_ttl=negative_ttl,
+            stale_ttl=stale_ttl,
+            size=cache_size,
+            negative_size=cache_size,
+            clock=clock,
         )
-        self._misses: TTLCache[tuple[str, str], bool] = TTLCache(
-            cache_size, negative_ttl, timer=clock.monotonic
-        )
-        self.lookups = 0
+
+    @property
+    def lookups(self) -> int:
+        """How many lookups (queries) this resolver has made."""
+        return self._cache.loads
 
     def invalidate(self) -> None:
         """Forget every cached answer (call after suspending or deleting a tenant)."""
-        self._hits.clear()
-        self._misses.clear()
+        self._cache.clear()
+
+    async def aclose(self) -> None:
+        """Cancel the background lookups still running (before the engine is disposed)."""
+        await self._cache.aclose()
+
+    async def _look_up(self, key: tuple[str, str]) -> TenantRecord | None:
+        kind, value = key
+        if kind == "domain":
+            return await self.lookup.by_domain(value)
+        return await self.lookup.by_key(value)
 
     async def _cached(self, kind: str, value: str) -> TenantRecord | None:
-        key = (kind, value)
-        hit = self._hits.get(key)
-        if hit is not None:
-            return hit
-        if key in self._misses:
-            return None
-        self.lookups += 1
-        if kind == "domain":
-            record = await self.lookup.by_domain(value)
-        else:
-            record = await self.lookup.by_key(value)
-        if record is None:
-            self._misses[key] = True
-        else:
-            self._hits[key] = record
-        return record
+        return await self._cache.get((kind, value))
 
     def _candidate(self, source: Source, scope: MutableMapping[str, Any]) -> tuple[str, str] | None:
         if source == "path":

@@ -13,29 +13,24 @@ from relaypoint_tenancy import _sql  # noqa: F401  - first: names the extra when
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import BeforeValidator, Field
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
 from relaypoint_core.clock import Clock, system_clock
-from relaypoint_core.config import DEFAULT_DATABASE_URL
-from relaypoint_core.environment import Flag, read_settings, split_csv
 from relaypoint_core.errors import MissingExtraError
 from relaypoint_core.optional import database_extra
 from relaypoint_core.plan_tiers import PlanTierSource
 from relaypoint_tenancy.directory import TenantDirectory
-from relaypoint_tenancy.errors import TenancyConfigurationError
+from relaypoint_tenancy.errors import QuotaExceeded, TenantNotFoundError
 from relaypoint_tenancy.manager import TenantManager
 from relaypoint_tenancy.plans import DEFAULT_PLAN_CATALOG, PlanCatalog
 from relaypoint_tenancy.records import TenantInfo, UsageInfo
 from relaypoint_tenancy.resolution import (
-    DEFAULT_SOURCES,
-    Source,
     SqlTenantLookup,
     TenantResolver,
 )
+from relaypoint_tenancy.settings import TenancySettings, async_database_url
 from relaypoint_tenancy.strategies import (
     DatabasePerTenantStrategy,
     IsolationStrategy,
@@ -47,53 +42,6 @@ from relaypoint_tenancy.strategies import (
 from relaypoint_tenancy.users import SqlUserDirectory
 
 __all__ = ["Tenancy", "TenancySettings", "async_database_url"]
-
-
-def async_database_url(url: str) -> str:
-    """Add the async driver to plain ``postgresql://`` and ``sqlite://`` URLs."""
-    if url.startswith(("postgresql://", "postgres://")):
-        return "postgresql+asyncpg://" + url.split("://", 1)[1]
-    if url.startswith("sqlite://"):
-        return "sqlite+aiosqlite://" + url.split("://", 1)[1]
-    return url
-
-
-class TenancySettings(BaseSettings):
-    """The ``TENANCY_*`` variables (and ``DATABASE_URL``, shared with core; one default there).
-
-    Build it with `load` to get a `TenancyConfigurationError` naming a bad variable.
-    """
-
-    model_config = SettingsConfigDict(env_prefix="TENANCY_", extra="ignore")
-
-    database_url: str = Field(
-        default=DEFAULT_DATABASE_URL,
-        validation_alias="DATABASE_URL",
-    )
-    strategy: Literal["shared", "schema", "database"] | None = None
-    row_level_security: Flag = False
-    rls_role: str = "relaypoint_tenant"
-    schema_prefix: str = "tenant_"
-    database_prefix: str = "rp_tenant_"
-    max_tenant_engines: int = Field(default=32, ge=1)
-    tenant_pool_size: int = Field(default=2, ge=1)
-    base_domain: str | None = None
-    resolution_order: Annotated[tuple[Source, ...], NoDecode, BeforeValidator(split_csv)] = (
-        DEFAULT_SOURCES
-    )
-    resolution_cache_ttl: float = Field(default=30.0, ge=0)
-    tenant_cache_ttl: float = Field(default=5.0, ge=0)
-
-    @classmethod
-    def load(cls, **overrides: Any) -> TenancySettings:
-        """Read the environment (``overrides`` win) or fail naming the variable.
-
-        Raises:
-            TenancyConfigurationError: A variable does not parse or is out of range.
-        """
-        return read_settings(
-            cls, what="tenancy configuration", error=TenancyConfigurationError, **overrides
-        )
 
 
 class Tenancy:
@@ -113,7 +61,13 @@ class Tenancy:
         self.catalog = catalog
         self.clock = clock
         self.settings = settings or TenancySettings.load(DATABASE_URL=str(engine.url))
-        self.tenants = TenantDirectory(engine, ttl=self.settings.tenant_cache_ttl, clock=clock)
+        self.tenants = TenantDirectory(
+            engine,
+            ttl=self.settings.tenant_cache_ttl,
+            stale_ttl=self.settings.cache_stale_ttl,
+            clock=clock,
+        )
+        self._resolvers: list[TenantResolver] = []
 
     @classmethod
     def from_settings(
@@ -185,9 +139,12 @@ class Tenancy:
         options.setdefault("base_domain", settings.base_domain)
         options.setdefault("cache_ttl", settings.resolution_cache_ttl)
         options.setdefault("clock", self.clock)
+        options.setdefault("stale_ttl", settings.cache_stale_ttl)
         if options["base_domain"] is None and "subdomain" in options["sources"]:
             options["sources"] = tuple(s for s in options["sources"] if s != "subdomain")
-        return TenantResolver(SqlTenantLookup(self.engine), **options)
+        resolver = TenantResolver(SqlTenantLookup(self.engine), **options)
+        self._resolvers.append(resolver)  # its background lookups end with dispose()
+        return resolver
 
     def user_directory(self) -> SqlUserDirectory:
         """The auth package's ``UserDirectory`` over the tenancy tables (email-only login too).
@@ -253,6 +210,24 @@ class Tenancy:
         """
         async with self.manager() as manager:
             return await manager.consume_quota(tenant, resource, amount)
+
+    async def consume_quotas(
+        self, resource: str, amounts: Mapping[str, int]
+    ) -> dict[str, int | QuotaExceeded | TenantNotFoundError]:
+        """Count many tenants' use of ``resource`` in one transaction (a batched meter's flush).
+
+        Each tenant is counted as by `consume_quota`: atomically, never past its limit.
+
+        Args:
+            resource: The quota resource.
+            amounts: How much each tenant (slug or id) consumed.
+
+        Returns:
+            Per tenant, its new usage, or the `QuotaExceeded` / `TenantNotFoundError` that
+            refused it (nothing of a refused amount is counted).
+        """
+        async with self.manager() as manager:
+            return await manager.quota_controls.consume_many(resource, amounts)
 
     async def release_quota(self, tenant: str, resource: str, amount: int = 1) -> None:
         """Give back ``amount`` of ``resource``.
@@ -378,5 +353,8 @@ class Tenancy:
             return self._fresh(await manager.suspend_tenant(tenant, reason=reason))
 
     async def dispose(self) -> None:
+        await self.tenants.aclose()
+        for resolver in self._resolvers:
+            await resolver.aclose()
         await self.strategy.dispose()
         await self.engine.dispose()

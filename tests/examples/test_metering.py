@@ -77,3 +77,38 @@ async def test_an_exhausted_quota_refuses_calls_until_the_limit_allows_again(
     meter.count(tenant.id)
     await meter.stop()
     assert _used(await tenants.get_usage(tenant.id)) == 6
+
+
+async def test_one_flush_counts_every_tenant_and_refuses_only_the_exhausted_one(
+    tenants: Tenancy,
+) -> None:
+    small = await _tenant(tenants, api_calls=2)
+    other = await tenants.create_tenant(
+        name="Other",
+        slug="other",
+        plan_tier="ENTERPRISE",
+        admin_email="admin@other.example",
+        admin_name="Admin",
+        admin_password="metered password",
+    )
+    meter = ApiCallMeter(tenants)
+    for _ in range(3):
+        meter.count(small.id)
+        meter.count(other.id)
+    meter.count("no-such-tenant")  # deleted before the flush: dropped, the others still count
+    await meter.flush()
+    assert _used(await tenants.get_usage(small.id)) == 2  # filled up to the limit, not past
+    assert _used(await tenants.get_usage(other.id)) == 3
+    with pytest.raises(QuotaExceeded):
+        meter.count(small.id)
+    meter.count(other.id)
+
+
+async def test_consume_quotas_answers_per_tenant_in_one_call(tenants: Tenancy) -> None:
+    tenant = await _tenant(tenants, api_calls=10)
+    outcome = await tenants.consume_quotas("api_calls", {tenant.id: 4, "ghost": 1})
+    assert outcome[tenant.id] == 4
+    assert type(outcome["ghost"]).__name__ == "TenantNotFoundError"
+    refused = (await tenants.consume_quotas("api_calls", {tenant.slug: 7}))[tenant.slug]
+    assert isinstance(refused, QuotaExceeded)
+    assert _used(await tenants.get_usage(tenant.id)) == 4  # a refused amount counts nothing

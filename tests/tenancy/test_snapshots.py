@@ -1,0 +1,251 @@
+"""`SnapshotCache`: stale-while-revalidate bounded by ``ttl + stale_ttl``, single-flight loads,
+changes made here never overwritten by an older load, bounded memory (fake clock, no sleeps)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from relaypoint_core.testing import FakeClock
+from relaypoint_tenancy import SnapshotCache
+
+
+class Source:
+    """A loader whose answers change when told to, counting loads; ``gate`` holds loads."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, int] = {}
+        self.loads = 0
+        self.gate: asyncio.Event | None = None
+        self.fail = False
+
+    async def __call__(self, key: str) -> int | None:
+        self.loads += 1
+        if self.gate is not None:
+            await self.gate.wait()
+        if self.fail:
+            raise ConnectionError("database down")
+        return self.values.get(key)
+
+
+async def _settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_without_stale_ttl_an_expired_answer_is_loaded_on_the_read() -> None:
+    clock, source = FakeClock(), Source()
+    cache: SnapshotCache[str, int] = SnapshotCache(source, ttl=5, negative_ttl=5, clock=clock)
+    source.values["a"] = 1
+    assert await cache.get("a") == 1
+    source.values["a"] = 2
+    clock.advance(4.9)
+    assert await cache.get("a") == 1  # fresh: no load
+    assert source.loads == 1
+    clock.advance(0.2)
+    assert await cache.get("a") == 2  # expired: this read waited for the load
+    assert source.loads == 2
+
+
+async def test_stale_answer_is_served_while_one_background_refresh_runs() -> None:
+    clock, source = FakeClock(), Source()
+    cache: SnapshotCache[str, int] = SnapshotCache(
+        source, ttl=5, negative_ttl=5, stale_ttl=60, clock=clock
+    )
+    source.values["a"] = 1
+    assert await cache.get("a") == 1
+    source.values["a"] = 2
+    source.gate = asyncio.Event()
+    clock.advance(6)
+    # Many reads while the refresh is held: all get the old answer at once, one load runs.
+    assert [await cache.get("a") for _ in range(20)] == [1] * 20
+    await _settle()
+    assert source.loads == 2
+    assert cache.background_refreshes == 1
+    source.gate.set()
+    await _settle()
+    assert await cache.get("a") == 2
+    assert source.loads == 2
+
+
+async def test_an_answer_older_than_ttl_plus_stale_ttl_is_loaded_on_the_read() -> None:
+    clock, source = FakeClock(), Source()
+    cache: SnapshotCache[str, int] = SnapshotCache(
+        source, ttl=5, negative_ttl=5, stale_ttl=10, clock=clock
+    )
+    source.values["a"] = 1
+    assert await cache.get("a") == 1
+    source.values["a"] = 2
+    clock.advance(15.1)
+    assert await cache.get("a") == 2
+
+
+async def test_negative_answers_are_revalidated_in_the_background_too() -> None:
+    clock, source = FakeClock(), Source()
+    cache: SnapshotCache[str, int] = SnapshotCache(
+        source, ttl=5, negative_ttl=2, stale_ttl=30, clock=clock
+    )
+    assert await cache.get("new") is None
+    source.values["new"] = 7
+    clock.advance(3)
+    assert await cache.get("new") is None  # stale "not found", refresh started
+    await _settle()
+    assert await cache.get("new") == 7
+
+
+async def test_concurrent_reads_of_a_missing_key_share_one_load() -> None:
+    source = Source()
+    source.values["a"] = 1
+    source.gate = asyncio.Event()
+    cache: SnapshotCache[str, int] = SnapshotCache(source, ttl=5, negative_ttl=5)
+    reads = [asyncio.create_task(cache.get("a")) for _ in range(50)]
+    await _settle()
+    source.gate.set()
+    assert await asyncio.gather(*reads) == [1] * 50
+    assert source.loads == 1
+
+
+async def test_a_failed_refresh_keeps_the_stale_answer_until_it_is_too_old() -> None:
+    clock, source = FakeClock(), Source()
+    cache: SnapshotCache[str, int] = SnapshotCache(
+        source, ttl=5, negative_ttl=5, stale_ttl=10, clock=clock
+    )
+    source.values["a"] = 1
+    assert await cache.get("a") == 1
+    source.fail = True
+    clock.advance(6)
+    assert await cache.get("a") == 1
+    await _settle()
+    assert await cache.get("a") == 1  # the refresh failed: still the stale answer, retried
+    await _settle()
+    clock.advance(10)
+    with pytest.raises(ConnectionError):
+        await cache.get("a")
+
+
+async def test_a_change_made_here_wins_over_a_refresh_already_running() -> None:
+    clock, source = FakeClock(), Source()
+    cache: SnapshotCache[str, int] = SnapshotCache(
+        source, ttl=5, negative_ttl=5, stale_ttl=60, clock=clock
+    )
+    source.values["a"] = 1
+    assert await cache.get("a") == 1
+    source.gate = asyncio.Event()
+    clock.advance(6)
+    assert await cache.get("a") == 1  # refresh starts, will read the old row
+    cache.put("a", 3)  # this process changed it meanwhile
+    source.gate.set()
+    await _settle()
+    assert await cache.get("a") == 3
+
+
+async def test_aclose_cancels_refreshes_in_flight() -> None:
+    clock, source = FakeClock(), Source()
+    cache: SnapshotCache[str, int] = SnapshotCache(
+        source, ttl=5, negative_ttl=5, stale_ttl=60, clock=clock
+    )
+    source.values["a"] = 1
+    assert await cache.get("a") == 1
+    source.gate = asyncio.Event()
+    clock.advance(6)
+    await cache.get("a")
+    await _settle()
+    await cache.aclose()
+    assert await cache.get("a") == 1  # still the stale answer; a new refresh may start
+
+
+def test_bad_bounds_are_refused() -> None:
+    async def load(key: str) -> int | None:
+        return None
+
+    with pytest.raises(ValueError, match="stale_ttl"):
+        SnapshotCache(load, ttl=1, negative_ttl=1, stale_ttl=-1)
+    with pytest.raises(ValueError, match="size"):
+        SnapshotCache(load, ttl=1, negative_ttl=1, size=0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    steps=st.lists(
+        st.tuples(
+            st.sampled_from(["get", "change", "advance", "put", "forget", "settle"]),
+            st.sampled_from(["a", "b", "c", "d"]),
+            st.floats(min_value=0, max_value=8),
+        ),
+        max_size=60,
+    )
+)
+def test_no_answer_is_older_than_ttl_plus_stale_ttl_and_memory_stays_bounded(
+    steps: list[tuple[str, str, float]],
+) -> None:
+    """Whatever the order of reads, changes and time: a read returns a value the source held
+    within the last ``ttl + stale_ttl`` seconds (or one put here since), at most one load per
+    key is in flight, and the cache never holds more than its sizes."""
+
+    async def run() -> None:
+        clock, source = FakeClock(), Source()
+        ttl, stale = 2.0, 5.0
+        cache: SnapshotCache[str, int] = SnapshotCache(
+            source, ttl=ttl, negative_ttl=1.0, stale_ttl=stale, size=2, negative_size=2, clock=clock
+        )
+        history: dict[str, list[tuple[float, int | None]]] = {}  # (since, value) per key
+        version = 0
+
+        def set_value(key: str, value: int | None) -> None:
+            if value is None:
+                source.values.pop(key, None)
+            else:
+                source.values[key] = value
+            history.setdefault(key, []).append((clock.monotonic(), value))
+
+        for action, key, amount in steps:
+            if action == "get":
+                got = await cache.get(key)
+                values = history.get(key, [(0.0, None)])
+                allowed = {
+                    value
+                    for i, (since, value) in enumerate(values)
+                    if i + 1 == len(values)
+                    or values[i + 1][0] > clock.monotonic() - ttl - stale - 1e-9
+                } | ({None} if values[0][0] > clock.monotonic() - ttl - stale - 1e-9 else set())
+                assert got in allowed
+            elif action == "change":
+                version += 1
+                set_value(key, version)
+            elif action == "put":
+                version += 1
+                set_value(key, version)
+                cache.put(key, version)
+            elif action == "forget":
+                cache.forget(key)
+            elif action == "advance":
+                clock.advance(amount)
+            else:
+                await _settle()
+            assert len(cache) <= 4
+        await cache.aclose()
+
+    asyncio.run(run())
+
+
+def test_a_load_abandoned_by_a_stopped_event_loop_does_not_block_the_next_loop() -> None:
+    source = Source()
+    source.values["a"] = 1
+    cache: SnapshotCache[str, int] = SnapshotCache(source, ttl=5, negative_ttl=5)
+
+    async def abandon() -> None:
+        source.gate = asyncio.Event()  # never set on this loop: the load stays in flight
+        read = asyncio.ensure_future(cache.get("a"))
+        await _settle()
+        read.cancel()
+
+    first = asyncio.new_event_loop()
+    try:
+        first.run_until_complete(abandon())
+    finally:
+        first.close()
+    source.gate = None
+    assert asyncio.run(cache.get("a")) == 1
