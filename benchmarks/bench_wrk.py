@@ -49,7 +49,14 @@ BARE = "bare FastAPI route"
 PEER = "peer stack (slowapi, instrumentator, PyJWT, cashews)"
 RP_MEMORY = "RelayPoint app, memory backends"
 RP_REDIS = "RelayPoint app, Redis backends"
-_SHORT = {BARE: "bare", PEER: "peer", RP_MEMORY: "RP mem", RP_REDIS: "RP Redis"}
+RP_LEASED = "RelayPoint app, Redis, quota leasing 5 %"
+_SHORT = {
+    BARE: "bare",
+    PEER: "peer",
+    RP_MEMORY: "RP mem",
+    RP_REDIS: "RP Redis",
+    RP_LEASED: "RP leased",
+}
 
 # The reference app as bench_app starts it, plus garbage-collection accounting that SIGUSR1
 # writes to RP_BENCH_GC_FILE (so the profile window can read GC time before and after).
@@ -200,16 +207,18 @@ def _print_load_tables(servers: list[Server]) -> None:
 
 
 # -- Redis round trips per request -------------------------------------------------------------
-def _component(key: str | None, command: str) -> str:
+def component_of(key: str | None, command: str) -> str:
     if key is None:
         return f"no key ({command})"
-    for prefix, name in (
-        ("rp:rl:", "rate limit"),
-        ("rp:auth:", "revocation checks (auth)"),
-        ("rp:tenancy:", "tenant and tier lookup"),
-        ("rp:cache:", "cache"),
+    # Both Redis apps' prefixes: "rp:" and the leased app's "rpl:".
+    _, _, rest = key.partition(":")
+    for part, name in (
+        ("rl:", "rate limit"),
+        ("auth:", "revocation checks (auth)"),
+        ("tenancy:", "tenant and tier lookup"),
+        ("cache:", "cache"),
     ):
-        if key.startswith(prefix):
+        if rest.startswith(part):
             return name
     return f"other ({command} {key[:24]})"
 
@@ -266,11 +275,11 @@ def count_round_trips(redis_url: str, server: Server) -> None:
     for line in lines:
         parsed = _monitor_line(line)
         if parsed is not None and parsed[0] not in {"INFO", "MONITOR"}:
-            by_component[_component(parsed[1], parsed[0])] += 1
+            by_component[component_of(parsed[1], parsed[0])] += 1
     total_info = sum(by_command.values())
     total_monitor = sum(by_component.values())
     print(
-        f"\nRedis commands per request, authenticated cached read, steady state "
+        f"\nRedis commands per request, authenticated cached read, steady state, {server.name} "
         f"({requests:,} requests under wrk)"
     )
     print(f"{'round trips by component (MONITOR, by key)':48}{'per request':>12}")
@@ -394,6 +403,13 @@ def main() -> None:
         servers.append(_start_peer())
         servers.append(_start_reference(RP_MEMORY, workdir, {}))
         servers.append(_start_reference(RP_REDIS, workdir, {"REDIS_URL": redis_server.url}))
+        # The same app with RELAYPOINT_QUOTA_LEASE (docs/ratelimit.md), its own key prefix.
+        leased = {
+            "REDIS_URL": redis_server.url,
+            "RELAYPOINT_QUOTA_LEASE": "0.05",
+            "RELAYPOINT_KEY_PREFIX": "rpl:",
+        }
+        servers.append(_start_reference(RP_LEASED, workdir, leased))
         print(f"load before the run: {os.getloadavg()[0]:.2f} (1-minute average, 2 cores)")
         for server in servers:
             _measure(server, 1)  # warm-up: caches filled, code paths hot
@@ -402,6 +418,7 @@ def main() -> None:
                 server.results.append(_measure(server, SECONDS))
         _print_load_tables(servers)
         count_round_trips(redis_server.url, servers[3])
+        count_round_trips(redis_server.url, servers[4])
         profile([servers[0], servers[2], servers[3]])
         print(f"load after the run: {os.getloadavg()[0]:.2f} (1-minute average, 2 cores)")
     finally:

@@ -268,6 +268,8 @@ def mount_rate_limiter(runtime: Runtime, app: ASGIApp) -> ASGIApp:
             "/socket.io/",
         ),
         enabled=config.settings.ENABLE_RATE_LIMITING,
+        # Opt-in local quota leasing (docs/ratelimit.md): fewer Redis round trips per request.
+        quota_lease=config.quota_lease,
     )
     runtime.limiter = limiter
     return limiter

@@ -91,6 +91,12 @@ class AppEnvironment(BaseSettings):
         default_factory=list,
         description="comma-separated proxy IPs whose X-Forwarded-For is believed (default none)",
     )
+    quota_lease: float = Field(
+        0.0,
+        ge=0.0,
+        le=0.5,
+        description="share of a window's limit a process may lease from Redis and admit locally (0 = off, the default; 0.05 = 5 %)",
+    )
 
     @field_validator("base_domain")
     @classmethod
@@ -122,6 +128,7 @@ class AppConfig:
     key_prefix: str = "rp:"
     anonymous_tier: str = "FREE"
     trusted_proxies: tuple[str, ...] = ()
+    quota_lease: float = 0.0
     ephemeral_secret: bool = False
     notes: list[str] = field(default_factory=list)
 
@@ -185,6 +192,7 @@ def load_app_config(**overrides: Any) -> AppConfig:
         key_prefix=app.key_prefix,
         anonymous_tier=app.anonymous_tier,
         trusted_proxies=tuple(app.trusted_proxies),
+        quota_lease=app.quota_lease,
         ephemeral_secret=ephemeral,
         notes=notes,
     )

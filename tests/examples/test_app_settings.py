@@ -35,6 +35,7 @@ def test_every_field_is_a_documented_variable() -> None:
         "RELAYPOINT_KEY_PREFIX",
         "RELAYPOINT_ANONYMOUS_TIER",
         "RELAYPOINT_TRUSTED_PROXIES",
+        "RELAYPOINT_QUOTA_LEASE",
         *SERVER_ENVIRONMENT_VARIABLES,
     }
     assert all(APP_ENVIRONMENT_VARIABLES.values())
@@ -49,6 +50,7 @@ def test_defaults() -> None:
     assert (config.host, config.port, config.demo_seed) == ("127.0.0.1", 8000, True)
     assert config.base_domain == "relaypoint.localhost"
     assert (config.key_prefix, config.anonymous_tier, config.trusted_proxies) == ("rp:", "FREE", ())
+    assert config.quota_lease == 0.0  # leasing is opt-in
     assert load_server_limits() == ServerLimits()
 
 
@@ -58,12 +60,14 @@ def test_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RELAYPOINT_BASE_DOMAIN", "Example.TEST")
     monkeypatch.setenv("RELAYPOINT_ANONYMOUS_TIER", "basic")
     monkeypatch.setenv("RELAYPOINT_TRUSTED_PROXIES", "10.0.0.1, 10.0.0.0/8")
+    monkeypatch.setenv("RELAYPOINT_QUOTA_LEASE", "0.05")
     monkeypatch.setenv("RELAYPOINT_KEEPALIVE_TIMEOUT", "7.9")
     monkeypatch.setenv("RELAYPOINT_HEADER_TIMEOUT", "")  # empty means the default
     config = load_app_config()
     assert (config.port, config.demo_seed) == (9001, False)
     assert (config.base_domain, config.anonymous_tier) == ("example.test", "BASIC")
     assert config.trusted_proxies == ("10.0.0.1", "10.0.0.0/8")
+    assert config.quota_lease == 0.05
     limits = load_server_limits()
     assert (limits.keepalive_timeout, limits.header_timeout) == (7, 10.0)
 
@@ -74,6 +78,8 @@ def test_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
         ("RELAYPOINT_PORT", "http", "RELAYPOINT_PORT='http' is not a port number"),
         ("RELAYPOINT_PORT", "70000", "RELAYPOINT_PORT='70000' is not a port number"),
         ("RELAYPOINT_DEMO_SEED", "maybe", "RELAYPOINT_DEMO_SEED='maybe' is not a boolean"),
+        ("RELAYPOINT_QUOTA_LEASE", "0.9", "RELAYPOINT_QUOTA_LEASE='0.9' "),
+        ("RELAYPOINT_QUOTA_LEASE", "lots", "RELAYPOINT_QUOTA_LEASE='lots' "),
     ],
 )
 def test_a_bad_app_variable_is_named(
