@@ -4,7 +4,6 @@ apps of the run (prefix ``rp:`` and the quota-leasing app's ``rpl:``)."""
 from __future__ import annotations
 
 import pytest
-
 from benchmarks.bench_wrk import component_of
 
 
