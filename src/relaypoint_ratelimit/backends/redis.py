@@ -42,10 +42,17 @@ __all__ = ["SCRIPT_NAME", "RedisBackend", "load_script", "script_call"]
 
 SCRIPT_NAME = "sliding_window.lua"
 
+# Scripts that read or write window counters: each runs behind window.lua, the one definition of a
+# counter hash's layout (bucket fields plus the running total and oldest bucket).
+_WINDOW_SCRIPTS = frozenset({SCRIPT_NAME, "settle.lua", "quota_lease.lua", "quota_return.lua"})
+
 
 @cache
 def load_script(name: str = SCRIPT_NAME) -> tuple[str, str]:
     """The Lua source of one of the backend's scripts and its SHA1 (what EVALSHA names it by).
+
+    A script that reads or writes window counters comes with ``window.lua`` in front of it (the
+    counter hash's layout and the functions that read, count, refund and time it).
 
     Args:
         name: The script's file name (the limiter script by default).
@@ -53,7 +60,10 @@ def load_script(name: str = SCRIPT_NAME) -> tuple[str, str]:
     Returns:
         The source and its SHA1 in hex.
     """
-    source = resources.files("relaypoint_ratelimit.backends").joinpath(name).read_text("utf-8")
+    folder = resources.files("relaypoint_ratelimit.backends")
+    source = folder.joinpath(name).read_text("utf-8")
+    if name in _WINDOW_SCRIPTS:
+        source = folder.joinpath("window.lua").read_text("utf-8") + "\n" + source
     return source, hashlib.sha1(source.encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
