@@ -1,5 +1,5 @@
-"""The Redis counter hash's layout (``window.lua``): bucket fields plus a running total ``t`` and
-the oldest bucket ``o``. A hash of the previous layout (buckets only) is read right and upgraded in
+"""The Redis counter hash's layout (``window.lua``): bucket fields plus a running total ``t``
+(field ``-1``) and the oldest bucket ``o`` (field ``-2``). A hash of the previous layout (buckets only) is read right and upgraded in
 place; after any sequence of checks, settles and quota calls the aggregates equal the buckets; a
 steady-state check makes O(1) hash commands per window (counted by a private server's ``INFO
 commandstats``), whatever the number of buckets."""
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -28,14 +29,14 @@ DAY_US = 24 * HOUR_US
 HASH_COMMANDS = ("hget", "hmget", "hset", "hincrby", "hgetall", "hdel", "pexpire")
 
 
-def _int_fields(raw: dict[bytes, bytes]) -> dict[int, int]:
-    return {int(k): int(v) for k, v in raw.items() if k not in (b"t", b"o")}
+AGGREGATES = {b"-1": b"t", b"-2": b"o"}  # field -> its name in window.lua
 
 
 async def _hash(client: Any, key: str) -> tuple[dict[int, int], dict[bytes, int]]:
-    """The bucket fields and the aggregate fields of one counter hash."""
+    """The bucket fields and the aggregate fields (by name: ``t``, ``o``) of one counter hash."""
     raw = await client.hgetall(key)
-    return _int_fields(raw), {k: int(v) for k, v in raw.items() if k in (b"t", b"o")}
+    buckets = {int(k): int(v) for k, v in raw.items() if k not in AGGREGATES}
+    return buckets, {AGGREGATES[k]: int(v) for k, v in raw.items() if k in AGGREGATES}
 
 
 async def _server_bucket(client: Any, bucket_us: int) -> int:
@@ -62,7 +63,7 @@ def test_a_hash_of_the_previous_layout_is_read_and_upgraded_in_place(
         spec = CounterSpec(key, DAY_US, HOUR_US, 100, 1)
         peek = await backend.apply(BackendRequest((spec,), consume=False))
         assert list(peek.values) == [8, cur - 24, 0]  # the expired bucket is not counted
-        assert b"t" not in await client.hgetall(key)  # a peek writes nothing
+        assert b"-1" not in await client.hgetall(key)  # a peek writes nothing
 
         counted = await backend.apply(BackendRequest((spec,)))
         assert list(counted.values) == [9, cur - 24, 0]
@@ -80,6 +81,41 @@ def test_a_hash_of_the_previous_layout_is_read_and_upgraded_in_place(
         await backend.settle(SettleRequest(((key, DAY_US, HOUR_US, 100, cur - 5),), refund=4))
         peek = await backend.apply(BackendRequest((spec,), consume=False))
         assert list(peek.values) == [3, cur, 0]
+        await backend.aclose()
+
+    asyncio.run(run())
+
+
+def test_a_script_of_the_previous_layout_meeting_the_aggregates_invalidates_them(
+    redis_url: str, key_prefix: str
+) -> None:
+    """A rolling upgrade: a process still running the previous script (kept verbatim next to this
+    test) takes the aggregates for expired buckets, counts nothing for them, and deletes them
+    with its next count; the next check of the new layout then recomputes from the buckets, so
+    what the old process counted is not lost."""
+    key = f"{key_prefix}rolling"
+    previous = (Path(__file__).parent / "previous_sliding_window.lua").read_text("utf-8")
+
+    async def run() -> None:
+        backend = RedisBackend(redis_url)
+        await backend.startup()
+        client = backend.client
+        spec = CounterSpec(key, DAY_US, HOUR_US, 100, 2)
+        assert (await backend.apply(BackendRequest((spec,)))).values[0] == 2
+        assert (await _hash(client, key))[1] == {
+            b"t": 2,
+            b"o": (await _server_bucket(client, HOUR_US)),
+        }
+        args = ["p", "?", DAY_US, HOUR_US, 100, 3, 0]
+        peek = await client.eval(previous, 2, key, key, *args)
+        assert peek[3] == 2  # the old script reads the new hash right
+        counted = await client.eval(previous, 2, key, key, "c", *args[1:])
+        assert counted[0] == 0
+        assert counted[3] == 5
+        assert (await _hash(client, key))[1] == {}  # it deleted the aggregates
+        again = await backend.apply(BackendRequest((spec,)))
+        assert again.values[0] == 7  # nothing the old process counted is lost
+        assert (await _hash(client, key))[1][b"t"] == 7
         await backend.aclose()
 
     asyncio.run(run())
@@ -212,9 +248,7 @@ def test_a_steady_check_makes_two_hash_commands_per_window_whatever_its_buckets(
 
         # The oldest bucket of an hour-bucket day window has left it; the next one is live.
         day = await _server_bucket(client, HOUR_US)
-        await client.hset(
-            "moving", mapping={day - 25: 4, day - 24: 1, day: 2, "t": 7, "o": day - 25}
-        )
+        await client.hset("moving", mapping={day - 25: 4, day - 24: 1, day: 2, -1: 7, -2: day - 25})
         before = await _stats(client)
         moved = await backend.apply(
             BackendRequest((CounterSpec("moving", DAY_US, HOUR_US, 99, 1),))

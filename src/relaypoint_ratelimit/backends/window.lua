@@ -3,22 +3,27 @@
 -- quota_lease.lua and quota_return.lua, so they cannot disagree on it).
 --
 -- Fields of the hash:
---   '<bucket index>'  (decimal integer) the cost counted in that bucket
---   't'               the sum of every bucket field of the hash
---   'o'               the smallest bucket index of the hash
--- 't' and 'o' can never collide with a bucket field. Whoever writes a bucket keeps 't' exact;
--- whoever empties the oldest bucket deletes 'o'. A hash without both (written by the previous
+--   '<bucket index>'  (decimal integer, never negative) the cost counted in that bucket
+--   '-1' (t)          the sum of every bucket field of the hash
+--   '-2' (o)          the smallest bucket index of the hash
+-- Being negative, t and o can never collide with a bucket. Whoever writes a bucket keeps t exact;
+-- whoever empties the oldest bucket deletes o. A hash without both (written by the previous
 -- layout, which had buckets only, or whose oldest bucket a refund emptied) is read from all of
 -- its buckets and gets both back with its next count, so an upgrade mid-window loses nothing.
+-- A script of the previous layout meeting t and o (a rolling upgrade) takes them for expired
+-- buckets: it counts nothing for them and its next count deletes them, so the next reader here
+-- recomputes. (Its refunds leave t too high, which can only refuse early; its settle's extra
+-- charge, which deletes nothing, is missing from t until the hash is next recomputed.)
 --
--- A check therefore reads HMGET t o <current bucket> and writes one HSET: O(1) whatever the
--- number of buckets. Only when the oldest bucket has left the window does it read the buckets
--- from the oldest to the first live one (one HMGET, usually two fields) and delete the expired
--- ones; a window whose first live bucket is empty, a refusal (its retry time needs every live
--- bucket) and a hash without aggregates read the whole hash (HGETALL) instead.
+-- A check therefore reads HMGET t o <current bucket> and writes one HSET (bucket and t): O(1)
+-- whatever the number of buckets. Only when the oldest bucket has left the window does it read
+-- the buckets from the oldest to the first live one (one more HMGET, usually two fields) and
+-- delete the expired ones; a window whose first live bucket is empty, a refusal (its retry time
+-- needs every live bucket) and a hash without the aggregates read the whole hash (HGETALL).
 
 -- The longest run of buckets an HMGET names before the whole hash is read instead.
 local W_SPAN = 128
+local W_T, W_O = '-1', '-2'
 
 local function w_field(index)
   return string.format('%d', index)
@@ -30,7 +35,7 @@ end
 -- rewrite (the aggregates must be written), flat (the HGETALL reply when one was made).
 local function w_read(key, low, cur)
   local field = w_field(cur)
-  local got = redis.call('HMGET', key, 't', 'o', field)
+  local got = redis.call('HMGET', key, W_T, W_O, field)
   local total, oldest = tonumber(got[1]), tonumber(got[2])
   local s = {key = key, low = low, cur = cur, field = field, here = tonumber(got[3]) or 0,
     new = not got[3], rewrite = false, used = 0, oldest = -1}
@@ -60,7 +65,7 @@ local function w_read(key, low, cur)
   local used, first, drop = 0, -1, {}
   for j = 1, #flat, 2 do
     local index = tonumber(flat[j])
-    if index then -- not an aggregate field
+    if index and index >= 0 then -- not an aggregate field
       if index >= low then
         used = used + tonumber(flat[j + 1])
         if first < 0 or index < first then first = index end
@@ -83,9 +88,9 @@ local function w_add(s, amount, window, bucket)
   end
   -- Counts go as Lua numbers (integers below 2^53 convert exactly); bucket indexes as fields.
   if s.rewrite then
-    redis.call('HSET', key, s.field, here, 't', total, 'o', w_field(s.oldest))
+    redis.call('HSET', key, s.field, here, W_T, total, W_O, w_field(s.oldest))
   else
-    redis.call('HSET', key, s.field, here, 't', total)
+    redis.call('HSET', key, s.field, here, W_T, total)
   end
   if s.drop and #s.drop > 0 then redis.call('HDEL', key, unpack(s.drop)) end
   -- A new bucket lives until (index + 1) * bucket + window < now + window + bucket: extending the
@@ -127,20 +132,20 @@ end
 local function w_refund(key, window, bucket, index, units, now)
   if units <= 0 or index < math.floor((now - window) / bucket) then return 0 end
   local field = w_field(index)
-  local got = redis.call('HMGET', key, field, 't', 'o')
+  local got = redis.call('HMGET', key, field, W_T, W_O)
   local counted = tonumber(got[1]) or 0
   if counted <= 0 then return 0 end
   local take = math.min(units, counted)
   local total = tonumber(got[2])
   if take >= counted then
     if got[3] and tonumber(got[3]) == index then
-      redis.call('HDEL', key, field, 'o') -- the oldest bucket is gone: the next reader finds the next
+      redis.call('HDEL', key, field, W_O) -- the oldest bucket is gone: the next reader finds the next
     else
       redis.call('HDEL', key, field)
     end
-    if total then redis.call('HSET', key, 't', total - take) end
+    if total then redis.call('HSET', key, W_T, total - take) end
   elseif total then
-    redis.call('HSET', key, field, counted - take, 't', total - take)
+    redis.call('HSET', key, field, counted - take, W_T, total - take)
   else
     redis.call('HSET', key, field, counted - take)
   end
