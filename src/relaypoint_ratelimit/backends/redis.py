@@ -3,7 +3,10 @@
 The Lua script (``sliding_window.lua``, shipped as package data) reads server ``TIME``, checks the
 user's stored tier and every window counter of the request and counts them all, or nothing. All
 keys of a request share a hash tag (see ``relaypoint_ratelimit.keys``), so the script runs on a
-cluster node as it does on a single server. A server that lost its script cache (restart,
+cluster node as it does on a single server. Every script that touches a window counter runs behind
+``window.lua``, the one definition of a counter hash's layout (bucket fields, their running total
+and the oldest bucket), so a check costs two hash commands per window whatever its buckets. A
+server that lost its script cache (restart,
 ``SCRIPT FLUSH``, a new cluster node) answers NOSCRIPT; the script is loaded and the call repeated.
 redis-py is imported only when this backend is created.
 
