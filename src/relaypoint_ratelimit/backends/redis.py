@@ -6,9 +6,9 @@ keys of a request share a hash tag (see ``relaypoint_ratelimit.keys``), so the s
 cluster node as it does on a single server. Every script that touches a window counter runs behind
 ``window.lua``, the one definition of a counter hash's layout (bucket fields, their running total
 and the oldest bucket), so a check costs two hash commands per window whatever its buckets. A
-server that lost its script cache (restart,
-``SCRIPT FLUSH``, a new cluster node) answers NOSCRIPT; the script is loaded and the call repeated.
-redis-py is imported only when this backend is created.
+server that lost its script cache (restart, ``SCRIPT FLUSH``, a new cluster node) answers
+NOSCRIPT; the script is loaded and the call repeated. redis-py is imported only when this backend
+is created.
 
 On a single server (not a cluster, no ``max_connections`` cap) the script call skips redis-py's
 command layer: the ``EVALSHA`` command of a request is packed into RESP bytes once per plan and
