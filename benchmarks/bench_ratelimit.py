@@ -363,14 +363,21 @@ async def inside_redis_table() -> None:
     client), script time per check (the commands a script runs are inside its EVALSHA's time),
     beside a GET. The server's own clock, so the machine's load moves every row alike; rows are
     measured in alternating rounds after a warm-up that fills the busy subject's buckets."""
-    server = RedisServer().start()
     prefix = f"rpbench{uuid.uuid4().hex[:8]}:"
-    hot = HotSubject(server.url, prefix)
-    busy = HotSubject(server.url, prefix[:-1] + "busy:")
+    server = RedisServer().start()
+    try:
+        await _inside_redis_rows(server.url, prefix)
+    finally:
+        server.cleanup()
+
+
+async def _inside_redis_rows(url: str, prefix: str) -> None:
+    hot = HotSubject(url, prefix)
+    busy = HotSubject(url, prefix[:-1] + "busy:")
     rotating = RateLimiter(
-        server.url, key_prefix=prefix[:-1] + "rot:", metrics=RateLimitMetrics(CollectorRegistry())
+        url, key_prefix=prefix[:-1] + "rot:", metrics=RateLimitMetrics(CollectorRegistry())
     )
-    stats = redis_asyncio.Redis.from_url(server.url)
+    stats = redis_asyncio.Redis.from_url(url)
     try:
         await hot.startup()
         await busy.startup()
@@ -426,7 +433,6 @@ async def inside_redis_table() -> None:
         await busy.aclose()
         await rotating.aclose()
         await stats.aclose()
-        server.cleanup()
 
 
 async def memory_table() -> None:
