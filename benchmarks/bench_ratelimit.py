@@ -41,7 +41,7 @@ from pyrate_limiter import (
     RateItem,
     RedisBucket,
 )
-from tests.support.services import delete_redis_prefix
+from tests.support.services import RedisServer, delete_redis_prefix
 
 from benchmarks._harness import Row, print_table
 from relaypoint_ratelimit import EnterpriseRateLimiter, Identity, RateLimiter, TierSet
@@ -258,40 +258,61 @@ async def redis_tables(trips: RoundTrips) -> None:
         await pyrate_redis.aclose()
 
 
-async def hot_subject_table(trips: RoundTrips, prefix: str) -> None:
+class HotSubject:
     """One authenticated subject (ENTERPRISE: 5,000/minute, 200,000/hour, 2,000,000/day, with
     a tenant on the same tier: six windows) checked again and again, as an app's busy client
     is: exact checks, leased checks, and a raw redis-py GET (the floor of one round trip)."""
-    who = Identity("hot", tenant_id="hot-tenant", tenant_tier="ENTERPRISE", user_tier="ENTERPRISE")
-    exact = RateLimiter(
-        REDIS_URL, key_prefix=prefix[:-1] + "hot:", metrics=RateLimitMetrics(CollectorRegistry())
-    )
-    leased = RateLimiter(
-        REDIS_URL,
-        key_prefix=prefix[:-1] + "hotleased:",
-        metrics=RateLimitMetrics(CollectorRegistry()),
-        quota_lease=LEASE,
-    )
-    raw = redis_asyncio.Redis.from_url(REDIS_URL)
-    await raw.set(prefix + "hot:get", b"1")
-    await exact.startup()
-    await leased.startup()
 
-    async def exact_check() -> object:
-        return await exact.check(who)
+    def __init__(self, url: str, prefix: str) -> None:
+        self.who = Identity(
+            "hot", tenant_id="hot-tenant", tenant_tier="ENTERPRISE", user_tier="ENTERPRISE"
+        )
+        self.exact_prefix = prefix[:-1] + "hot:"
+        self.exact = RateLimiter(
+            url, key_prefix=self.exact_prefix, metrics=RateLimitMetrics(CollectorRegistry())
+        )
+        self.leased = RateLimiter(
+            url,
+            key_prefix=prefix[:-1] + "hotleased:",
+            metrics=RateLimitMetrics(CollectorRegistry()),
+            quota_lease=LEASE,
+        )
+        self.raw = redis_asyncio.Redis.from_url(url)
+        self.get_key = prefix + "hot:get"
 
-    async def leased_check() -> object:
-        return await leased.check(who)
+    async def startup(self) -> None:
+        await self.raw.set(self.get_key, b"1")
+        await self.exact.startup()
+        await self.leased.startup()
 
-    async def raw_get() -> object:
-        return await raw.get(prefix + "hot:get")
+    async def aclose(self) -> None:
+        await self.exact.aclose()
+        await self.leased.aclose()
+        await self.raw.aclose()
 
+    def cases(self) -> list[tuple[str, Callable[[], Awaitable[object]]]]:
+        async def exact_check() -> object:
+            return await self.exact.check(self.who)
+
+        async def leased_check() -> object:
+            return await self.leased.check(self.who)
+
+        async def raw_get() -> object:
+            return await self.raw.get(self.get_key)
+
+        return [
+            ("raw redis-py GET", raw_get),
+            ("relaypoint_ratelimit", exact_check),
+            ("relaypoint_ratelimit leased", leased_check),
+        ]
+
+
+async def hot_subject_table(trips: RoundTrips, prefix: str) -> None:
+    """The busy subject's checks beside a raw GET, timed on the client (see ``HotSubject``)."""
+    hot = HotSubject(REDIS_URL, prefix)
+    await hot.startup()
     # 12 rounds of 100 checks, then 200 counted: 1,400 per limiter, all admissions (< 5,000/min).
-    cases = [
-        ("raw redis-py GET", raw_get),
-        ("relaypoint_ratelimit", exact_check),
-        ("relaypoint_ratelimit leased", leased_check),
-    ]
+    cases = hot.cases()
     try:
         samples: list[list[float]] = [[] for _ in cases]
         for _ in range(12):
@@ -310,9 +331,108 @@ async def hot_subject_table(trips: RoundTrips, prefix: str) -> None:
             baseline="raw redis-py GET",
         )
     finally:
-        await exact.aclose()
-        await leased.aclose()
-        await raw.aclose()
+        await hot.aclose()
+
+
+async def fill_buckets(client: Any, prefix: str) -> None:
+    """Make every window counter under ``prefix`` look like a subject busy for the last day: 60
+    buckets (or all of a window's, if fewer) holding one use each before the current one. The
+    hash is rewritten as buckets only, as the previous layout wrote it (the limiter's next count
+    upgrades it), so the row means the same whatever layout the limiter keeps."""
+    seconds, micros = await client.time()
+    now = seconds * 1_000_000 + micros
+    filled = 0
+    async for raw in client.scan_iter(match=f"{prefix}*", count=1000):
+        key = raw.decode()
+        if await client.type(key) != b"hash":
+            continue
+        filled += 1
+        window_us, bucket_us = (int(v) for v in key.rsplit(":w", 1)[1].split("b"))
+        buckets = {int(k): int(v) for k, v in (await client.hgetall(key)).items() if k.isdigit()}
+        current = now // bucket_us
+        for index in range(current - min(60, window_us // bucket_us) + 1, current):
+            buckets.setdefault(index, 1)
+        await client.delete(key)
+        await client.hset(key, mapping=buckets)
+        await client.pexpire(key, (window_us + bucket_us) // 1000 + 1)
+    assert filled == 6, f"expected the busy subject's six window counters, found {filled}"
+
+
+async def inside_redis_table() -> None:
+    """What a check costs inside Redis: ``INFO commandstats`` of a private redis-server (no other
+    client), script time per check (the commands a script runs are inside its EVALSHA's time),
+    beside a GET. The server's own clock, so the machine's load moves every row alike; rows are
+    measured in alternating rounds after a warm-up that fills the busy subject's buckets."""
+    prefix = f"rpbench{uuid.uuid4().hex[:8]}:"
+    server = RedisServer().start()
+    try:
+        await _inside_redis_rows(server.url, prefix)
+    finally:
+        server.cleanup()
+
+
+async def _inside_redis_rows(url: str, prefix: str) -> None:
+    hot = HotSubject(url, prefix)
+    busy = HotSubject(url, prefix[:-1] + "busy:")
+    rotating = RateLimiter(
+        url, key_prefix=prefix[:-1] + "rot:", metrics=RateLimitMetrics(CollectorRegistry())
+    )
+    stats = redis_asyncio.Redis.from_url(url)
+    try:
+        await hot.startup()
+        await busy.startup()
+        await rotating.startup()
+        next_user = users("i")
+
+        async def free() -> object:
+            return await rotating.check(Identity(next_user()))
+
+        async def tenant() -> object:
+            user = next_user()
+            return await rotating.check(Identity(user, tenant_id=f"t{user}", tenant_tier="FREE"))
+
+        cases = [
+            *hot.cases(),
+            ("busy subject, full windows (6 windows)", busy.cases()[1][1]),
+            ("FREE per user, 1,000 users (3 windows)", free),
+            ("user + tenant, 1,000 users (6 windows)", tenant),
+        ]
+        for _, fn in cases:
+            for _ in range(USERS):
+                await fn()
+        await fill_buckets(stats, busy.exact_prefix)
+        usec: list[float] = [0.0] * len(cases)
+        calls: list[float] = [0.0] * len(cases)
+        checks = OPS // 5
+        for _ in range(5):
+            for index, (_, fn) in enumerate(cases):
+                await stats.config_resetstat()
+                for _ in range(checks):
+                    await fn()
+                info = await stats.info("commandstats")
+                # A script's commands are inside its own time (and counted under their names).
+                names = ("get",) if index == 0 else ("evalsha", "eval")
+                for name in names:
+                    usec[index] += info.get(f"cmdstat_{name}", {}).get("usec", 0)
+                    calls[index] += info.get(f"cmdstat_{name}", {}).get("calls", 0)
+        rows = [
+            Row(
+                name,
+                usec[i] / (5 * checks) / 1e6,
+                {"calls/check": f"{calls[i] / (5 * checks):.3f}"},
+            )
+            for i, (name, _) in enumerate(cases)
+        ]
+        print_table(
+            "Inside Redis (commandstats of a private server): server time per check",
+            rows,
+            baseline="raw redis-py GET",
+        )
+    finally:
+        await hot.aclose()
+        await busy.aclose()
+        await rotating.aclose()
+        await stats.aclose()
 
 
 async def memory_table() -> None:
@@ -491,5 +611,6 @@ async def main() -> None:
         await redis_tables(trips)
     finally:
         trips.restore()
+    await inside_redis_table()
     await memory_table()
     await middleware_table()

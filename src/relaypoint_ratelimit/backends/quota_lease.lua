@@ -2,7 +2,7 @@
 --
 -- KEYS[1]      the user's stored-tier key (only read when ARGV[1] ~= '?'); any key of the slot otherwise
 -- KEYS[2]      the lease holders of this request's windows (sorted set: holder token -> lease end, µs)
--- KEYS[3..n+2] one hash per window counter: field = bucket index, value = cost counted in that bucket
+-- KEYS[3..n+2] one hash per window counter (layout: window.lua, which the backend puts in front)
 -- ARGV[1]      the stored tier the caller assumed ('' = none stored), or '?' to skip the tier check
 -- ARGV[2]      the holder's token (one per limiter process)
 -- ARGV[3]      s_max, the largest slice granted
@@ -34,20 +34,8 @@ local back = tonumber(ARGV[6])
 if back > 0 then
   for i = 1, n do
     local base = 7 + (i - 1) * 4
-    local window = tonumber(ARGV[base])
-    local bucket = tonumber(ARGV[base + 1])
-    local index = tonumber(ARGV[base + 3])
-    if index >= math.floor((now - window) / bucket) then
-      local field = string.format('%d', index)
-      local counted = tonumber(redis.call('HGET', KEYS[i + 2], field) or '0')
-      if counted > 0 then
-        if back >= counted then
-          redis.call('HDEL', KEYS[i + 2], field)
-        else
-          redis.call('HINCRBY', KEYS[i + 2], field, -back)
-        end
-      end
-    end
+    w_refund(KEYS[i + 2], tonumber(ARGV[base]), tonumber(ARGV[base + 1]), tonumber(ARGV[base + 3]),
+      back, now)
   end
 end
 
@@ -62,28 +50,24 @@ end
 
 local refused = false
 local room, valid = nil, nil
-local lows, useds, oldests, flats = {}, {}, {}, {}
+local states, useds, oldests, seen = {}, {}, {}, {}
 
 for i = 1, n do
   local base = 7 + (i - 1) * 4
   local window = tonumber(ARGV[base])
   local bucket = tonumber(ARGV[base + 1])
   local limit = tonumber(ARGV[base + 2])
-  local low = math.floor((now - window) / bucket)
-  local flat = redis.call('HGETALL', KEYS[i + 2])
-  local used, oldest = 0, -1
-  for j = 1, #flat, 2 do
-    local index = tonumber(flat[j])
-    if index >= low then
-      used = used + tonumber(flat[j + 1])
-      if oldest < 0 or index < oldest then oldest = index end
-    end
+  local key = KEYS[i + 2]
+  local s = seen[key]
+  if not s then
+    s = w_read(key, math.floor((now - window) / bucket), math.floor(now / bucket))
+    seen[key] = s
   end
-  lows[i], useds[i], oldests[i], flats[i] = low, used, oldest, flat
-  if used + cost > limit then refused = true end
-  local left = limit - used - cost
+  states[i], useds[i], oldests[i] = s, s.used, s.oldest
+  if s.used + cost > limit then refused = true end
+  local left = limit - s.used - cost
   if room == nil or left < room then room = left end
-  local ends = (math.floor(now / bucket) + 1) * bucket - now
+  local ends = (s.cur + 1) * bucket - now
   if valid == nil or ends < valid then valid = ends end
 end
 
@@ -91,34 +75,10 @@ if refused then
   local reply = {1, now, '', 0, 0}
   for i = 1, n do
     local base = 7 + (i - 1) * 4
-    local window = tonumber(ARGV[base])
-    local bucket = tonumber(ARGV[base + 1])
     local limit = tonumber(ARGV[base + 2])
     local at = 0
     if useds[i] + cost > limit then
-      if cost > limit then
-        at = -1
-      else
-        -- The earliest moment enough old buckets have left the window for this cost to fit.
-        local live, counts = {}, {}
-        local flat = flats[i]
-        for j = 1, #flat, 2 do
-          local index = tonumber(flat[j])
-          if index >= lows[i] then
-            live[#live + 1] = index
-            counts[index] = tonumber(flat[j + 1])
-          end
-        end
-        table.sort(live)
-        local left = useds[i]
-        for _, index in ipairs(live) do
-          left = left - counts[index]
-          if left + cost <= limit then
-            at = (index + 1) * bucket + window
-            break
-          end
-        end
-      end
+      at = w_retry_at(states[i], tonumber(ARGV[base]), tonumber(ARGV[base + 1]), limit, cost)
     end
     reply[#reply + 1] = useds[i]
     reply[#reply + 1] = oldests[i]
@@ -141,20 +101,10 @@ local charge = cost + slice
 local reply = {0, now, '', slice, valid}
 for i = 1, n do
   local base = 7 + (i - 1) * 4
-  local window = tonumber(ARGV[base])
-  local bucket = tonumber(ARGV[base + 1])
-  local key = KEYS[i + 2]
-  local index = math.floor(now / bucket)
-  local counted = redis.call('HINCRBY', key, string.format('%d', index), charge)
-  local flat = flats[i]
-  for j = 1, #flat, 2 do
-    if tonumber(flat[j]) < lows[i] then redis.call('HDEL', key, flat[j]) end
-  end
-  if counted == charge then
-    redis.call('PEXPIRE', key, math.ceil((window + bucket) / 1000) + 1)
-  end
+  local s = states[i]
+  w_add(s, charge, tonumber(ARGV[base]), tonumber(ARGV[base + 1]))
   local oldest = oldests[i]
-  if oldest < 0 then oldest = index end
+  if oldest < 0 then oldest = s.cur end
   reply[#reply + 1] = useds[i] + charge
   reply[#reply + 1] = oldest
   reply[#reply + 1] = 0

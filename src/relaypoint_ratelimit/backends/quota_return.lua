@@ -1,7 +1,7 @@
 -- relaypoint_ratelimit: give back the unused part of a leased slice, atomically.
 --
 -- KEYS[1]     the lease holders of the slice's windows (see quota_lease.lua)
--- KEYS[2..n+1] the window counters the slice was counted in (hashes: bucket index -> cost)
+-- KEYS[2..n+1] the window counters the slice was counted in (layout: window.lua)
 -- ARGV[1]     the holder's token
 -- ARGV[2]     units to give back (never more than the slice's unused part)
 -- ARGV[3..]   per counter: window_us, bucket_us, index of the bucket the slice was counted in
@@ -15,23 +15,9 @@ local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
 local units = tonumber(ARGV[2])
 redis.call('ZREM', KEYS[1], ARGV[1])
 
-if units > 0 then
-  for i = 2, #KEYS do
-    local base = 3 + (i - 2) * 3
-    local window = tonumber(ARGV[base])
-    local bucket = tonumber(ARGV[base + 1])
-    local index = tonumber(ARGV[base + 2])
-    if index >= math.floor((now - window) / bucket) then
-      local field = string.format('%d', index)
-      local counted = tonumber(redis.call('HGET', KEYS[i], field) or '0')
-      if counted > 0 then
-        if units >= counted then
-          redis.call('HDEL', KEYS[i], field)
-        else
-          redis.call('HINCRBY', KEYS[i], field, -units)
-        end
-      end
-    end
-  end
+for i = 2, #KEYS do
+  local base = 3 + (i - 2) * 3
+  w_refund(KEYS[i], tonumber(ARGV[base]), tonumber(ARGV[base + 1]), tonumber(ARGV[base + 2]),
+    units, now)
 end
 return {now}

@@ -3,9 +3,12 @@
 The Lua script (``sliding_window.lua``, shipped as package data) reads server ``TIME``, checks the
 user's stored tier and every window counter of the request and counts them all, or nothing. All
 keys of a request share a hash tag (see ``relaypoint_ratelimit.keys``), so the script runs on a
-cluster node as it does on a single server. A server that lost its script cache (restart,
-``SCRIPT FLUSH``, a new cluster node) answers NOSCRIPT; the script is loaded and the call repeated.
-redis-py is imported only when this backend is created.
+cluster node as it does on a single server. Every script that touches a window counter runs behind
+``window.lua``, the one definition of a counter hash's layout (bucket fields, their running total
+and the oldest bucket), so a check costs two hash commands per window whatever its buckets. A
+server that lost its script cache (restart, ``SCRIPT FLUSH``, a new cluster node) answers
+NOSCRIPT; the script is loaded and the call repeated. redis-py is imported only when this backend
+is created.
 
 On a single server (not a cluster, no ``max_connections`` cap) the script call skips redis-py's
 command layer: the ``EVALSHA`` command of a request is packed into RESP bytes once per plan and
@@ -42,10 +45,17 @@ __all__ = ["SCRIPT_NAME", "RedisBackend", "load_script", "script_call"]
 
 SCRIPT_NAME = "sliding_window.lua"
 
+# Scripts that read or write window counters: each runs behind window.lua, the one definition of a
+# counter hash's layout (bucket fields plus the running total and oldest bucket).
+_WINDOW_SCRIPTS = frozenset({SCRIPT_NAME, "settle.lua", "quota_lease.lua", "quota_return.lua"})
+
 
 @cache
 def load_script(name: str = SCRIPT_NAME) -> tuple[str, str]:
     """The Lua source of one of the backend's scripts and its SHA1 (what EVALSHA names it by).
+
+    A script that reads or writes window counters comes with ``window.lua`` in front of it (the
+    counter hash's layout and the functions that read, count, refund and time it).
 
     Args:
         name: The script's file name (the limiter script by default).
@@ -53,7 +63,10 @@ def load_script(name: str = SCRIPT_NAME) -> tuple[str, str]:
     Returns:
         The source and its SHA1 in hex.
     """
-    source = resources.files("relaypoint_ratelimit.backends").joinpath(name).read_text("utf-8")
+    folder = resources.files("relaypoint_ratelimit.backends")
+    source = folder.joinpath(name).read_text("utf-8")
+    if name in _WINDOW_SCRIPTS:
+        source = folder.joinpath("window.lua").read_text("utf-8") + "\n" + source
     return source, hashlib.sha1(source.encode("utf-8"), usedforsecurity=False).hexdigest()
 
 

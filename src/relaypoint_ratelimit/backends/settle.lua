@@ -1,6 +1,6 @@
 -- relaypoint_ratelimit: settle a reservation, atomically.
 --
--- KEYS[1..n]  the window counters the reservation was counted in (hashes: bucket index -> cost)
+-- KEYS[1..n]  the window counters the reservation was counted in (layout: window.lua)
 -- ARGV[1]     units to refund from the reservation's bucket (0: none)
 -- ARGV[2]     extra units to charge now (0: none); charged only as far as every counter has room
 -- ARGV[3..]   per counter: window_us, bucket_us, limit, index of the reservation's bucket
@@ -18,51 +18,32 @@ local n = #KEYS
 if refund > 0 then
   for i = 1, n do
     local base = 3 + (i - 1) * 4
-    local window = tonumber(ARGV[base])
-    local bucket = tonumber(ARGV[base + 1])
-    local index = tonumber(ARGV[base + 3])
-    if index >= math.floor((now - window) / bucket) then
-      local field = string.format('%d', index)
-      local counted = tonumber(redis.call('HGET', KEYS[i], field) or '0')
-      if counted > 0 then
-        local take = math.min(refund, counted)
-        if take >= counted then
-          redis.call('HDEL', KEYS[i], field)
-        else
-          redis.call('HINCRBY', KEYS[i], field, -take)
-        end
-      end
-    end
+    w_refund(KEYS[i], tonumber(ARGV[base]), tonumber(ARGV[base + 1]), tonumber(ARGV[base + 3]),
+      refund, now)
   end
 end
 
 local charged = 0
 if extra > 0 then
   local room = extra
+  local states, seen = {}, {}
   for i = 1, n do
     local base = 3 + (i - 1) * 4
     local window = tonumber(ARGV[base])
     local bucket = tonumber(ARGV[base + 1])
-    local limit = tonumber(ARGV[base + 2])
-    local low = math.floor((now - window) / bucket)
-    local flat = redis.call('HGETALL', KEYS[i])
-    local used = 0
-    for j = 1, #flat, 2 do
-      if tonumber(flat[j]) >= low then used = used + tonumber(flat[j + 1]) end
+    local s = seen[KEYS[i]]
+    if not s then
+      s = w_read(KEYS[i], math.floor((now - window) / bucket), math.floor(now / bucket))
+      seen[KEYS[i]] = s
     end
-    room = math.min(room, limit - used)
+    states[i] = s
+    room = math.min(room, tonumber(ARGV[base + 2]) - s.used)
   end
   if room > 0 then
     charged = room
     for i = 1, n do
       local base = 3 + (i - 1) * 4
-      local window = tonumber(ARGV[base])
-      local bucket = tonumber(ARGV[base + 1])
-      local field = string.format('%d', math.floor(now / bucket))
-      local counted = redis.call('HINCRBY', KEYS[i], field, charged)
-      if counted == charged then
-        redis.call('PEXPIRE', KEYS[i], math.ceil((window + bucket) / 1000) + 1)
-      end
+      w_add(states[i], charged, tonumber(ARGV[base]), tonumber(ARGV[base + 1]))
     end
   end
 end

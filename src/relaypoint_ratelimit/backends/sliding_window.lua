@@ -1,7 +1,7 @@
 -- relaypoint_ratelimit: check (and count) every sliding-window counter of one request, atomically.
 --
 -- KEYS[1]      the user's stored-tier key (only read when ARGV[2] ~= '?'); any key of the slot otherwise
--- KEYS[2..n+1] one hash per window counter: field = bucket index, value = cost counted in that bucket
+-- KEYS[2..n+1] one hash per window counter (layout: window.lua, which the backend puts in front)
 -- ARGV[1]      'c' to count the request when every counter admits it, 'p' to only look
 -- ARGV[2]      the stored tier the caller assumed ('' = none stored), or '?' to skip the tier check
 -- ARGV[3..]    per counter: window_us, bucket_us, limit, cost, shadow (1: never refuses)
@@ -31,48 +31,22 @@ end
 local consume = ARGV[1] == 'c'
 local n = #KEYS - 1
 local refused = false
-local lows, useds, oldests, flats, overs = {}, {}, {}, {}, {}
+local states, useds, oldests, overs, seen = {}, {}, {}, {}, {}
 
 for i = 1, n do
   local base = 3 + (i - 1) * 5
   local window = tonumber(ARGV[base])
   local bucket = tonumber(ARGV[base + 1])
-  local limit = tonumber(ARGV[base + 2])
-  local cost = tonumber(ARGV[base + 3])
-  local low = math.floor((now - window) / bucket)
-  local flat = redis.call('HGETALL', KEYS[i + 1])
-  local used, oldest = 0, -1
-  for j = 1, #flat, 2 do
-    local index = tonumber(flat[j])
-    if index >= low then
-      used = used + tonumber(flat[j + 1])
-      if oldest < 0 or index < oldest then oldest = index end
-    end
+  local key = KEYS[i + 1]
+  -- The same key twice (two windows of one length) shares one state, as it shares one hash.
+  local s = seen[key]
+  if not s then
+    s = w_read(key, math.floor((now - window) / bucket), math.floor(now / bucket))
+    seen[key] = s
   end
-  lows[i], useds[i], oldests[i], flats[i] = low, used, oldest, flat
-  overs[i] = used + cost > limit
+  states[i], useds[i], oldests[i] = s, s.used, s.oldest
+  overs[i] = s.used + tonumber(ARGV[base + 3]) > tonumber(ARGV[base + 2])
   if overs[i] and ARGV[base + 4] ~= '1' then refused = true end
-end
-
--- The earliest moment enough old buckets have left the window for this cost to fit.
-local function retry_at(i, window, bucket, limit, cost)
-  if cost > limit then return -1 end
-  local live, counts = {}, {}
-  local flat = flats[i]
-  for j = 1, #flat, 2 do
-    local index = tonumber(flat[j])
-    if index >= lows[i] then
-      live[#live + 1] = index
-      counts[index] = tonumber(flat[j + 1])
-    end
-  end
-  table.sort(live)
-  local left = useds[i]
-  for _, index in ipairs(live) do
-    left = left - counts[index]
-    if left + cost <= limit then return (index + 1) * bucket + window end
-  end
-  return 0
 end
 
 local reply = {0, now, ''}
@@ -81,46 +55,41 @@ if refused or not consume then
   if refused then reply[1] = 1 end
   for i = 1, n do
     local base = 3 + (i - 1) * 5
-    local window = tonumber(ARGV[base])
-    local bucket = tonumber(ARGV[base + 1])
-    local limit = tonumber(ARGV[base + 2])
-    local cost = tonumber(ARGV[base + 3])
-    local used = useds[i]
     local at = 0
-    if overs[i] then at = retry_at(i, window, bucket, limit, cost) end
-    reply[#reply + 1] = used
+    if overs[i] then
+      at = w_retry_at(states[i], tonumber(ARGV[base]), tonumber(ARGV[base + 1]),
+        tonumber(ARGV[base + 2]), tonumber(ARGV[base + 3]))
+    end
+    reply[#reply + 1] = useds[i]
     reply[#reply + 1] = oldests[i]
     reply[#reply + 1] = at
   end
   return reply
 end
 
+-- Shadow counters that would refuse get their retry time from the hashes as they were read.
+local ats = {}
 for i = 1, n do
-  local base = 3 + (i - 1) * 5
-  local window = tonumber(ARGV[base])
-  local bucket = tonumber(ARGV[base + 1])
-  local limit = tonumber(ARGV[base + 2])
-  local cost = tonumber(ARGV[base + 3])
-  local key = KEYS[i + 1]
+  if overs[i] then
+    local base = 3 + (i - 1) * 5
+    ats[i] = w_retry_at(states[i], tonumber(ARGV[base]), tonumber(ARGV[base + 1]),
+      tonumber(ARGV[base + 2]), tonumber(ARGV[base + 3]))
+  end
+end
+
+for i = 1, n do
   if overs[i] then
     -- A shadow counter that would refuse: leave it as an enforced one would have.
     reply[#reply + 1] = useds[i]
     reply[#reply + 1] = oldests[i]
-    reply[#reply + 1] = retry_at(i, window, bucket, limit, cost)
+    reply[#reply + 1] = ats[i]
   else
-    local index = math.floor(now / bucket)
-    local counted = redis.call('HINCRBY', key, string.format('%d', index), cost)
-    local flat = flats[i]
-    for j = 1, #flat, 2 do
-      if tonumber(flat[j]) < lows[i] then redis.call('HDEL', key, flat[j]) end
-    end
-    -- A new bucket lives until (index + 1) * bucket + window < now + window + bucket: extending the
-    -- key's life when a bucket is created is enough; later uses of that bucket change nothing.
-    if counted == cost then
-      redis.call('PEXPIRE', key, math.ceil((window + bucket) / 1000) + 1)
-    end
+    local base = 3 + (i - 1) * 5
+    local cost = tonumber(ARGV[base + 3])
+    local s = states[i]
+    w_add(s, cost, tonumber(ARGV[base]), tonumber(ARGV[base + 1]))
     local oldest = oldests[i]
-    if oldest < 0 then oldest = index end
+    if oldest < 0 then oldest = s.cur end
     reply[#reply + 1] = useds[i] + cost
     reply[#reply + 1] = oldest
     reply[#reply + 1] = 0
