@@ -39,14 +39,8 @@ if back > 0 then
   end
 end
 
-local expected = ARGV[1]
-if expected ~= '?' then
-  local stored = redis.call('GET', KEYS[1])
-  if not stored then stored = '' end
-  if stored ~= expected then
-    return {2, now, stored}
-  end
-end
+local changed = w_tier_changed(KEYS[1], ARGV[1])
+if changed then return {2, now, changed} end
 
 local refused = false
 local room, valid = nil, nil

@@ -19,14 +19,8 @@
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
 
-local expected = ARGV[2]
-if expected ~= '?' then
-  local stored = redis.call('GET', KEYS[1])
-  if not stored then stored = '' end
-  if stored ~= expected then
-    return {2, now, stored}
-  end
-end
+local changed = w_tier_changed(KEYS[1], ARGV[2])
+if changed then return {2, now, changed} end
 
 local consume = ARGV[1] == 'c'
 local n = #KEYS - 1

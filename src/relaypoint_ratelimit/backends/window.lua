@@ -151,3 +151,13 @@ local function w_refund(key, window, bucket, index, units, now)
   end
   return take
 end
+
+-- The stored-tier check of the counting scripts (sliding_window.lua, quota_lease.lua): the tier
+-- stored at `key` ('' = none) when it differs from `expected`, nil when it matches or when
+-- `expected` is '?' (no check asked for).
+local function w_tier_changed(key, expected)
+  if expected == '?' then return nil end
+  local stored = redis.call('GET', key) or ''
+  if stored ~= expected then return stored end
+  return nil
+end
