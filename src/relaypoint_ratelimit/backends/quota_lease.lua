@@ -51,12 +51,7 @@ for i = 1, n do
   local window = tonumber(ARGV[base])
   local bucket = tonumber(ARGV[base + 1])
   local limit = tonumber(ARGV[base + 2])
-  local key = KEYS[i + 2]
-  local s = seen[key]
-  if not s then
-    s = w_read(key, math.floor((now - window) / bucket), math.floor(now / bucket))
-    seen[key] = s
-  end
+  local s = w_read_once(seen, KEYS[i + 2], window, bucket, now)
   states[i], useds[i], oldests[i] = s, s.used, s.oldest
   if s.used + cost > limit then refused = true end
   local left = limit - s.used - cost

@@ -31,11 +31,7 @@ if extra > 0 then
     local base = 3 + (i - 1) * 4
     local window = tonumber(ARGV[base])
     local bucket = tonumber(ARGV[base + 1])
-    local s = seen[KEYS[i]]
-    if not s then
-      s = w_read(KEYS[i], math.floor((now - window) / bucket), math.floor(now / bucket))
-      seen[KEYS[i]] = s
-    end
+    local s = w_read_once(seen, KEYS[i], window, bucket, now)
     states[i] = s
     room = math.min(room, tonumber(ARGV[base + 2]) - s.used)
   end

@@ -31,13 +31,7 @@ for i = 1, n do
   local base = 3 + (i - 1) * 5
   local window = tonumber(ARGV[base])
   local bucket = tonumber(ARGV[base + 1])
-  local key = KEYS[i + 1]
-  -- The same key twice (two windows of one length) shares one state, as it shares one hash.
-  local s = seen[key]
-  if not s then
-    s = w_read(key, math.floor((now - window) / bucket), math.floor(now / bucket))
-    seen[key] = s
-  end
+  local s = w_read_once(seen, KEYS[i + 1], window, bucket, now)
   states[i], useds[i], oldests[i] = s, s.used, s.oldest
   overs[i] = s.used + tonumber(ARGV[base + 3]) > tonumber(ARGV[base + 2])
   if overs[i] and ARGV[base + 4] ~= '1' then refused = true end

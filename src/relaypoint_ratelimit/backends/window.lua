@@ -78,6 +78,17 @@ local function w_read(key, low, cur)
   return s
 end
 
+-- w_read of a counter for a window of `window` µs in buckets of `bucket` µs at `now`, once per
+-- key: two windows of one length share one hash, so they share one state (`seen`: key -> state).
+local function w_read_once(seen, key, window, bucket, now)
+  local s = seen[key]
+  if not s then
+    s = w_read(key, math.floor((now - window) / bucket), math.floor(now / bucket))
+    seen[key] = s
+  end
+  return s
+end
+
 -- Count amount in the current bucket of a window read by w_read (and drop its expired buckets).
 -- The state then describes the hash as written, so the same key can be counted twice.
 local function w_add(s, amount, window, bucket)
