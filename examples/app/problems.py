@@ -1,38 +1,19 @@
-"""How the app documents its problem+json answers in OpenAPI, and its routes' own 404s.
+"""How the app documents its problem+json answers in OpenAPI.
 
 Rendering every error is the SDK's job (``relaypoint_core.fastapi_problems.install_problem_handlers``
-maps each ``RelayPointError`` of every package by its class attributes); nothing is registered here.
+maps each ``RelayPointError`` of every package by its class attributes, and a route's own 404 is
+``relaypoint_core.fastapi_problems.http_problem_response``); nothing is registered here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-from starlette.responses import JSONResponse
+from relaypoint_core.problem import PROBLEM_CONTENT_TYPE
 
-from relaypoint_core.http_errors import problem_type, safe_text
-from relaypoint_core.problem import PROBLEM_CONTENT_TYPE, problem_body
-
-__all__ = ["PROBLEM_JSON", "PROBLEM_SCHEMA", "problem_response", "problem_responses"]
+__all__ = ["PROBLEM_JSON", "PROBLEM_SCHEMA", "problem_responses"]
 
 PROBLEM_JSON = PROBLEM_CONTENT_TYPE
-
-_TITLES = {
-    400: "Bad request",
-    401: "Not authenticated",
-    403: "Forbidden",
-    404: "Not found",
-    405: "Method not allowed",
-    409: "Conflict",
-    413: "Payload too large",
-    415: "Unsupported media type",
-    422: "Invalid input",
-    429: "Too many requests",
-    500: "Internal server error",
-    503: "Service unavailable",
-}
-
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "title": "Problem",
@@ -65,27 +46,8 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entries for error statuses answered as problem+json."""
     return {
         status: {
-            "description": _DESCRIPTIONS.get(status, _TITLES.get(status, "error")),
+            "description": _DESCRIPTIONS.get(status, "error"),
             "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}},
         }
         for status in statuses
     }
-
-
-def problem_response(
-    status: int,
-    detail: str,
-    *,
-    title: str | None = None,
-    headers: Mapping[str, str] | None = None,
-) -> JSONResponse:
-    """A route's own problem answer (its text through ``safe_text``: it may quote a path)."""
-    body = problem_body(
-        status,
-        title=title or _TITLES.get(status, "Error"),
-        detail=safe_text(detail),
-        type_=problem_type("not-found" if status == 404 else "http-error"),
-    )
-    return JSONResponse(
-        body, status_code=status, headers=dict(headers or {}), media_type=PROBLEM_JSON
-    )

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from examples.app.dashboard import Branding, render_dashboard, render_logo_svg
-from examples.app.problems import problem_response
 from examples.app.runtime import Runtime, use_runtime
+from relaypoint_core.fastapi_problems import http_problem_response
 from relaypoint_core.text import is_safe_id
 
 __all__ = ["health_router", "pages_router"]
@@ -31,7 +31,9 @@ async def _branding(runtime: Runtime, slug: str) -> Branding | None:
 
 
 def _no_tenant(slug: str) -> Response:
-    return problem_response(404, f"no tenant {slug!r}" if is_safe_id(slug) else "no such tenant")
+    return http_problem_response(
+        404, f"no tenant {slug!r}" if is_safe_id(slug) else "no such tenant"
+    )
 
 
 @pages_router.get("/")

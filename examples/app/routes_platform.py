@@ -12,12 +12,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query
 
 from examples.app.permissions import RequirePlatformTenantsManage
-from examples.app.problems import problem_response
 from examples.app.routes_admin import PLAN_POLICY
 from examples.app.runtime import Runtime, use_runtime
 from examples.app.schemas import PlanBody, QuotaOverride, TenantOut, Usage
 from examples.app.tenants import tenant_to_dict, usage_items
 from relaypoint_core.fastapi import get_current_principal
+from relaypoint_core.fastapi_problems import http_problem_response
 from relaypoint_core.request_state import Principal
 from relaypoint_core.text import is_safe_id
 from relaypoint_tenancy import PlanChange, PlanTier
@@ -53,7 +53,7 @@ async def override_quota(
     """Give one tenant its own limit for a metered resource (``null`` = unlimited)."""
     tenant = await runtime.tenants.get_tenant(slug)
     if tenant is None:
-        return problem_response(404, f"no tenant {slug!r}")
+        return http_problem_response(404, f"no tenant {slug!r}")
     tenant = await runtime.tenants.set_quota_override(
         tenant.id, resource, body.limit, actor=principal.user_id
     )
@@ -77,7 +77,7 @@ async def set_plan(
     to platform administrators (or a billing hook)."""
     tenant = await runtime.tenants.get_tenant(slug) if is_safe_id(slug) else None
     if tenant is None:
-        return problem_response(404, "no such tenant")
+        return http_problem_response(404, "no such tenant")
     await PLAN_POLICY.authorize(
         PlanChange(
             tenant=tenant.slug,

@@ -19,11 +19,11 @@ from pydantic import BaseModel, ConfigDict
 
 from examples.app.context import CallContext, call_context
 from examples.app.permissions import RequireBillingRead
-from examples.app.problems import problem_response
 from examples.app.routes_admin import PLAN_POLICY
 from examples.app.routes_auth import bearer_scheme
 from examples.app.runtime import Runtime, use_runtime
 from relaypoint_core.audit import make_event
+from relaypoint_core.fastapi_problems import http_problem_response
 from relaypoint_core.rbac import Permission
 from relaypoint_tenancy import BrandingConfig, PlanChange, PlanChangeDeniedError, PlanTier
 from relaypoint_tenancy.theme import Theme, build_theme
@@ -84,7 +84,7 @@ async def theme_json(
     answers 304 to a matching ``If-None-Match``."""
     theme = await tenant_theme(runtime, tenant_id)
     if theme is None:
-        return problem_response(404, f"no tenant {tenant_id!r}")
+        return http_problem_response(404, f"no tenant {tenant_id!r}")
     return _conditional(request, theme, theme.to_json(), "application/json")
 
 
@@ -99,7 +99,7 @@ async def theme_css(
     """The same tokens as CSS custom properties (``--md-sys-color-*``, light and dark)."""
     theme = await tenant_theme(runtime, tenant_id)
     if theme is None:
-        return problem_response(404, f"no tenant {tenant_id!r}")
+        return http_problem_response(404, f"no tenant {tenant_id!r}")
     return _conditional(request, theme, theme.to_css(), "text/css")
 
 
@@ -166,7 +166,7 @@ async def upgrade(
     current = PLAN_ORDER.index(ctx.tenant.plan_tier)
     if PLAN_ORDER.index(body.plan_tier) <= current:
         # A valid plan name that conflicts with the tenant's state: 409, not a schema error.
-        return problem_response(
+        return http_problem_response(
             409, f"{body.plan_tier.value} is not above the current plan {ctx.tenant.plan_tier}"
         )
     change = PlanChange(

@@ -23,7 +23,6 @@ from examples.app.permissions import (
     RequireWorkflowRead,
     RequireWorkflowUpdate,
 )
-from examples.app.problems import problem_response
 from examples.app.realtime import publish, publish_to_admins
 from examples.app.runtime import Runtime, use_runtime
 from examples.app.schemas import (
@@ -34,6 +33,7 @@ from examples.app.schemas import (
     WorkflowPage,
     WorkflowUpdate,
 )
+from relaypoint_core.fastapi_problems import http_problem_response
 from relaypoint_core.rbac import Permission
 from relaypoint_core.text import is_safe_id
 from relaypoint_tenancy import TenantInfo
@@ -82,7 +82,7 @@ def expected_version(if_match: str | None) -> int | None:
 def _not_found(workflow_id: str) -> JSONResponse:
     # Only a well-formed id is repeated: a 60 KB or hostile path segment is never echoed.
     named = f"workflow {workflow_id!r}" if is_safe_id(workflow_id, max_length=32) else "workflow"
-    return problem_response(404, f"{named} does not exist in this tenant")
+    return http_problem_response(404, f"{named} does not exist in this tenant")
 
 
 async def _invalidate(runtime: Runtime, tenant: TenantInfo, workflow_id: str | None) -> None:

@@ -33,7 +33,12 @@ except ImportError as _missing:
 from relaypoint_core.http_errors import problem_for, problem_type, safe_text
 from relaypoint_core.problem import PROBLEM_CONTENT_TYPE, encode_problem, problem_body
 
-__all__ = ["install_problem_handlers", "problem_response", "validation_problems"]
+__all__ = [
+    "http_problem_response",
+    "install_problem_handlers",
+    "problem_response",
+    "validation_problems",
+]
 
 logger = logging.getLogger("relaypoint.errors")
 
@@ -73,6 +78,33 @@ def problem_response(
     )
 
 
+def http_problem_response(
+    status: int, detail: str | None = None, headers: Mapping[str, str] | None = None
+) -> Response:
+    """The problem+json answer of a plain HTTP error, as the installed handlers render an
+    ``HTTPException``: a standard title and problem type for ``status``.
+
+    Use it where a route answers an error itself (a 404 for a name it looked up) instead of
+    raising; ``detail`` goes through `safe_text`, so it may quote what the client sent.
+
+    Args:
+        status: The HTTP status (4xx).
+        detail: What went wrong; the status's title when ``None``.
+        headers: Extra response headers.
+
+    Returns:
+        The response.
+    """
+    title = _TITLES.get(status, "Error")
+    body = problem_body(
+        status,
+        title=title,
+        detail=title if detail is None else safe_text(detail),
+        type_=problem_type(_HTTP_SLUG.get(status, "http-error")),
+    )
+    return problem_response(status, body, headers)
+
+
 def validation_problems(errors: Sequence[Any]) -> list[dict[str, Any]]:
     """Location, message and type of each validation error; never the submitted input.
 
@@ -101,13 +133,8 @@ async def _relaypoint_error(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    status = exc.status_code
-    title = _TITLES.get(status, "Error")
-    detail = safe_text(exc.detail) if isinstance(exc.detail, str) else title
-    body = problem_body(
-        status, title=title, detail=detail, type_=problem_type(_HTTP_SLUG.get(status, "http-error"))
-    )
-    return problem_response(status, body, exc.headers)
+    detail = exc.detail if isinstance(exc.detail, str) else None
+    return http_problem_response(exc.status_code, detail, exc.headers)
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
