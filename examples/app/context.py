@@ -14,9 +14,11 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.security.base import SecurityBase
 from pydantic import StringConstraints, TypeAdapter, ValidationError, WithJsonSchema
 
 from examples.app.listing import FIELDS_DESCRIPTION, FIELDS_MAX_LENGTH, FieldSelection
+from examples.app.routes_auth import bearer_scheme
 from examples.app.runtime import Runtime, get_runtime
 from relaypoint_core.fastapi import get_current_principal, require
 from relaypoint_core.rbac import Permission
@@ -61,8 +63,12 @@ class ReadContext:
     fields: frozenset[str] | None
 
 
-class ReadCall:
+class ReadCall(SecurityBase):
     """One dependency returning a `ReadContext` once ``permission`` is granted.
+
+    It is also the route's security scheme in the OpenAPI document (the same bearer scheme as
+    ``bearer_scheme``), so a route using it needs no separate ``Depends(bearer_scheme)``: one
+    dependency fewer for FastAPI to solve on every request of the hottest route.
 
     Its only parameters are the request and ``fields``, declared as ``Depends(selection)``
     declared it (same description, pattern and ``maxLength``, so the OpenAPI document is
@@ -76,6 +82,8 @@ class ReadCall:
     """
 
     def __init__(self, permission: Permission, selection: FieldSelection) -> None:
+        self.model = bearer_scheme.model
+        self.scheme_name = bearer_scheme.scheme_name
         self._permit = require(permission)
         self._selection = selection
         query = Query(

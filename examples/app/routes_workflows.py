@@ -24,6 +24,7 @@ from examples.app.permissions import (
     RequireWorkflowUpdate,
 )
 from examples.app.realtime import publish, publish_to_admins
+from examples.app.routes_auth import bearer_scheme
 from examples.app.runtime import Runtime, use_runtime
 from examples.app.schemas import (
     ExecutionResult,
@@ -46,6 +47,8 @@ read_workflow = ReadCall(Permission.WORKFLOW_READ, select_fields)
 X_CACHE_HIT = {"X-Cache": "hit"}
 X_CACHE_MISS = {"X-Cache": "miss"}
 CACHE_TTL = 300
+# Declared per route, not per router: the hot read documents the scheme through ``ReadCall``.
+SECURED = [Depends(bearer_scheme)]
 
 
 ITEMS = "workflows"
@@ -104,6 +107,7 @@ def build_workflow_router(*, tenant_in_path: bool) -> APIRouter:
 
     @router.get(
         "",
+        dependencies=SECURED,
         response_model=WorkflowPage,
         response_model_exclude_unset=True,
         operation_id=f"list_workflows{suffix}",
@@ -140,7 +144,11 @@ def build_workflow_router(*, tenant_in_path: bool) -> APIRouter:
         }
 
     @router.post(
-        "", response_model=WorkflowOut, status_code=201, operation_id=f"create_workflow{suffix}"
+        "",
+        dependencies=SECURED,
+        response_model=WorkflowOut,
+        status_code=201,
+        operation_id=f"create_workflow{suffix}",
     )
     async def create_workflow(
         body: WorkflowCreate,
@@ -208,6 +216,7 @@ def build_workflow_router(*, tenant_in_path: bool) -> APIRouter:
 
     @router.patch(
         "/{workflow_id}",
+        dependencies=SECURED,
         response_model=WorkflowOut,
         operation_id=f"update_workflow{suffix}",
     )
@@ -245,6 +254,7 @@ def build_workflow_router(*, tenant_in_path: bool) -> APIRouter:
 
     @router.delete(
         "/{workflow_id}",
+        dependencies=SECURED,
         status_code=204,
         operation_id=f"delete_workflow{suffix}",
     )
@@ -267,6 +277,7 @@ def build_workflow_router(*, tenant_in_path: bool) -> APIRouter:
 
     @router.post(
         "/{workflow_id}/execute",
+        dependencies=SECURED,
         response_model=ExecutionResult,
         operation_id=f"execute_workflow{suffix}",
     )
