@@ -12,10 +12,10 @@ import inspect
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.security.base import SecurityBase
-from pydantic import StringConstraints, TypeAdapter, ValidationError, WithJsonSchema
+from pydantic import StringConstraints, TypeAdapter, ValidationError
 
 from examples.app.listing import FIELDS_DESCRIPTION, FIELDS_MAX_LENGTH, FieldSelection
 from examples.app.routes_auth import bearer_scheme
@@ -29,10 +29,6 @@ from relaypoint_tenancy.fastapi import current_tenant_info
 __all__ = ["CallContext", "ReadCall", "ReadContext", "call_context"]
 
 _tenant = current_tenant_info(lambda request: get_runtime(request).tenants)
-# Documented with its maxLength, which __call__ (not FastAPI) enforces, after the permission.
-_UNCHECKED_FIELDS = Annotated[
-    str, WithJsonSchema({"maxLength": FIELDS_MAX_LENGTH, "type": "string"})
-]
 _FIELDS: TypeAdapter[str] = TypeAdapter(
     Annotated[str, StringConstraints(max_length=FIELDS_MAX_LENGTH)]
 )
@@ -70,11 +66,13 @@ class ReadCall(SecurityBase):
     ``bearer_scheme``), so a route using it needs no separate ``Depends(bearer_scheme)``: one
     dependency fewer for FastAPI to solve on every request of the hottest route.
 
-    Its only parameters are the request and ``fields``, declared as ``Depends(selection)``
-    declared it (same description, pattern and ``maxLength``, so the OpenAPI document is
-    unchanged). The length is checked here rather than by FastAPI, so the answers keep their
-    order: 401, then the tenant's 400/404/403, then an unknown field's 422, then the
-    permission's 403, then a too-long ``fields``' 422.
+    Its only parameter is the request: it reads ``?fields`` from the query string itself (the last
+    value wins, as FastAPI would pick it), and the route documents the parameter with
+    ``openapi_extra=read.openapi_extra`` exactly as ``Depends(selection)`` declared it (same
+    description, pattern and ``maxLength``), so the OpenAPI document is unchanged while FastAPI
+    has no query parameter to extract and classify on every request. The length is checked here
+    rather than by FastAPI, so the answers keep their order: 401, then the tenant's 400/404/403,
+    then an unknown field's 422, then the permission's 403, then a too-long ``fields``' 422.
 
     Args:
         permission: The permission the read needs.
@@ -86,24 +84,30 @@ class ReadCall(SecurityBase):
         self.scheme_name = bearer_scheme.scheme_name
         self._permit = require(permission)
         self._selection = selection
-        query = Query(
-            description=FIELDS_DESCRIPTION,
-            json_schema_extra={"pattern": selection.pattern},
-        )
         self.__signature__ = inspect.Signature(
-            [
-                inspect.Parameter("request", inspect.Parameter.KEYWORD_ONLY, annotation=Request),
-                inspect.Parameter(
-                    "fields",
-                    inspect.Parameter.KEYWORD_ONLY,
-                    default=None,
-                    annotation=Annotated[_UNCHECKED_FIELDS | None, query],
-                ),
-            ],
+            [inspect.Parameter("request", inspect.Parameter.KEYWORD_ONLY, annotation=Request)],
             return_annotation=ReadContext,
         )
+        schema = {"maxLength": FIELDS_MAX_LENGTH, "type": "string"}
+        self.openapi_extra = {
+            "parameters": [
+                {
+                    "description": FIELDS_DESCRIPTION,
+                    "in": "query",
+                    "name": "fields",
+                    "required": False,
+                    "schema": {
+                        "anyOf": [schema, {"type": "null"}],
+                        "description": FIELDS_DESCRIPTION,
+                        "pattern": selection.pattern,
+                        "title": "Fields",
+                    },
+                }
+            ]
+        }
 
-    async def __call__(self, *, request: Request, fields: str | None = None) -> ReadContext:
+    async def __call__(self, *, request: Request) -> ReadContext:
+        fields = request.query_params.get("fields") if request.scope["query_string"] else None
         principal = await get_current_principal(request)
         tenant = await _tenant(request)
         runtime = get_runtime(request)

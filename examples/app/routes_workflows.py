@@ -181,6 +181,7 @@ def build_workflow_router(*, tenant_in_path: bool) -> APIRouter:
         # the model on every read; the document still names the model as the 200 answer.
         response_model=None,
         responses={200: {"model": WorkflowFields, "description": "Successful Response"}},
+        openapi_extra=read_workflow.openapi_extra,
         operation_id=f"get_workflow{suffix}",
     )
     async def get_workflow(
