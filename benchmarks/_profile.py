@@ -54,8 +54,8 @@ CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("FastAPI dependency solving", ("fastapi/dependencies/",)),
     ("FastAPI / Starlette routing", ("fastapi/routing.py", "starlette/routing.py")),
     (
-        "Starlette middlewares (TrustedHost, CORS, GZip, security headers)",
-        ("starlette/middleware/", "examples/app/security_headers.py"),
+        "HTTP middlewares (TrustedHost, CORS, GZip, security headers)",
+        ("starlette/middleware/", "relaypoint_core/http/"),
     ),
     ("request/response objects", ("starlette/requests.py", "starlette/responses.py")),
     ("route handlers and app context", ("examples/app/",)),

@@ -24,7 +24,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from examples.app.security_headers import SecurityHeadersMiddleware
 from relaypoint_cache import Cache
 from relaypoint_core.audit import InMemoryAuditLog
 from relaypoint_core.auth.asgi import AuthenticationMiddleware
@@ -33,6 +32,7 @@ from relaypoint_core.auth.passwords import hash_password
 from relaypoint_core.auth.service import AuthService
 from relaypoint_core.auth.users import InMemoryUserDirectory, UserRecord
 from relaypoint_core.errors import AuthenticationError
+from relaypoint_core.http import SecurityHeadersMiddleware
 from relaypoint_core.monitoring import PerformanceMonitor
 from relaypoint_core.monitoring.asgi import MetricsMiddleware, metrics_app
 from relaypoint_core.plan_tiers import StaticPlanTiers

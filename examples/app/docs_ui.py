@@ -22,9 +22,17 @@ from starlette.staticfiles import StaticFiles
 
 from relaypoint_core.errors import MissingExtraError
 
-__all__ = ["ASSETS_PATH", "docs_csp", "install_docs_ui"]
+__all__ = ["ASSETS_PATH", "DOCS_CSP", "docs_csp", "install_docs_ui"]
 
 ASSETS_PATH = "/docs-assets"
+# What the security-headers middleware sends under /docs and /redoc: the UIs' local bundles (the
+# pages themselves send their own, stricter policy that allows their inline script by hash). No
+# CDN is named.
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
 _INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
 
 

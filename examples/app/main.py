@@ -22,13 +22,12 @@ from pathlib import Path
 
 from fastapi import Depends, FastAPI
 from starlette.middleware.cors import CORSMiddleware
-from starlette.middleware.gzip import GZipMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.routing import Route
 from starlette.staticfiles import StaticFiles
 
 from examples.app.allow_header import AllowHeaderMiddleware
-from examples.app.docs_ui import install_docs_ui
+from examples.app.docs_ui import DOCS_CSP, install_docs_ui
 from examples.app.identity import install_identity
 from examples.app.path_params import declare_tenant_path_parameters
 from examples.app.problems import problem_responses
@@ -40,12 +39,12 @@ from examples.app.routes_platform import router as platform_router
 from examples.app.routes_theme import billing_router, theme_router
 from examples.app.routes_workflows import build_workflow_router
 from examples.app.runtime import Runtime, build_runtime, mount_rate_limiter
-from examples.app.security_headers import SecurityHeadersMiddleware
 from examples.app.seed import DEMO_TENANTS, demo_email, seed_demo
 from examples.app.settings import AppConfig, load_app_config
 from relaypoint_core import __version__
 from relaypoint_core.fastapi import install_auth
 from relaypoint_core.fastapi_problems import install_problem_handlers
+from relaypoint_core.http import GZipMiddleware, SecurityHeadersMiddleware
 from relaypoint_core.monitoring.asgi import MetricsMiddleware, metrics_app
 from relaypoint_core.monitoring.probes import ProbeHostExemption
 from relaypoint_core.rbac import Role
@@ -196,7 +195,7 @@ def create_app(config: AppConfig | None = None) -> FastAPI:
         expose_headers=RATE_LIMIT_HEADERS,
         max_age=600,
     )
-    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, path_csp={"/docs": DOCS_CSP, "/redoc": DOCS_CSP})
     # Probes and scrapes address the pod by IP: they skip the host allow-list, nothing else does.
     app.add_middleware(
         ProbeHostExemption,
