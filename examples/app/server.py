@@ -110,7 +110,8 @@ class ServerLimits:
 
         Returns:
             ``http`` (the deadline protocol bound to these limits), ``timeout_keep_alive``,
-            ``limit_concurrency`` and ``h11_max_incomplete_event_size``.
+            ``limit_concurrency``, ``h11_max_incomplete_event_size``, and ``server_header``
+            off: a ``Server: uvicorn`` header only tells a scanner which stack to try.
         """
         limits = self
 
@@ -123,6 +124,7 @@ class ServerLimits:
             "timeout_keep_alive": self.keepalive_timeout,
             "limit_concurrency": self.max_connections,
             "h11_max_incomplete_event_size": self.max_request_head,
+            "server_header": False,
         }
 
 

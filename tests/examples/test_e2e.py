@@ -498,6 +498,7 @@ def test_errors_are_problem_json_and_security_headers_are_set(live_app: LiveApp)
         assert page.headers["x-content-type-options"] == "nosniff"
         assert page.headers["x-frame-options"] == "DENY"
         assert "strict-transport-security" not in page.headers  # plain HTTP on loopback
+        assert "server" not in page.headers  # uvicorn's Server header names the stack
         api = client.get(f"{API}/workflows", headers=bearer(tokens))
         assert api.headers["cache-control"] == "no-store"
 
