@@ -22,7 +22,7 @@ from typing import Any
 
 from relaypoint_core.asgi_types import ASGIApp, Message, Receive, Scope, Send
 from relaypoint_core.errors import ConfigurationError
-from relaypoint_core.http.raw_headers import add_vary, header_value
+from relaypoint_core.http.raw_headers import add_vary, header_names, header_value, request_header
 
 __all__ = ["GZipMiddleware", "accepts_gzip"]
 
@@ -93,19 +93,19 @@ class GZipMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        accept = header_value(scope.get("headers", ()), b"accept-encoding")
+        accept = request_header(scope.get("headers", ()), b"accept-encoding")
         responder = _Responder(self, send, gzip=accept is not None and accepts_gzip(accept))
         await self.app(scope, receive, responder.send)
 
     def mode_for(self, start: Message, first_body: bytes, *, more: bool, gzip: bool) -> int:
         """What to do with a response, decided on its start message and first body chunk."""
+        if start["status"] == 206 or (not more and len(first_body) < self.minimum_size):
+            return _PASS
         headers = start.get("headers", ())
-        if start["status"] == 206 or header_value(headers, b"content-encoding") is not None:
+        if b"\0content-encoding\0" in header_names(headers):
             return _PASS
         media = (header_value(headers, b"content-type") or b"").partition(b";")[0].strip()
         if media.lower() in self._excluded:
-            return _PASS
-        if not more and len(first_body) < self.minimum_size:
             return _PASS
         return _GZIP if gzip else _IDENTITY
 

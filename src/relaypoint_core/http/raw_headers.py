@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from relaypoint_core.errors import ConfigurationError
 
-__all__ = ["add_vary", "encode_header", "header_value"]
+__all__ = ["add_vary", "encode_header", "header_names", "header_value", "request_header"]
 
 _FORBIDDEN = frozenset(b"\r\n\x00")
 
@@ -25,6 +25,24 @@ def encode_header(name: str, value: str) -> tuple[bytes, bytes]:
     if not raw[0] or any(byte in _FORBIDDEN for part in raw for byte in part):
         raise ConfigurationError(f"header {name!r} has an empty name or a CR, LF or NUL")
     return raw
+
+
+def request_header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> bytes | None:
+    """The first value of ``name`` in an ASGI *scope*'s headers (their names are lower-case)."""
+    for key, value in headers:
+        if key == name:
+            return value
+    return None
+
+
+def header_names(headers: Iterable[tuple[bytes, bytes]]) -> bytes:
+    """Every name of a response's headers, lower-cased, each between NUL bytes.
+
+    ``b"\0content-type\0" in header_names(headers)`` asks whether a header is present in any
+    case with one lower-casing for the whole list instead of one per header (NUL cannot occur
+    in a header name).
+    """
+    return b"\0" + b"\0".join([key for key, _ in headers]).lower() + b"\0"
 
 
 def header_value(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> bytes | None:

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from relaypoint_core.asgi_types import ASGIApp, Message, Receive, Scope, Send
-from relaypoint_core.http.raw_headers import encode_header
+from relaypoint_core.http.raw_headers import encode_header, header_names
 
 __all__ = ["DEFAULT_CSP", "DEFAULT_HSTS", "HARDENING_HEADERS", "SecurityHeadersMiddleware"]
 
@@ -37,6 +37,8 @@ HARDENING_HEADERS: Mapping[str, str] = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
 _Headers = tuple[tuple[bytes, bytes], ...]
+# A header set with, for each header, its name as header_names() would contain it.
+_Plan = tuple[tuple[bytes, tuple[bytes, bytes]], ...]
 
 
 class SecurityHeadersMiddleware:
@@ -86,27 +88,34 @@ class SecurityHeadersMiddleware:
                     if no_store:
                         chosen.append(encode_header("Cache-Control", "no-store"))
                     self._sets[index, https, no_store] = tuple(chosen)
+        self._plans: dict[tuple[int, bool, bool], _Plan] = {
+            key: tuple((b"\0" + header[0] + b"\0", header) for header in chosen)
+            for key, chosen in self._sets.items()
+        }
 
     def headers_for(self, path: str, *, https: bool) -> _Headers:
         """The encoded headers a response to ``path`` gets (before skipping those it has)."""
+        return self._sets[self._key(path, https=https)]
+
+    def _key(self, path: str, *, https: bool) -> tuple[int, bool, bool]:
         policy = 0
         if self._any_csp_prefix and path.startswith(self._any_csp_prefix):
             policy = 1 + next(
                 i for i, (prefix, _) in enumerate(self._csp_prefixes) if path.startswith(prefix)
             )
-        return self._sets[policy, https, path.startswith(self._no_store)]
+        return policy, https, path.startswith(self._no_store)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        add = self.headers_for(scope.get("path", ""), https=scope.get("scheme") == "https")
+        plan = self._plans[self._key(scope.get("path", ""), https=scope.get("scheme") == "https")]
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers: list[Any] = list(message.get("headers", ()))
-                present = {name.lower() for name, _ in headers}
-                headers += [header for header in add if header[0] not in present]
+                present = header_names(headers)
+                headers += [header for marked, header in plan if marked not in present]
                 message = {**message, "headers": headers}
             await send(message)
 
