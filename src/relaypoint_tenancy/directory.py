@@ -34,7 +34,7 @@ from relaypoint_core.text import is_safe_id
 from relaypoint_tenancy.install_hint import not_installed
 from relaypoint_tenancy.models import Tenant
 from relaypoint_tenancy.records import TenantInfo
-from relaypoint_tenancy.snapshots import SnapshotCache
+from relaypoint_tenancy.snapshots import MISS, SnapshotCache
 
 __all__ = ["TenantDirectory"]
 
@@ -99,9 +99,29 @@ class TenantDirectory:
         Raises:
             TenancyConfigurationError: The tenancy tables are not installed.
         """
+        if type(key) is str:  # only checked keys are ever cached: a hit needs no check
+            answer = self._cache.get_nowait(key)
+            if answer is not MISS:
+                return answer
         if not is_safe_id(key, max_length=_MAX_KEY):  # cannot be a slug or an id: no query
             return None
         return await self._cache.get(key)
+
+    def peek(self, key: str) -> TenantInfo | None:
+        """The tenant whose slug or id is ``key`` if the cache answers it without waiting.
+
+        The same answer `get` gives (a stale snapshot starts its background refresh), but
+        without a coroutine, for the hot path of a cached read; ``None`` means "not known to
+        exist without a lookup": await `get` then.
+
+        Args:
+            key: A tenant slug or id.
+
+        Returns:
+            The cached snapshot, or ``None``.
+        """
+        answer = self._cache.get_nowait(key) if type(key) is str else MISS
+        return None if answer is MISS else answer
 
     async def _query(self, key: str) -> TenantInfo | None:
         try:
@@ -161,5 +181,7 @@ class TenantDirectory:
         Returns:
             ``"FREE"``, ``"PROFESSIONAL"``, ... or ``None`` for an unknown tenant.
         """
-        info = await self.get(tenant)
+        info = self.peek(tenant)
+        if info is None:
+            info = await self.get(tenant)
         return None if info is None else info.plan_tier.value

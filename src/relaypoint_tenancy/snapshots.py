@@ -21,19 +21,30 @@ is dropped), so a change this process made is never overwritten by an older read
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Generic, TypeVar
+from typing import Final, Generic, Literal, TypeVar
 
 from relaypoint_core.clock import Clock, system_clock
 
-__all__ = ["SnapshotCache"]
+__all__ = ["MISS", "Miss", "SnapshotCache"]
 
 logger = logging.getLogger("relaypoint.tenancy")
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
+
+
+class Miss(enum.Enum):
+    """The type of `MISS`."""
+
+    MISS = "miss"
+
+
+MISS: Final = Miss.MISS
+"""What `SnapshotCache.get_nowait` answers when only a load (awaited) can answer."""
 
 
 class SnapshotCache(Generic[K, V]):
@@ -94,26 +105,42 @@ class SnapshotCache(Generic[K, V]):
         Returns:
             The value, or ``None`` when nothing exists for ``key``.
         """
+        answer = self.get_nowait(key)
+        if answer is MISS:
+            return await asyncio.shield(self._flight(key))
+        return answer
+
+    def get_nowait(self, key: K) -> V | Literal[Miss.MISS] | None:
+        """The answer for ``key`` if it needs no waiting, else `MISS` (then `get` loads it).
+
+        The same rules as `get` (a stale answer starts its background refresh), without a
+        coroutine: the hot path of a cached read.
+
+        Args:
+            key: The key.
+
+        Returns:
+            The value, ``None`` when nothing exists for ``key``, or `MISS`.
+        """
         now = self._clock.monotonic()
         found = self._found.get(key)
         if found is not None:
-            value, stored = found
-            age = now - stored
+            age = now - found[1]
             if age < self.ttl:
-                return value
+                return found[0]
             if age < self.ttl + self.stale_ttl:
                 self._refresh_in_background(key)
-                return value
-        else:
-            missing = self._missing.get(key)
-            if missing is not None:
-                age = now - missing
-                if age < self.negative_ttl:
-                    return None
-                if age < self.negative_ttl + self.stale_ttl:
-                    self._refresh_in_background(key)
-                    return None
-        return await asyncio.shield(self._flight(key))
+                return found[0]
+            return MISS
+        missing = self._missing.get(key)
+        if missing is not None:
+            age = now - missing
+            if age < self.negative_ttl:
+                return None
+            if age < self.negative_ttl + self.stale_ttl:
+                self._refresh_in_background(key)
+                return None
+        return MISS
 
     def put(self, key: K, value: V) -> None:
         """Store ``value`` as the fresh answer for ``key`` (after this process changed it).

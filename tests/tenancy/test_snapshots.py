@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from relaypoint_core.testing import FakeClock
 from relaypoint_tenancy import SnapshotCache
+from relaypoint_tenancy.snapshots import MISS
 
 
 class Source:
@@ -69,6 +70,31 @@ async def test_stale_answer_is_served_while_one_background_refresh_runs() -> Non
     await _settle()
     assert await cache.get("a") == 2
     assert source.loads == 2
+
+
+async def test_get_nowait_answers_what_needs_no_wait_and_starts_the_same_refresh() -> None:
+    clock, source = FakeClock(), Source()
+    cache: SnapshotCache[str, int] = SnapshotCache(
+        source, ttl=5, negative_ttl=5, stale_ttl=10, clock=clock
+    )
+    source.values["a"] = 1
+    assert cache.get_nowait("a") is MISS  # never loaded: only get can answer
+    assert source.loads == 0
+    assert await cache.get("a") == 1
+    assert await cache.get("nobody") is None
+    assert cache.get_nowait("a") == 1
+    assert cache.get_nowait("nobody") is None  # a remembered "not found" is an answer too
+    source.values["a"] = 2
+    clock.advance(6)
+    assert cache.get_nowait("a") == 1  # stale: served, one background refresh started
+    assert cache.get_nowait("a") == 1
+    assert cache.background_refreshes == 1  # two stale reads, one refresh
+    await _settle()
+    assert cache.get_nowait("a") == 2
+    clock.advance(16)
+    assert cache.get_nowait("a") is MISS  # too old to serve: the read must load it
+    assert cache.get_nowait("nobody") is MISS
+    assert source.loads == 3  # get_nowait itself never waits for a load
 
 
 async def test_an_answer_older_than_ttl_plus_stale_ttl_is_loaded_on_the_read() -> None:
@@ -171,7 +197,7 @@ def test_bad_bounds_are_refused() -> None:
 @given(
     steps=st.lists(
         st.tuples(
-            st.sampled_from(["get", "change", "advance", "put", "forget", "settle"]),
+            st.sampled_from(["get", "peek", "change", "advance", "put", "forget", "settle"]),
             st.sampled_from(["a", "b", "c", "d"]),
             st.floats(min_value=0, max_value=8),
         ),
@@ -202,8 +228,11 @@ def test_no_answer_is_older_than_ttl_plus_stale_ttl_and_memory_stays_bounded(
             history.setdefault(key, []).append((clock.monotonic(), value))
 
         for action, key, amount in steps:
-            if action == "get":
-                got = await cache.get(key)
+            if action in ("get", "peek"):
+                # get_nowait answers by the same rules without waiting, or says MISS.
+                got = await cache.get(key) if action == "get" else cache.get_nowait(key)
+                if got is MISS:
+                    continue
                 values = history.get(key, [(0.0, None)])
                 allowed = {
                     value
