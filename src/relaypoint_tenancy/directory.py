@@ -24,6 +24,8 @@ share one query either way.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import or_, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -75,6 +77,7 @@ class TenantDirectory:
             size=size,
             negative_size=negative_size,
             clock=clock,
+            load_many=self._query_many,
         )
 
     @property
@@ -143,6 +146,34 @@ class TenantDirectory:
             self._cache.remember(other, tenant)
         return tenant
 
+    async def _query_many(self, keys: Sequence[str]) -> dict[str, TenantInfo | None]:
+        """Background refreshes falling due together: one SELECT for all of them."""
+        try:
+            async with AsyncSession(self._engine) as session:
+                rows = (
+                    (
+                        await session.execute(
+                            select(Tenant).where(or_(Tenant.slug.in_(keys), Tenant.id.in_(keys)))
+                        )
+                    )
+                    .scalars()
+                    .all()
+                )
+                tenants = [TenantInfo.from_row(row) for row in rows]
+        except DBAPIError as exc:
+            hint = not_installed(exc)
+            if hint is not None:
+                raise hint from exc
+            raise
+        by_name: dict[str, TenantInfo | None] = dict.fromkeys(keys)
+        for tenant in tenants:
+            for name in (tenant.slug, tenant.id):
+                if name in by_name:
+                    by_name[name] = tenant
+                else:
+                    self._cache.remember(name, tenant)
+        return by_name
+
     def remember(self, tenant: TenantInfo) -> None:
         """Cache ``tenant`` under its slug and id (after this process changed it).
 
@@ -167,6 +198,10 @@ class TenantDirectory:
     def clear(self) -> None:
         """Drop every entry."""
         self._cache.clear()
+
+    async def settle(self) -> None:
+        """Wait for the lookups and background refreshes in flight to finish."""
+        await self._cache.settle()
 
     async def aclose(self) -> None:
         """Cancel the background refreshes still running (before the engine is disposed)."""
