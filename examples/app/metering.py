@@ -2,8 +2,8 @@
 write per request.
 
 Calls are counted in process and flushed every ``interval`` seconds by a background task, in
-one transaction for all tenants (``Tenancy.consume_quotas``: one atomic
-``UPDATE ... SET used = used + n`` per tenant), and once more at shutdown, so nothing counted is
+one transaction for all tenants (``Tenancy.consume_quotas``: one SELECT of the tenants and one
+atomic ``UPDATE ... SET used = used + n`` for all of them), and once more at shutdown, so nothing counted is
 lost and no request waits for the write. When a flush finds the quota exhausted, the tenant is marked and
 its next calls are refused (403 problem+json, like any other exhausted quota) until a flush
 succeeds again (a plan upgrade, an override, or a new month). The price of batching is that a
@@ -52,9 +52,10 @@ class ApiCallMeter:
                 logger.exception("could not record the API calls of %d tenants", len(pending))
                 self._pending.update(pending)
                 return
+        refused: dict[str, QuotaExceeded] = {}
         for tenant_id, result in outcome.items():
             if isinstance(result, QuotaExceeded):
-                await self._fill_up(tenant_id, result)
+                refused[tenant_id] = result
                 if tenant_id not in self._exhausted:
                     logger.warning(
                         "tenant %s exhausted its monthly API calls: %s", tenant_id, result
@@ -64,17 +65,21 @@ class ApiCallMeter:
                 logger.info("API calls of tenant %s not recorded: %s", tenant_id, result)
             else:
                 self._exhausted.pop(tenant_id, None)
+        await self._fill_up(refused)
         for tenant_id in list(self._exhausted):
             if tenant_id not in pending:
                 await self._recheck(tenant_id)
 
-    async def _fill_up(self, tenant_id: str, exc: QuotaExceeded) -> None:
-        """Count what still fits of a refused batch, so usage ends exactly at the limit."""
-        room = exc.limit - exc.used
-        if room <= 0:
-            return
-        with contextlib.suppress(QuotaExceeded):  # a concurrent writer took the room first
-            await self.tenants.consume_quota(tenant_id, RESOURCE, room)
+    async def _fill_up(self, refused: dict[str, QuotaExceeded]) -> None:
+        """Count what still fits of each refused batch, so usage ends exactly at the limit.
+
+        One more ``consume_quotas`` for all of them; a tenant whose room a concurrent writer
+        took first is refused again, which leaves it at its limit too.
+        """
+        room = {tenant_id: exc.limit - exc.used for tenant_id, exc in refused.items()}
+        room = {tenant_id: amount for tenant_id, amount in room.items() if amount > 0}
+        if room:
+            await self.tenants.consume_quotas(RESOURCE, room)
 
     async def _recheck(self, tenant_id: str) -> None:
         """Let an exhausted tenant through again once its limit allows (upgrade, new month)."""

@@ -26,7 +26,7 @@ from relaypoint_tenancy.errors import (
     TenantMismatchError,
     TenantSuspendedError,
 )
-from relaypoint_tenancy.resolution import TenantRecord, TenantResolver
+from relaypoint_tenancy.resolution import TenantResolver
 
 __all__ = ["TENANT_RECORD_STATE_KEY", "TenantResolutionMiddleware", "problem_for"]
 
@@ -103,9 +103,14 @@ class TenantResolutionMiddleware:
         return path in self._exempt_exact or path.startswith(self._exempt_prefixes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if not self._order.checked and scope["type"] in ("http", "websocket"):
+        kind = scope["type"]
+        if kind != "http" and kind != "websocket":
+            await self.app(scope, receive, send)
+            return
+        if not self._order.checked:
             self._order(scope)
-        if scope["type"] not in ("http", "websocket") or self._exempt(scope.get("path", "")):
+        path = scope.get("path", "")
+        if path in self._exempt_exact or path.startswith(self._exempt_prefixes):
             await self.app(scope, receive, send)
             return
         try:
@@ -121,11 +126,6 @@ class TenantResolutionMiddleware:
         if record is None:
             await self.app(scope, receive, send)
             return
-        await self._call_bound(record, scope, receive, send)
-
-    async def _call_bound(
-        self, record: TenantRecord, scope: Scope, receive: Receive, send: Send
-    ) -> None:
         set_scope_tenant(scope, record.resolved())
         scope["state"][TENANT_RECORD_STATE_KEY] = record
         token = set_current_tenant(record.slug)

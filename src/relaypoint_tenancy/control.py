@@ -8,7 +8,7 @@ its public methods; `TenantManager` is the facade over them.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,9 +28,11 @@ from relaypoint_tenancy.quotas import QuotaService
 from relaypoint_tenancy.strategies import IsolationStrategy, TenantPlane, TenantRef
 from relaypoint_tenancy.trials import utc_now
 
-__all__ = ["ControlPlane", "tenant_ref"]
+__all__ = ["FIND_MANY_CHUNK", "ControlPlane", "tenant_ref"]
 
 _audit = cast(Table, AuditEvent.__table__)
+# Keys per SELECT of `ControlPlane.find_many` (two bound parameters each: slug or id).
+FIND_MANY_CHUNK = 400
 
 
 def tenant_ref(row: Tenant) -> TenantRef:
@@ -100,6 +102,33 @@ class ControlPlane:
                 raise
             await self.session.rollback()
             raise hint from exc
+
+    async def find_many(self, tenant_ids: Iterable[str]) -> dict[str, Tenant]:
+        """The tenant rows these slugs or ids name, in one SELECT (per `FIND_MANY_CHUNK` keys).
+
+        Args:
+            tenant_ids: Slugs or ids (client input is fine: what cannot be one is never sent).
+
+        Returns:
+            The row of each key that names a tenant; keys naming none are absent.
+        """
+        keys = list(dict.fromkeys(k for k in tenant_ids if isinstance(k, str) and is_safe_id(k)))
+        by_name: dict[str, Tenant] = {}
+        for start in range(0, len(keys), FIND_MANY_CHUNK):
+            chunk = keys[start : start + FIND_MANY_CHUNK]
+            statement = select(Tenant).where(or_(Tenant.slug.in_(chunk), Tenant.id.in_(chunk)))
+            try:
+                rows = (await self.session.execute(statement)).scalars().all()
+            except DBAPIError as exc:
+                hint = not_installed(exc)
+                if hint is None:
+                    raise
+                await self.session.rollback()
+                raise hint from exc
+            for row in rows:
+                by_name[row.slug] = row
+                by_name[row.id] = row
+        return {key: by_name[key] for key in keys if key in by_name}
 
     async def load(self, tenant_id: str, *, for_update: bool = False) -> Tenant:
         """The tenant row with this slug or id.

@@ -24,6 +24,8 @@ share one query either way.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import or_, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -34,7 +36,7 @@ from relaypoint_core.text import is_safe_id
 from relaypoint_tenancy.install_hint import not_installed
 from relaypoint_tenancy.models import Tenant
 from relaypoint_tenancy.records import TenantInfo
-from relaypoint_tenancy.snapshots import SnapshotCache
+from relaypoint_tenancy.snapshots import MISS, SnapshotCache
 
 __all__ = ["TenantDirectory"]
 
@@ -75,6 +77,7 @@ class TenantDirectory:
             size=size,
             negative_size=negative_size,
             clock=clock,
+            load_many=self._query_many,
         )
 
     @property
@@ -99,9 +102,29 @@ class TenantDirectory:
         Raises:
             TenancyConfigurationError: The tenancy tables are not installed.
         """
+        if type(key) is str:  # only checked keys are ever cached: a hit needs no check
+            answer = self._cache.get_nowait(key)
+            if answer is not MISS:
+                return answer
         if not is_safe_id(key, max_length=_MAX_KEY):  # cannot be a slug or an id: no query
             return None
         return await self._cache.get(key)
+
+    def peek(self, key: str) -> TenantInfo | None:
+        """The tenant whose slug or id is ``key`` if the cache answers it without waiting.
+
+        The same answer `get` gives (a stale snapshot starts its background refresh), but
+        without a coroutine, for the hot path of a cached read; ``None`` means "not known to
+        exist without a lookup": await `get` then.
+
+        Args:
+            key: A tenant slug or id.
+
+        Returns:
+            The cached snapshot, or ``None``.
+        """
+        answer = self._cache.get_nowait(key) if type(key) is str else MISS
+        return None if answer is MISS else answer
 
     async def _query(self, key: str) -> TenantInfo | None:
         try:
@@ -122,6 +145,34 @@ class TenantDirectory:
             other = tenant.id if key == tenant.slug else tenant.slug
             self._cache.remember(other, tenant)
         return tenant
+
+    async def _query_many(self, keys: Sequence[str]) -> dict[str, TenantInfo | None]:
+        """Background refreshes falling due together: one SELECT for all of them."""
+        try:
+            async with AsyncSession(self._engine) as session:
+                rows = (
+                    (
+                        await session.execute(
+                            select(Tenant).where(or_(Tenant.slug.in_(keys), Tenant.id.in_(keys)))
+                        )
+                    )
+                    .scalars()
+                    .all()
+                )
+                tenants = [TenantInfo.from_row(row) for row in rows]
+        except DBAPIError as exc:
+            hint = not_installed(exc)
+            if hint is not None:
+                raise hint from exc
+            raise
+        by_name: dict[str, TenantInfo | None] = dict.fromkeys(keys)
+        for tenant in tenants:
+            for name in (tenant.slug, tenant.id):
+                if name in by_name:
+                    by_name[name] = tenant
+                else:
+                    self._cache.remember(name, tenant)
+        return by_name
 
     def remember(self, tenant: TenantInfo) -> None:
         """Cache ``tenant`` under its slug and id (after this process changed it).
@@ -148,6 +199,10 @@ class TenantDirectory:
         """Drop every entry."""
         self._cache.clear()
 
+    async def settle(self) -> None:
+        """Wait for the lookups and background refreshes in flight to finish."""
+        await self._cache.settle()
+
     async def aclose(self) -> None:
         """Cancel the background refreshes still running (before the engine is disposed)."""
         await self._cache.aclose()
@@ -161,5 +216,7 @@ class TenantDirectory:
         Returns:
             ``"FREE"``, ``"PROFESSIONAL"``, ... or ``None`` for an unknown tenant.
         """
-        info = await self.get(tenant)
+        info = self.peek(tenant)
+        if info is None:
+            info = await self.get(tenant)
         return None if info is None else info.plan_tier.value

@@ -115,12 +115,18 @@ def current_tenant_info(
     """
 
     async def dependency(request: Request) -> TenantInfo:
-        resolved = get_resolved_tenant(request)
-        source = tenancy(request) if callable(tenancy) else tenancy
-        info = await source.get_tenant(resolved.tenant_id)
+        scope = request.scope
+        resolved = get_scope_tenant(scope)
+        if resolved is None:
+            resolved = get_resolved_tenant(request)  # raises the 400
+        directory = (tenancy(request) if callable(tenancy) else tenancy).tenants
+        # The snapshot straight from the cache when it holds one (no coroutine), else a lookup.
+        info = directory.peek(resolved.tenant_id)
         if info is None:
-            raise _problem(TenantNotFoundError(resolved.tenant_id))
-        principal = get_scope_principal(request.scope)
+            info = await directory.get(resolved.tenant_id)
+            if info is None:
+                raise _problem(TenantNotFoundError(resolved.tenant_id))
+        principal = get_scope_principal(scope)
         if principal is not None and principal.tenant_id != info.slug:
             raise _problem(TenantMismatchError(str(principal.tenant_id), info.slug))
         return info

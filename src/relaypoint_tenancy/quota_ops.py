@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from relaypoint_core.text import is_safe_id
 from relaypoint_tenancy.control import ControlPlane
 from relaypoint_tenancy.errors import QuotaExceeded, TenancyError, TenantNotFoundError
+from relaypoint_tenancy.models import Tenant
 from relaypoint_tenancy.records import TenantInfo, UsageInfo
 
 __all__ = ["QuotaControls"]
@@ -26,17 +28,39 @@ class QuotaControls:
     async def consume_many(
         self, resource: str, amounts: Mapping[str, int]
     ) -> dict[str, int | QuotaExceeded | TenantNotFoundError]:
-        """See `Tenancy.consume_quotas`."""
+        """See `Tenancy.consume_quotas`: one SELECT finds every tenant, one UPDATE counts them."""
         control = self.control
-        outcome: dict[str, int | QuotaExceeded | TenantNotFoundError] = {}
+        found: dict[str, int | QuotaExceeded | TenantNotFoundError] = {}
         async with control.unit():
+            rows = await control.find_many(amounts)
+            pending: list[tuple[str, Tenant, int]] = []
             for tenant_id, amount in amounts.items():
-                try:
-                    row = await control.load(tenant_id)
-                    outcome[tenant_id] = await control.quotas.consume(row, resource, amount)
-                except (QuotaExceeded, TenantNotFoundError) as refused:  # nothing was counted
-                    outcome[tenant_id] = refused
-        return outcome
+                row = rows.get(tenant_id)
+                if row is not None:
+                    pending.append((tenant_id, row, amount))
+                elif isinstance(tenant_id, str) and is_safe_id(tenant_id):
+                    found[tenant_id] = TenantNotFoundError(tenant_id)
+                else:
+                    found[tenant_id] = TenantNotFoundError(
+                        "(invalid id)"
+                        if isinstance(tenant_id, str) and tenant_id
+                        else str(tenant_id)
+                    )
+            while pending:  # a tenant named twice (slug and id) is counted in a second round
+                batch: dict[str, tuple[str, Tenant, int]] = {}
+                later: list[tuple[str, Tenant, int]] = []
+                for item in pending:
+                    if item[1].id in batch:
+                        later.append(item)
+                    else:
+                        batch[item[1].id] = item
+                counted = await control.quotas.consume_many(
+                    resource, [(row, amount) for _, row, amount in batch.values()]
+                )
+                for tenant_id, row, _ in batch.values():
+                    found[tenant_id] = counted[row.id]
+                pending = later
+        return {tenant_id: found[tenant_id] for tenant_id in amounts}
 
     async def release(self, tenant_id: str, resource: str, amount: int = 1) -> None:
         """See `TenantManager.release_quota`."""

@@ -17,7 +17,7 @@ from relaypoint_tenancy import _sql  # noqa: F401  - first: names the extra when
 # isort: split
 
 from collections.abc import Iterable, MutableMapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from sqlalchemy import or_, select
@@ -35,7 +35,7 @@ from relaypoint_tenancy.errors import (
 )
 from relaypoint_tenancy.models import Tenant, TenantDomain
 from relaypoint_tenancy.plans import TenantStatus
-from relaypoint_tenancy.snapshots import SnapshotCache
+from relaypoint_tenancy.snapshots import MISS, SnapshotCache
 from relaypoint_tenancy.strategies.base import TenantRef
 from relaypoint_tenancy.validation import RESERVED_NAMES
 
@@ -52,6 +52,7 @@ Source = Literal["path", "header", "subdomain", "custom_domain", "token"]
 DEFAULT_SOURCES: tuple[Source, ...] = ("path", "header", "subdomain", "custom_domain", "token")
 _KNOWN_SOURCES = set(DEFAULT_SOURCES)
 _MAX_KEY = 128
+_SUSPENDED = TenantStatus.SUSPENDED.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,13 +64,20 @@ class TenantRecord:
     plan_tier: str
     status: str
     data_location: str | None = None
+    # Built once per cached record rather than once per request (it is immutable too).
+    _resolved: ResolvedTenant = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        resolved = ResolvedTenant(tenant_id=self.slug, plan_tier=self.plan_tier, status=self.status)
+        object.__setattr__(self, "_resolved", resolved)
 
     @property
     def ref(self) -> TenantRef:
         return TenantRef(self.id, self.slug, self.data_location)
 
     def resolved(self) -> ResolvedTenant:
-        return ResolvedTenant(tenant_id=self.slug, plan_tier=self.plan_tier, status=self.status)
+        """The `ResolvedTenant` the middleware leaves in the scope (the same object each call)."""
+        return self._resolved
 
     def matches(self, key: str) -> bool:
         return key in (self.slug, self.id)
@@ -124,18 +132,41 @@ class SqlTenantLookup:
         return None if row is None else _record(row)
 
 
-def _header(scope: MutableMapping[str, Any], name: bytes) -> str | None:
+def _read_headers(scope: MutableMapping[str, Any], name: bytes) -> tuple[str | None, str | None]:
+    """The first ``name`` header and the first ``host`` header (decoded, stripped), in one scan."""
+    named: str | None = None
+    host: str | None = None
+    found_named = found_host = False
     for key, value in scope.get("headers") or ():
-        if key.lower() == name:
-            try:
-                return bytes(value).decode("latin-1").strip()
-            except (TypeError, ValueError):
-                return None
-    return None
+        lowered = key.lower()
+        if lowered == name:
+            if found_named:
+                continue
+            found_named = True
+            named = _decoded(value)
+        elif lowered == b"host":
+            if found_host:
+                continue
+            found_host = True
+            host = _decoded(value)
+        else:
+            continue
+        if found_named and found_host:
+            break
+    if name == b"host":
+        host = named
+    return named, host
 
 
-def _host(scope: MutableMapping[str, Any]) -> str | None:
-    host = _header(scope, b"host")
+def _decoded(value: Any) -> str | None:
+    try:
+        return bytes(value).decode("latin-1").strip()
+    except (TypeError, ValueError):
+        return None
+
+
+def _host(scope: MutableMapping[str, Any], header: str | None) -> str | None:
+    host = header
     if not host:
         server = scope.get("server")
         host = server[0] if server else None
@@ -222,22 +253,7 @@ class TenantResolver:
             return await self.lookup.by_domain(value)
         return await self.lookup.by_key(value)
 
-    async def _cached(self, kind: str, value: str) -> TenantRecord | None:
-        return await self._cache.get((kind, value))
-
-    def _candidate(self, source: Source, scope: MutableMapping[str, Any]) -> tuple[str, str] | None:
-        if source == "path":
-            path: str = scope.get("path") or ""
-            if path.startswith(self.path_prefix):
-                segment = path[len(self.path_prefix) :].split("/", 1)[0]
-                return ("key", segment) if segment else None
-            return None
-        if source == "header":
-            value = _header(scope, self.header_name)
-            return ("key", value) if value else None
-        host = _host(scope)
-        if host is None:
-            return None
+    def _host_candidate(self, source: Source, host: str) -> tuple[str, str] | None:
         under_base = self.base_domain is not None and (
             host == self.base_domain or host.endswith("." + self.base_domain)
         )
@@ -257,35 +273,66 @@ class TenantResolver:
         principal = get_scope_principal(scope)
         token_tenant = principal.tenant_id if principal is not None else None
         record: TenantRecord | None = None
+        headers_read = False
+        named: str | None = None
+        host: str | None = None
         for source in self.sources:
             if source == "token":
                 if token_tenant:
                     record = await self._resolve_key(token_tenant)
                     break
                 continue
-            candidate = self._candidate(source, scope)
+            if source == "path":
+                path: str = scope.get("path") or ""
+                if not path.startswith(self.path_prefix):
+                    continue
+                segment = path[len(self.path_prefix) :].split("/", 1)[0]
+                if not segment:
+                    continue
+                record = await self._resolve_key(segment)
+                break
+            if not headers_read:  # the request's headers are scanned once, for every source
+                named, header_host = _read_headers(scope, self.header_name)
+                host = _host(scope, header_host)
+                headers_read = True
+            if source == "header":
+                if not named:
+                    continue
+                record = await self._resolve_key(named)
+                break
+            if host is None:
+                continue
+            candidate = self._host_candidate(source, host)
             if candidate is None:
                 continue
-            kind, value = candidate
-            if kind == "domain":
-                record = await self._cached("domain", value)
+            if candidate[0] == "domain":
+                record = await self._cached(candidate)
                 if record is None:
                     continue  # an unknown host is not a tenant (localhost, the bare API host)
                 break
-            record = await self._resolve_key(value)
+            record = await self._resolve_key(candidate[1])
             break
         if record is None:
             return None
         if token_tenant and not record.matches(token_tenant):
             raise TenantMismatchError(token_tenant, record.slug)
-        if record.status == TenantStatus.SUSPENDED.value:
+        if record.status == _SUSPENDED:
             raise TenantSuspendedError(record.slug)
         return record
 
+    async def _cached(self, key: tuple[str, str]) -> TenantRecord | None:
+        answer = self._cache.get_nowait(key)
+        if answer is MISS:
+            return await self._cache.get(key)
+        return answer
+
     async def _resolve_key(self, value: str) -> TenantRecord:
-        if not is_safe_id(value, max_length=_MAX_KEY):  # never looked up, cached nor echoed
-            raise TenantNotFoundError("(invalid id)")
-        record = await self._cached("key", value)
+        key = ("key", value)
+        record = self._cache.get_nowait(key)  # only checked keys are ever cached
+        if record is MISS:
+            if not is_safe_id(value, max_length=_MAX_KEY):  # never looked up, cached nor echoed
+                raise TenantNotFoundError("(invalid id)")
+            record = await self._cache.get(key)
         if record is None:
             raise TenantNotFoundError(value)
         return record

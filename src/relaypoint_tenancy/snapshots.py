@@ -21,19 +21,30 @@ is dropped), so a change this process made is never overwritten by an older read
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Hashable
-from typing import Generic, TypeVar
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from typing import Any, Final, Generic, Literal, TypeVar
 
 from relaypoint_core.clock import Clock, system_clock
 
-__all__ = ["SnapshotCache"]
+__all__ = ["MISS", "Miss", "SnapshotCache"]
 
 logger = logging.getLogger("relaypoint.tenancy")
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
+
+
+class Miss(enum.Enum):
+    """The type of `MISS`."""
+
+    MISS = "miss"
+
+
+MISS: Final = Miss.MISS
+"""What `SnapshotCache.get_nowait` answers when only a load (awaited) can answer."""
 
 
 class SnapshotCache(Generic[K, V]):
@@ -48,6 +59,11 @@ class SnapshotCache(Generic[K, V]):
         size: Most found answers kept (least recently stored dropped first).
         negative_size: Most not-found answers kept.
         clock: The clock answers expire by.
+        load_many: Loads several keys at once (a key missing from its answer has nothing); when
+            given, background refreshes that fall due in the same turn of the event loop are
+            one call, joined by every found answer past half its ``ttl`` (at most
+            ``batch_size`` keys), so answers loaded together expire, and refresh, together.
+        batch_size: Most keys one ``load_many`` call is given.
 
     Raises:
         ValueError: A ttl is negative or a size is below 1.
@@ -63,11 +79,13 @@ class SnapshotCache(Generic[K, V]):
         size: int = 10_000,
         negative_size: int = 10_000,
         clock: Clock = system_clock,
+        load_many: Callable[[Sequence[K]], Awaitable[Mapping[K, V | None]]] | None = None,
+        batch_size: int = 100,
     ) -> None:
         if min(ttl, negative_ttl, stale_ttl) < 0:
             raise ValueError("ttl, negative_ttl and stale_ttl must be at least 0")
-        if min(size, negative_size) < 1:
-            raise ValueError("size and negative_size must be at least 1")
+        if min(size, negative_size, batch_size) < 1:
+            raise ValueError("size, negative_size and batch_size must be at least 1")
         self._load = load
         self.ttl = ttl
         self.negative_ttl = negative_ttl
@@ -77,7 +95,11 @@ class SnapshotCache(Generic[K, V]):
         self._clock = clock
         self._found: OrderedDict[K, tuple[V, float]] = OrderedDict()
         self._missing: OrderedDict[K, float] = OrderedDict()
-        self._flights: dict[K, asyncio.Task[V | None]] = {}
+        self._flights: dict[K, asyncio.Future[V | None]] = {}
+        self._load_many = load_many
+        self._batch_size = batch_size
+        self._due: dict[K, asyncio.Future[V | None]] = {}  # refreshes of the next batch
+        self._batches: set[asyncio.Task[None]] = set()
         self._epoch = 0
         self.loads = 0
         self.background_refreshes = 0
@@ -94,26 +116,42 @@ class SnapshotCache(Generic[K, V]):
         Returns:
             The value, or ``None`` when nothing exists for ``key``.
         """
+        answer = self.get_nowait(key)
+        if answer is MISS:
+            return await asyncio.shield(self._flight(key))
+        return answer
+
+    def get_nowait(self, key: K) -> V | Literal[Miss.MISS] | None:
+        """The answer for ``key`` if it needs no waiting, else `MISS` (then `get` loads it).
+
+        The same rules as `get` (a stale answer starts its background refresh), without a
+        coroutine: the hot path of a cached read.
+
+        Args:
+            key: The key.
+
+        Returns:
+            The value, ``None`` when nothing exists for ``key``, or `MISS`.
+        """
         now = self._clock.monotonic()
         found = self._found.get(key)
         if found is not None:
-            value, stored = found
-            age = now - stored
+            age = now - found[1]
             if age < self.ttl:
-                return value
+                return found[0]
             if age < self.ttl + self.stale_ttl:
                 self._refresh_in_background(key)
-                return value
-        else:
-            missing = self._missing.get(key)
-            if missing is not None:
-                age = now - missing
-                if age < self.negative_ttl:
-                    return None
-                if age < self.negative_ttl + self.stale_ttl:
-                    self._refresh_in_background(key)
-                    return None
-        return await asyncio.shield(self._flight(key))
+                return found[0]
+            return MISS
+        missing = self._missing.get(key)
+        if missing is not None:
+            age = now - missing
+            if age < self.negative_ttl:
+                return None
+            if age < self.negative_ttl + self.stale_ttl:
+                self._refresh_in_background(key)
+                return None
+        return MISS
 
     def put(self, key: K, value: V) -> None:
         """Store ``value`` as the fresh answer for ``key`` (after this process changed it).
@@ -155,9 +193,19 @@ class SnapshotCache(Generic[K, V]):
         self._found.clear()
         self._missing.clear()
 
+    async def settle(self) -> None:
+        """Wait until no load is in flight (their outcomes are stored, or dropped, as usual)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            running: list[asyncio.Future[Any]] = [*self._flights.values(), *self._batches]
+            flights = [f for f in running if f.get_loop() is loop]
+            if not flights:
+                return
+            await asyncio.gather(*flights, return_exceptions=True)
+
     async def aclose(self) -> None:
         """Cancel the loads in flight (at shutdown, before the engine is disposed)."""
-        flights = list(self._flights.values())
+        flights: list[asyncio.Future[Any]] = [*self._flights.values(), *self._batches]
         for task in flights:
             task.cancel()
         await asyncio.gather(*flights, return_exceptions=True)  # cancelled or failed: dropped
@@ -179,7 +227,7 @@ class SnapshotCache(Generic[K, V]):
             while len(self._found) > self._size:
                 self._found.popitem(last=False)
 
-    def _flight(self, key: K) -> asyncio.Task[V | None]:
+    def _flight(self, key: K) -> asyncio.Future[V | None]:
         loop = asyncio.get_running_loop()
         task = self._flights.get(key)
         # A load left behind by an event loop that stopped mid-load (a test client's loop) can
@@ -204,10 +252,71 @@ class SnapshotCache(Generic[K, V]):
         if key in self._flights:
             return
         self.background_refreshes += 1
-        self._flight(key).add_done_callback(_log_failure)
+        if self._load_many is None:
+            self._flight(key).add_done_callback(_log_failure)
+            return
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[V | None] = loop.create_future()
+        future.add_done_callback(_retrieved)  # a failed batch is logged once, by the batch
+        self._flights[key] = future
+        self._due[key] = future
+        if len(self._due) == 1:  # the first refresh due in this turn schedules the batch
+            batch = loop.create_task(self._run_batch(self._epoch))
+            self._batches.add(batch)
+            batch.add_done_callback(self._batches.discard)
+
+    async def _run_batch(self, epoch: int) -> None:
+        due: dict[K, asyncio.Future[V | None]] = {}
+        try:
+            try:
+                await asyncio.sleep(0)  # the refreshes falling due in this turn join in
+            finally:
+                due, self._due = self._due, {}
+            self._add_riders(due)
+            await self._load_batch(due, epoch)
+        finally:
+            for key, future in due.items():
+                if self._flights.get(key) is future:
+                    del self._flights[key]
+                if not future.done():
+                    future.cancel()
+
+    def _add_riders(self, due: dict[K, asyncio.Future[V | None]]) -> None:
+        """Found answers past half their ttl join the batch (the oldest are stored first)."""
+        loop = asyncio.get_running_loop()
+        threshold = self._clock.monotonic() - self.ttl / 2
+        for key, (_, stored) in self._found.items():
+            if len(due) >= self._batch_size or stored > threshold:
+                break
+            if key not in self._flights:
+                future: asyncio.Future[V | None] = loop.create_future()
+                future.add_done_callback(_retrieved)
+                self._flights[key] = due[key] = future
+
+    async def _load_batch(self, due: dict[K, asyncio.Future[V | None]], epoch: int) -> None:
+        assert self._load_many is not None
+        keys = list(due)
+        self.loads += 1
+        try:
+            values = await self._load_many(keys)
+        except Exception as error:  # the stale answers stay; the next reads retry
+            logger.warning("background refresh of %d tenant snapshots failed: %r", len(keys), error)
+            for future in due.values():
+                future.set_exception(error)
+            return
+        for key, future in due.items():
+            value = values.get(key)
+            if epoch == self._epoch:  # nothing was put, forgotten or cleared meanwhile
+                self._store(key, value)
+            future.set_result(value)
 
 
-def _log_failure(task: asyncio.Task[object]) -> None:
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+def _log_failure(task: asyncio.Future[Any]) -> None:
     if task.cancelled():
         return
     error = task.exception()

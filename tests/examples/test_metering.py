@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from examples.app.metering import ApiCallMeter
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from relaypoint_tenancy import QuotaExceeded, Tenancy, TenantInfo, UsageInfo
@@ -112,3 +113,41 @@ async def test_consume_quotas_answers_per_tenant_in_one_call(tenants: Tenancy) -
     refused = (await tenants.consume_quotas("api_calls", {tenant.slug: 7}))[tenant.slug]
     assert isinstance(refused, QuotaExceeded)
     assert _used(await tenants.get_usage(tenant.id)) == 4  # a refused amount counts nothing
+
+
+async def test_a_flush_filling_up_many_exhausted_tenants_costs_the_same_statements(
+    tenants: Tenancy,
+) -> None:
+    small = []
+    for index in range(4):
+        tenant = await tenants.create_tenant(
+            name="Small",
+            slug=f"small{index}",
+            plan_tier="FREE",
+            admin_email=f"admin@small{index}.example",
+            admin_name="Admin",
+        )
+        await tenants.set_quota_override(tenant.id, "api_calls", 2)
+        small.append(tenant)
+    meter = ApiCallMeter(tenants)
+    for tenant in small:
+        await tenants.consume_quota(tenant.id, "api_calls", 1)  # the counters exist
+        for _ in range(3):
+            meter.count(tenant.id)
+    sent: list[str] = []
+
+    def record(*args: object) -> None:
+        sent.append(str(args[2]).split(None, 1)[0].upper())
+
+    event.listen(tenants.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        await meter.flush()
+    finally:
+        event.remove(tenants.engine.sync_engine, "before_cursor_execute", record)
+    # The flush (tenants, increments refused, counters ensured, retried, refused usage), then
+    # one fill-up of all four: the same statements for one exhausted tenant or many.
+    assert sent == ["SELECT", "UPDATE", "INSERT", "UPDATE", "SELECT", "SELECT", "UPDATE"]
+    assert [_used(await tenants.get_usage(t.id)) for t in small] == [2, 2, 2, 2]
+    for tenant in small:
+        with pytest.raises(QuotaExceeded):
+            meter.count(tenant.id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from relaypoint_core.testing import FakeClock
@@ -74,3 +75,41 @@ async def test_tenant_manager_on_an_uninstalled_database_says_how_to_install(
                 )
     finally:
         await engine.dispose()
+
+
+async def test_stale_tenants_are_refreshed_together_in_one_select(tmp_path: Path) -> None:
+    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'd.db'}")
+    tenancy = Tenancy(engine)
+    await tenancy.install()
+    clock = FakeClock()
+    directory = TenantDirectory(engine, ttl=5.0, stale_ttl=60.0, clock=clock)
+    sent: list[str] = []
+
+    def record(*args: object) -> None:
+        sent.append(str(args[2]))
+
+    try:
+        slugs = [f"dir{n}" for n in range(16)]
+        for slug in slugs:
+            await tenancy.create_tenant(
+                name="D", slug=slug, admin_email=f"a@{slug}.example", admin_name="A"
+            )
+        for slug in slugs:  # first seen at different times, as under load
+            assert await directory.get(slug) is not None
+            clock.advance(0.2)
+        await tenancy.change_plan("dir3", "ENTERPRISE")  # another process's directory: stale
+        event.listen(engine.sync_engine, "before_cursor_execute", record)
+        clock.advance(5.0)  # dir0 is stale, every other one past half its ttl
+        assert None not in [await directory.get(slug) for slug in slugs]  # served stale
+        await directory.settle()
+        assert len(sent) == 1  # one SELECT refreshed all sixteen
+        assert " IN " in sent[0]
+        assert (await directory.get("dir3")).plan_tier.value == "ENTERPRISE"  # type: ignore[union-attr]
+        clock.advance(5.0)  # refreshed together: stale together, one SELECT again
+        assert None not in [await directory.get(slug) for slug in slugs]
+        await directory.settle()
+        assert len(sent) == 2
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+        await directory.aclose()
+        await tenancy.dispose()

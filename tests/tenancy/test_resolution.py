@@ -13,12 +13,18 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaypoint_core.fastapi import install_problem_handler
-from relaypoint_core.request_state import Principal, get_scope_tenant, set_scope_principal
+from relaypoint_core.request_state import (
+    Principal,
+    ResolvedTenant,
+    get_scope_tenant,
+    set_scope_principal,
+)
 from relaypoint_core.tenant_context import current_tenant
+from relaypoint_core.tenant_ids import TenantSlug, TenantUUID
 from relaypoint_core.testing import FakeClock
-from relaypoint_tenancy import PlanTier, TenancyConfigurationError
+from relaypoint_tenancy import PlanTier, TenancyConfigurationError, TenantInfo
 from relaypoint_tenancy.asgi import TenantResolutionMiddleware
-from relaypoint_tenancy.fastapi import CurrentTenant, tenant_session
+from relaypoint_tenancy.fastapi import CurrentTenant, current_tenant_info, tenant_session
 from relaypoint_tenancy.models import User
 from relaypoint_tenancy.resolution import SqlTenantLookup, TenantRecord, TenantResolver
 from relaypoint_tenancy.service import Tenancy
@@ -350,3 +356,93 @@ async def test_exempt_paths_match_exactly_or_as_a_path_prefix() -> None:
         assert await status_of(path) == 200, path
     for path in ("/healthz", "/docs", "/documents", "/x/health"):
         assert await status_of(path) == 400, path
+
+
+class _Recording:
+    """A lookup that records what it was asked (for raw scopes no HTTP client normalises)."""
+
+    def __init__(self, records: dict[str, TenantRecord]) -> None:
+        self.records = records
+        self.asked: list[tuple[str, str]] = []
+
+    async def by_key(self, key: str) -> TenantRecord | None:
+        self.asked.append(("key", key))
+        return self.records.get(key)
+
+    async def by_domain(self, domain: str) -> TenantRecord | None:
+        self.asked.append(("domain", domain))
+        return self.records.get(domain)
+
+
+async def test_one_header_scan_keeps_first_match_case_and_host_fallbacks() -> None:
+    acme = TenantRecord(TenantUUID("id-acme"), TenantSlug("acme"), "FREE", "active")
+    beta = TenantRecord(TenantUUID("id-beta"), TenantSlug("beta"), "FREE", "active")
+    lookup = _Recording({"acme": acme, "beta": beta, "app.acme.com": acme})
+    resolver = TenantResolver(lookup, sources=("header", "custom_domain"))
+
+    async def resolve(*headers: tuple[bytes, bytes], server: Any = None) -> TenantRecord | None:
+        scope: Scope = {"type": "http", "path": "/x", "headers": list(headers), "state": {}}
+        if server is not None:
+            scope["server"] = server
+        return await resolver.resolve(scope)
+
+    # Header names are matched whatever their case; the first of repeated headers decides.
+    assert await resolve((b"X-Tenant-Id", b" beta "), (b"x-tenant-id", b"acme")) == beta
+    # The header wins over the host, which is then never looked up.
+    assert await resolve((b"host", b"app.acme.com"), (b"x-tenant-id", b"beta")) == beta
+    assert ("domain", "app.acme.com") not in lookup.asked
+    # The first Host header (port or trailing dot dropped, any case) names a custom domain.
+    assert await resolve((b"HOST", b"App.Acme.com:8443"), (b"host", b"other.example")) == acme
+    assert await resolve((b"host", b"app.acme.COM.")) == acme
+    # Without a Host header the server address is the host; an unknown host names no tenant.
+    assert await resolve(server=("app.acme.com", 443)) == acme
+    assert await resolve((b"host", b"localhost")) is None
+    assert await resolve((b"host", b"[::1]:8000")) is None  # an IPv6 literal is never looked up
+    assert all(value != "[::1]" for _, value in lookup.asked)
+
+
+async def test_a_record_builds_its_resolved_tenant_once() -> None:
+    record = TenantRecord(TenantUUID("id-acme"), TenantSlug("acme"), "ENTERPRISE", "trial")
+    assert record.resolved() is record.resolved()
+    assert record.resolved() == ResolvedTenant(
+        tenant_id=TenantSlug("acme"), plan_tier="ENTERPRISE", status="trial"
+    )
+    assert record == TenantRecord(TenantUUID("id-acme"), TenantSlug("acme"), "ENTERPRISE", "trial")
+
+
+async def test_current_tenant_info_reads_the_cache_and_keeps_every_refusal(
+    world: Tenancy, fake_clock: FakeClock
+) -> None:
+    app = FastAPI()
+    install_problem_handler(app)
+    info = current_tenant_info(world)
+
+    @app.get("/me")
+    async def me(tenant: TenantInfo = Depends(info)) -> dict[str, str]:  # noqa: B008
+        return {"slug": tenant.slug, "tier": tenant.plan_tier.value}
+
+    resolver = TenantResolver(
+        SqlTenantLookup(world.engine), sources=("header", "token"), clock=fake_clock
+    )
+    wrapped = TokenTenant(TenantResolutionMiddleware(app, resolver=resolver))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=wrapped), base_url="http://t"
+    ) as client:
+        assert (await client.get("/me", headers={"X-Tenant-ID": "acme"})).json() == {
+            "slug": "acme",
+            "tier": "ENTERPRISE",
+        }
+        queries = world.tenants.queries
+        for _ in range(5):  # a cached snapshot: no query
+            assert (await client.get("/me", headers={"X-Test-Token-Tenant": "acme"})).is_success
+        assert world.tenants.queries == queries
+        await world.change_plan("acme", "FREE")  # this process sees its own change at once
+        changed = await client.get("/me", headers={"X-Test-Token-Tenant": "acme"})
+        assert changed.json()["tier"] == "FREE"
+        assert (await client.get("/me")).status_code == 400
+        async with world.manager() as manager:
+            await manager.delete_tenant("beta")
+        world.tenants.forget("beta")
+        gone = await client.get("/me", headers={"X-Tenant-ID": "beta"})  # resolver still caches
+        assert gone.status_code == 404
+        assert gone.json()["title"] == "Tenant not found"
