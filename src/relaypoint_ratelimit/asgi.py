@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from types import CoroutineType
 from typing import Unpack
 
 from relaypoint_core.asgi_types import ASGIApp, Message, Receive, Scope, Send
@@ -200,7 +201,12 @@ class EnterpriseRateLimiter:
             return
         identity = self.resolver(scope)
         if identity is not None and type(identity) is not Identity:
-            identity = await self._identity(identity)
+            # A coroutine (an async resolver) is awaited here, not through a helper coroutine.
+            identity = (
+                await identity
+                if type(identity) is CoroutineType
+                else await self._identity(identity)
+            )
         if identity is None:
             await self.app(scope, receive, send)
             return
@@ -222,9 +228,26 @@ class EnterpriseRateLimiter:
         decision = limiter.check_now(identity, cost=cost, route=route)
         if decision is None:
             decision = await limiter.check(identity, cost=cost, route=route)
-        headers = await self._admit(decision, scope, send)
-        if headers is not None:
-            await self._handle(identity, headers, scope, receive, send)
+        # _admit and _handle written out: one coroutine frame for the usual admitted request.
+        state = scope.get("state")
+        if state is None:
+            scope["state"] = state = {}
+        state[DECISION_STATE_KEY] = decision
+        if not decision.allowed:
+            await self._refuse(decision, scope, send)
+            return
+        headers = rate_limit_headers(
+            decision,
+            legacy=self.legacy_headers,
+            draft=self.draft_headers,
+            syntax=self.header_syntax,
+        )
+        if self.concurrency_policies:
+            await self._with_leases(identity, headers, scope, receive, send)
+        elif headers:
+            await self.app(scope, receive, _with_headers(send, headers))
+        else:
+            await self.app(scope, receive, send)
 
     async def _admit(
         self, decision: Decision, scope: Scope, send: Send
@@ -261,17 +284,7 @@ class EnterpriseRateLimiter:
     async def _respond(
         self, headers: list[tuple[bytes, bytes]], scope: Scope, receive: Receive, send: Send
     ) -> None:
-        if not headers:
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start" and not 300 <= message["status"] < 400:
-                message = dict(message)
-                message["headers"] = [*message.get("headers", ()), *headers]
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+        await self.app(scope, receive, _with_headers(send, headers) if headers else send)
 
     async def _reserved(
         self,
@@ -354,6 +367,18 @@ class EnterpriseRateLimiter:
             {"type": "http.response.start", "status": decision.status_code, "headers": headers}
         )
         await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+def _with_headers(send: Send, headers: list[tuple[bytes, bytes]]) -> Send:
+    """``send``, adding ``headers`` to the response start (not to a 3xx)."""
+
+    async def send_with_headers(message: Message) -> None:
+        if message["type"] == "http.response.start" and not 300 <= message["status"] < 400:
+            message = dict(message)
+            message["headers"] = [*message.get("headers", ()), *headers]
+        await send(message)
+
+    return send_with_headers
 
 
 def decision_of(scope: Scope) -> Decision | None:

@@ -101,21 +101,49 @@ def _static_parts(decision: Decision, syntax: str) -> tuple[bytes, list[str]]:
     return parts
 
 
+_WHOLE_SECOND = 1_000_000
+
+
 class _HeaderPlan:
     """What the headers of an admitted decision need of its policy set, worked out once per plan
     (per tier and syntax): per enforced policy its offset in the backend's values, limit, bucket
-    length and window + bucket length, the legacy headers' fixed values as bytes, and the
-    ``RateLimit`` value as a bytes template."""
+    length, window + bucket length, and its ``X-RateLimit-Limit`` and ``-Tier`` values as bytes;
+    the ``RateLimit-Policy`` value, and the ``RateLimit`` value as a bytes template.
 
-    __slots__ = ("items", "limits", "policy", "template", "tiers")
+    ``seconds`` holds the same items with the lengths in whole seconds, when every one is (the
+    usual case): a reset instant ``E`` whole seconds into the clock is ``E - now // 10**6``
+    seconds away, rounded up, so a response needs no division per policy.
+    """
+
+    __slots__ = ("items", "policy", "seconds", "template")
 
     def __init__(self, policy_set: PolicySet, tier: str | None, policy: bytes, syntax: str) -> None:
         enforced = [(3 * i, s) for i, s in enumerate(policy_set) if not s[8]]
+        # Per policy: offsets of its used count and oldest bucket in the values, limit, bucket
+        # length, window + bucket length, then its X-RateLimit-Limit and -Tier values.
         self.items = tuple(
-            (offset, static[4], static[7], static[6] + static[7]) for offset, static in enforced
+            (
+                offset,
+                offset + 1,
+                static[4],
+                static[7],
+                static[6] + static[7],
+                (str(static[4]).encode(), (static[2] or tier or "").encode("latin-1") or None),
+            )
+            for offset, static in enforced
         )
-        self.limits = [str(static[4]).encode() for _, static in enforced]
-        self.tiers = [(static[2] or tier or "").encode("latin-1") or None for _, static in enforced]
+        whole = all(
+            bucket_us % _WHOLE_SECOND == 0 and span % _WHOLE_SECOND == 0
+            for _, _, _, bucket_us, span, _ in self.items
+        )
+        self.seconds = (
+            tuple(
+                (i, j, limit, bucket_us // _WHOLE_SECOND, span // _WHOLE_SECOND, fixed)
+                for i, j, limit, bucket_us, span, fixed in self.items
+            )
+            if whole
+            else None
+        )
         self.policy = policy
         remaining, reset = _params(syntax)
         self.template = ", ".join(
@@ -124,14 +152,27 @@ class _HeaderPlan:
         ).encode("latin-1")
 
 
-def _header_plan(decision: Decision, policy_set: PolicySet, syntax: str) -> _HeaderPlan:
-    key = ("headers", decision.tier, syntax)
-    plan: _HeaderPlan | None = policy_set.derived.get(key)
-    if plan is None:
-        plan = policy_set.derived[key] = _HeaderPlan(
-            policy_set, decision.tier, _static_parts(decision, syntax)[0], syntax
-        )
-    return plan
+_Item = tuple[int, int, int, int, int, tuple[bytes, bytes | None]]
+
+
+def _exact_state(
+    items: tuple[_Item, ...], values: Sequence[int], now: int
+) -> tuple[list[int], tuple[bytes, bytes | None], int, int]:
+    """``RateLimit``'s numbers (remaining, reset per policy) and the most constraining policy's
+    legacy values, remaining and reset, in microseconds (any window and bucket lengths)."""
+    state: list[int] = []
+    best = items[0][5]
+    best_left = best_reset = best_reset_us = -1
+    for i, j, limit, bucket_us, span, fixed in items:
+        used = values[i]
+        oldest = values[j]
+        left = limit - used if used < limit else 0
+        reset_us = oldest * bucket_us + span - now if oldest >= 0 else 0
+        reset = -(-reset_us // 1_000_000) if reset_us > 0 else 0
+        state += (left, reset)
+        if best_left < 0 or left < best_left or (left == best_left and reset_us > best_reset_us):
+            best, best_left, best_reset, best_reset_us = fixed, left, reset, reset_us
+    return state, best, best_left, best_reset
 
 
 def _admitted_headers(
@@ -144,39 +185,67 @@ def _admitted_headers(
 ) -> list[tuple[bytes, bytes]]:
     """Headers of an admitted decision straight from the backend's raw answer (the hot path of
     every response): one pass, no per-policy objects, fixed parts prepared per plan."""
-    plan = _header_plan(decision, policy_set, syntax)
-    if not plan.items:
-        return []
+    key = ("headers", decision.tier, syntax)
+    plan: _HeaderPlan | None = policy_set.derived.get(key)
+    if plan is None:
+        plan = policy_set.derived[key] = _HeaderPlan(
+            policy_set, decision.tier, _static_parts(decision, syntax)[0], syntax
+        )
     now = decision.clock_us
-    state: list[int] = []
-    best = best_left = best_reset = best_reset_us = 0
-    for position, (i, limit, bucket_us, span) in enumerate(plan.items):
-        used = values[i]
-        oldest = values[i + 1]
-        left = limit - used if used < limit else 0
-        reset_us = oldest * bucket_us + span - now if oldest >= 0 else 0
-        reset = -(-reset_us // 1_000_000) if reset_us > 0 else 0
-        state += (left, reset)
-        if position == 0 or left < best_left or (left == best_left and reset_us > best_reset_us):
-            best = position
-            best_left = left
-            best_reset = reset
-            best_reset_us = reset_us
-    headers: list[tuple[bytes, bytes]] = []
+    seconds = plan.seconds
+    if seconds:
+        # Whole seconds (see _HeaderPlan): the same numbers as _exact_state, and the same choice
+        # of policy, since for live buckets (oldest >= 0) a later reset instant in seconds is a
+        # later one in microseconds.
+        now_s = now // _WHOLE_SECOND
+        state: list[int] = []
+        best = seconds[0][5]
+        best_left = best_reset = -1
+        for i, j, limit, bucket_s, span_s, fixed in seconds:
+            oldest = values[j]
+            if oldest < 0:  # nothing counted in this window: reset 0, leave it to the exact pass
+                state, best, best_left, best_reset = _exact_state(plan.items, values, now)
+                break
+            used = values[i]
+            left = limit - used if used < limit else 0
+            reset = oldest * bucket_s + span_s - now_s
+            state += (left, reset if reset > 0 else 0)
+            if best_left < 0 or left < best_left or (left == best_left and reset > best_reset):
+                best, best_left, best_reset = fixed, left, reset
+        if best_reset < 0:
+            best_reset = 0
+    elif plan.items:
+        state, best, best_left, best_reset = _exact_state(plan.items, values, now)
+    else:
+        return []
     if legacy:
-        headers += (
-            (b"x-ratelimit-limit", plan.limits[best]),
+        tier = best[1]
+        if draft and tier is not None:
+            return [
+                (b"x-ratelimit-limit", best[0]),
+                (b"x-ratelimit-remaining", b"%d" % best_left),
+                (b"x-ratelimit-reset", b"%d" % best_reset),
+                (b"x-ratelimit-tier", tier),
+                (b"ratelimit-policy", plan.policy),
+                (b"ratelimit", plan.template % tuple(state)),
+            ]
+        headers = [
+            (b"x-ratelimit-limit", best[0]),
             (b"x-ratelimit-remaining", b"%d" % best_left),
             (b"x-ratelimit-reset", b"%d" % best_reset),
-        )
-        tier = plan.tiers[best]
+        ]
         if tier is not None:
             headers.append((b"x-ratelimit-tier", tier))
-    if draft:
-        headers += (
-            (b"ratelimit-policy", plan.policy),
-            (b"ratelimit", plan.template % tuple(state)),
-        )
+        if not draft:
+            return headers
+    else:
+        headers = []
+        if not draft:
+            return headers
+    headers += (
+        (b"ratelimit-policy", plan.policy),
+        (b"ratelimit", plan.template % tuple(state)),
+    )
     return headers
 
 

@@ -30,7 +30,6 @@ from relaypoint_core.request_state import (
     Principal,
     ResolvedTenant,
 )
-from relaypoint_core.tenant_ids import TenantSlug
 from relaypoint_ratelimit.errors import RateLimitConfigurationError
 
 __all__ = [
@@ -307,11 +306,15 @@ class VerifiedIdentityResolver:
         trusted_proxies: Networks whose ``X-Forwarded-For`` is believed for anonymous callers.
     """
 
-    __slots__ = ("_addresses", "plan_tiers")
+    __slots__ = ("_addresses", "_cache", "plan_tiers")
+
+    _MAX_CACHED = 50_000
 
     def __init__(self, *, plan_tiers: PlanTierSource, trusted_proxies: Iterable[str] = ()) -> None:
         self.plan_tiers = plan_tiers
         self._addresses = ScopeIdentityResolver(trusted_proxies=trusted_proxies, tier_claim=None)
+        # As in ScopeIdentityResolver: a returning caller's (immutable) Identity is reused.
+        self._cache: dict[tuple[str, str | None, str | None], Identity] = {}
 
     async def __call__(self, scope: MutableMapping[str, Any]) -> Identity:
         """The identity ``scope`` is charged as.
@@ -326,6 +329,13 @@ class VerifiedIdentityResolver:
         principal = state.get(PRINCIPAL_STATE_KEY) if state else None
         if not isinstance(principal, Principal):
             return self._addresses(scope)
-        tenant = principal.tenant_id
-        tier = await self.plan_tiers.plan_tier(TenantSlug(tenant)) if tenant else None
-        return Identity(principal.user_id, tenant, tier, tier)
+        tenant = principal.tenant_id  # already a TenantSlug (NewType: no call needed)
+        tier = await self.plan_tiers.plan_tier(tenant) if tenant else None
+        key = (principal.user_id, tenant, tier)
+        identity = self._cache.get(key)
+        if identity is None:
+            identity = Identity(principal.user_id, tenant, tier, tier)
+            if len(self._cache) >= self._MAX_CACHED:
+                self._cache.clear()
+            self._cache[key] = identity
+        return identity

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
@@ -17,6 +18,7 @@ from relaypoint_core.request_state import (
     set_scope_tenant,
 )
 from relaypoint_core.tenant_context import tenant_scope
+from relaypoint_core.tenant_ids import TenantSlug
 from relaypoint_ratelimit import (
     DEFAULT_TIERS,
     Identity,
@@ -64,6 +66,51 @@ async def test_verified_resolver_takes_the_tier_from_the_tenants_plan() -> None:
     anonymous = http_scope(peer="127.0.0.3")
     set_scope_tenant(anonymous, ResolvedTenant("acme", plan_tier="PROFESSIONAL"))
     assert await resolver(anonymous) == Identity("127.0.0.3", anonymous=True)
+
+
+class ChangingPlans:
+    """A plan-tier source whose tenants change plans between requests."""
+
+    def __init__(self) -> None:
+        self.tiers: dict[str, str] = {}
+
+    async def plan_tier(self, tenant: TenantSlug) -> str | None:
+        return self.tiers.get(tenant)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["1", "2", "3"]),
+            st.sampled_from(["acme", "globex", None]),
+            st.sampled_from(["FREE", "PROFESSIONAL", None]),
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_verified_resolver_follows_plan_changes_through_its_identity_cache(
+    requests: list[tuple[str, str | None, str | None]],
+) -> None:
+    """Reused identities are always the ones a fresh resolution would build: the user's tenant
+    at that tenant's plan tier as it is now."""
+    asyncio.run(_resolve_all(requests))
+
+
+async def _resolve_all(requests: list[tuple[str, str | None, str | None]]) -> None:
+    plans = ChangingPlans()
+    resolver = VerifiedIdentityResolver(plan_tiers=plans)
+    for user, tenant, tier in requests:
+        if tenant is not None:
+            if tier is None:
+                plans.tiers.pop(tenant, None)
+            else:
+                plans.tiers[tenant] = tier
+        scope = http_scope()
+        set_scope_principal(scope, Principal(user, TenantSlug(tenant) if tenant else None))
+        now = plans.tiers.get(tenant) if tenant else None
+        assert await resolver(scope) == Identity(user, tenant, now, now)
 
 
 async def test_a_stored_user_tier_still_wins_over_the_plan() -> None:
