@@ -1,7 +1,9 @@
 """``AuthService``: login, refresh with rotation and reuse detection, logout, token verification.
 
 Access tokens are short-lived (30 minutes by default) and verified without a store round trip
-unless ``check_access_revocation=True``. Refresh tokens belong to a family rotated on each
+unless ``check_access_revocation=True``; a token verified before is answered from a bounded cache
+of verified decodes (``verified_token_cache_size``, 4096 by default, 0 to disable) after its time
+claims are checked again. Refresh tokens belong to a family rotated on each
 refresh; reuse detection and the refresh grace window (``refresh_grace`` seconds, 10 by default)
 live in `relaypoint_core.auth.refresh`.
 """
@@ -29,6 +31,7 @@ from relaypoint_core.auth.store import SessionInfo, TokenStore
 from relaypoint_core.auth.stores import create_token_store
 from relaypoint_core.auth.tokens import ACCESS, REFRESH, TokenCodec, new_token_id
 from relaypoint_core.auth.users import UserDirectory, UserRecord
+from relaypoint_core.auth.verified_cache import DEFAULT_VERIFIED_TOKEN_CACHE_SIZE
 from relaypoint_core.clock import Clock, system_clock
 from relaypoint_core.config import RelayPointSettings
 from relaypoint_core.errors import ConfigurationError
@@ -70,12 +73,20 @@ class AuthService:
         refresh_grace: float = DEFAULT_REFRESH_GRACE,
         enforce_not_before: bool = True,
         credential_verifiers: Iterable[CredentialVerifier] = (),
+        verified_token_cache_size: int = DEFAULT_VERIFIED_TOKEN_CACHE_SIZE,
     ) -> None:
         if not 0 < access_ttl <= 24 * 3600:
             raise ConfigurationError("access_ttl must be between 1 second and 24 hours")
         if not access_ttl < refresh_ttl <= 366 * 24 * 3600:
             raise ConfigurationError("refresh_ttl must be longer than access_ttl and <= 1 year")
-        self.codec = TokenCodec(keys, issuer=issuer, audience=audience, leeway=leeway, clock=clock)
+        self.codec = TokenCodec(
+            keys,
+            issuer=issuer,
+            audience=audience,
+            leeway=leeway,
+            clock=clock,
+            cache_size=verified_token_cache_size,
+        )
         self.users = users
         self.store: TokenStore = store if store is not None else create_token_store(clock=clock)
         self.audit: AuditLog = audit if audit is not None else LoggingAuditLog()
