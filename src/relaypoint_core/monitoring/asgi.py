@@ -147,9 +147,7 @@ class MetricsMiddleware:
             children.duration.observe(duration)
             if self._record_reports:
                 tenant_id = tenant.tenant_id if tenant is not None else current_tenant()
-                monitor.store.record_request(
-                    children.route, duration, children.is_error, tenant_id
-                )
+                monitor.store.record_request(children.route, duration, children.is_error, tenant_id)
 
     def _make_children(
         self, monitor: PerformanceMonitor, key: tuple[str, str, int, str]
