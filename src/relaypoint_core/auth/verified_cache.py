@@ -157,8 +157,8 @@ class VerifiedTokenCache:
         if self.maxsize == 0:
             return
         entries = self._entries
+        entries.pop(token, None)  # re-inserted last; no move_to_end to race with an eviction
         entries[token] = entry
-        entries.move_to_end(token)
         while len(entries) > self.maxsize:
             try:
                 entries.popitem(last=False)
