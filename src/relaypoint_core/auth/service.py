@@ -1,11 +1,9 @@
 """``AuthService``: login, refresh with rotation and reuse detection, logout, token verification.
 
 Access tokens are short-lived (30 minutes by default) and verified without a store round trip
-unless ``check_access_revocation=True``; a token verified before is answered from a bounded cache
-of verified decodes (``verified_token_cache_size``, 4096 by default, 0 to disable) after its time
-claims are checked again. Refresh tokens belong to a family rotated on each
-refresh; reuse detection and the refresh grace window (``refresh_grace`` seconds, 10 by default)
-live in `relaypoint_core.auth.refresh`.
+unless ``check_access_revocation=True``, repeat ones from a cache (``verified_token_cache_size``).
+Refresh tokens belong to a family rotated on each refresh; reuse detection and the refresh grace
+window (``refresh_grace`` seconds, 10 by default) live in `relaypoint_core.auth.refresh`.
 """
 
 from __future__ import annotations
@@ -79,13 +77,9 @@ class AuthService:
             raise ConfigurationError("access_ttl must be between 1 second and 24 hours")
         if not access_ttl < refresh_ttl <= 366 * 24 * 3600:
             raise ConfigurationError("refresh_ttl must be longer than access_ttl and <= 1 year")
+        size = verified_token_cache_size
         self.codec = TokenCodec(
-            keys,
-            issuer=issuer,
-            audience=audience,
-            leeway=leeway,
-            clock=clock,
-            cache_size=verified_token_cache_size,
+            keys, issuer=issuer, audience=audience, leeway=leeway, clock=clock, cache_size=size
         )
         self.users = users
         self.store: TokenStore = store if store is not None else create_token_store(clock=clock)
@@ -341,12 +335,9 @@ class AuthService:
     def decode_access_token(self, token: str) -> Principal:
         """Verify signature and claims (no store round trip) and return the caller."""
         claims = self.codec.decode(token, token_type=ACCESS)
+        # Positional (user_id, tenant_id, roles, token_id, claims): this runs on every request.
         return Principal(
-            user_id=claims["sub"],
-            tenant_id=claims.get("tid"),
-            roles=roles_claim(claims),
-            token_id=claims["jti"],
-            claims=claims,
+            claims["sub"], claims.get("tid"), roles_claim(claims), claims["jti"], claims
         )
 
     async def verify_access_token(self, token: str) -> Principal:
