@@ -34,9 +34,10 @@ def bearer_token(headers: Any) -> str | None:
     """The token of an ``Authorization: Bearer <token>`` header in raw ASGI headers, if any."""
     for name, value in headers:
         if name == b"authorization":
-            scheme, _, token = value.decode("latin-1").strip().partition(" ")
-            if scheme.lower() == "bearer" and token.strip():
-                return str(token.strip())
+            scheme, _, rest = value.decode("latin-1").strip().partition(" ")
+            token: str = rest.strip()
+            if token and scheme.lower() == "bearer":
+                return token
             return None
     return None
 

@@ -40,6 +40,10 @@ class EpochGate:
         self._epoch: int | None = None
         self._checked_at = float("-inf")
 
+    def due(self) -> bool:
+        """Whether `changed` would poll now (cheap, no await: callers skip it when not due)."""
+        return self._clock.monotonic() - self._checked_at >= self.interval
+
     async def changed(self) -> bool:
         """True when the epoch moved since the last poll (callers then drop their caches).
 
@@ -83,7 +87,8 @@ class NotBeforeCache:
 
     async def get(self, tenant_id: str | None, user_id: str) -> float | None:
         """The user's not-before time (``None``: no limit), from cache when fresh."""
-        if await self._gate.changed():
+        gate = self._gate
+        if gate.due() and await gate.changed():  # steady state: no poll, no coroutine
             self._values.clear()
         key = (tenant_id, user_id)
         try:

@@ -1,9 +1,9 @@
 """``AuthService``: login, refresh with rotation and reuse detection, logout, token verification.
 
 Access tokens are short-lived (30 minutes by default) and verified without a store round trip
-unless ``check_access_revocation=True``. Refresh tokens belong to a family rotated on each
-refresh; reuse detection and the refresh grace window (``refresh_grace`` seconds, 10 by default)
-live in `relaypoint_core.auth.refresh`.
+unless ``check_access_revocation=True``, repeat ones from a cache (``verified_token_cache_size``).
+Refresh tokens belong to a family rotated on each refresh; reuse detection and the refresh grace
+window (``refresh_grace`` seconds, 10 by default) live in `relaypoint_core.auth.refresh`.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from relaypoint_core.auth.store import SessionInfo, TokenStore
 from relaypoint_core.auth.stores import create_token_store
 from relaypoint_core.auth.tokens import ACCESS, REFRESH, TokenCodec, new_token_id
 from relaypoint_core.auth.users import UserDirectory, UserRecord
+from relaypoint_core.auth.verified_cache import DEFAULT_VERIFIED_TOKEN_CACHE_SIZE
 from relaypoint_core.clock import Clock, system_clock
 from relaypoint_core.config import RelayPointSettings
 from relaypoint_core.errors import ConfigurationError
@@ -70,12 +71,16 @@ class AuthService:
         refresh_grace: float = DEFAULT_REFRESH_GRACE,
         enforce_not_before: bool = True,
         credential_verifiers: Iterable[CredentialVerifier] = (),
+        verified_token_cache_size: int = DEFAULT_VERIFIED_TOKEN_CACHE_SIZE,
     ) -> None:
         if not 0 < access_ttl <= 24 * 3600:
             raise ConfigurationError("access_ttl must be between 1 second and 24 hours")
         if not access_ttl < refresh_ttl <= 366 * 24 * 3600:
             raise ConfigurationError("refresh_ttl must be longer than access_ttl and <= 1 year")
-        self.codec = TokenCodec(keys, issuer=issuer, audience=audience, leeway=leeway, clock=clock)
+        size = verified_token_cache_size
+        self.codec = TokenCodec(
+            keys, issuer=issuer, audience=audience, leeway=leeway, clock=clock, cache_size=size
+        )
         self.users = users
         self.store: TokenStore = store if store is not None else create_token_store(clock=clock)
         self.audit: AuditLog = audit if audit is not None else LoggingAuditLog()
@@ -330,12 +335,9 @@ class AuthService:
     def decode_access_token(self, token: str) -> Principal:
         """Verify signature and claims (no store round trip) and return the caller."""
         claims = self.codec.decode(token, token_type=ACCESS)
+        # Positional (user_id, tenant_id, roles, token_id, claims): this runs on every request.
         return Principal(
-            user_id=claims["sub"],
-            tenant_id=claims.get("tid"),
-            roles=roles_claim(claims),
-            token_id=claims["jti"],
-            claims=claims,
+            claims["sub"], claims.get("tid"), roles_claim(claims), claims["jti"], claims
         )
 
     async def verify_access_token(self, token: str) -> Principal:

@@ -6,6 +6,10 @@ so its parsing, the allow-list check and the key lookup are cached per distinct 
 signature is checked with pyjwt's algorithm implementation and a key prepared once.
 Claims checked on every token: ``typ``, ``iss``, ``aud``, ``exp``, ``nbf``, ``iat`` (with a small
 leeway), and the presence and types of ``sub``, ``jti`` and ``tid``.
+
+Access tokens that verified are kept in a bounded `VerifiedTokenCache` keyed by the token string:
+a repeat presentation only has its time claims checked again (against the clock, every time).
+The cache is replaced whenever the key ring, issuer or audience changes.
 """
 
 from __future__ import annotations
@@ -26,6 +30,11 @@ from relaypoint_core.auth.errors import (
     TokenNotYetValidError,
 )
 from relaypoint_core.auth.keys import ALLOWED_ALGORITHMS, KeyRing, SigningKey
+from relaypoint_core.auth.verified_cache import (
+    DEFAULT_VERIFIED_TOKEN_CACHE_SIZE,
+    VerifiedToken,
+    VerifiedTokenCache,
+)
 from relaypoint_core.clock import Clock, system_clock
 from relaypoint_core.errors import ConfigurationError
 
@@ -43,9 +52,12 @@ _MAX_KID_LENGTH = 256
 _MAX_IDENTITY_CLAIM = 256
 
 
+_NUMBER = (int, float)  # a tuple, not ``int | float``: that builds a new union on every call
+
+
 def _is_time(value: object) -> TypeGuard[float]:
     # json.loads accepts NaN and Infinity: a NaN exp would compare as "never expired".
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    return isinstance(value, _NUMBER) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def new_token_id() -> str:
@@ -103,9 +115,19 @@ class _Header:
 
 
 class TokenCodec:
-    """Signs claims into compact JWTs and verifies them against a `KeyRing`."""
+    """Signs claims into compact JWTs and verifies them against a `KeyRing`.
 
-    __slots__ = ("_headers", "_keys", "audience", "clock", "issuer", "leeway")
+    Args:
+        keys: The ring whose current key signs and whose keys verify.
+        issuer: The ``iss`` claim written and required.
+        audience: The ``aud`` claim written and required.
+        leeway: Seconds of clock skew tolerated on ``exp``, ``nbf`` and ``iat`` (0 to 300).
+        clock: The clock the time claims are checked against.
+        cache_size: How many verified access tokens to remember (``0``: none); see
+            `relaypoint_core.auth.verified_cache`.
+    """
+
+    __slots__ = ("_audience", "_headers", "_issuer", "_keys", "_verified", "clock", "leeway")
 
     def __init__(
         self,
@@ -115,17 +137,25 @@ class TokenCodec:
         audience: str,
         leeway: float = 10.0,
         clock: Clock = system_clock,
+        cache_size: int = DEFAULT_VERIFIED_TOKEN_CACHE_SIZE,
     ) -> None:
         if not issuer or not audience:
             raise ConfigurationError("tokens need a non-empty issuer and audience")
         if not 0 <= leeway <= 300:
             raise ConfigurationError("token leeway must be between 0 and 300 seconds")
         self._keys = keys
-        self.issuer = issuer
-        self.audience = audience
+        self._issuer = issuer
+        self._audience = audience
         self.leeway = float(leeway)
         self.clock = clock
         self._headers: dict[str, _Header] = {}
+        self._verified = VerifiedTokenCache(cache_size)
+
+    def _forget_verified(self) -> None:
+        # A new object rather than clear(): a verification that started before the change and
+        # finishes after it stores its result in the old cache, which nobody reads any more.
+        self._headers = {}
+        self._verified = VerifiedTokenCache(self._verified.maxsize)
 
     @property
     def keys(self) -> KeyRing:
@@ -133,9 +163,37 @@ class TokenCodec:
 
     @keys.setter
     def keys(self, ring: KeyRing) -> None:
-        """Swap the key ring (rotation at run time); cached headers are dropped."""
+        """Swap the key ring (rotation at run time); cached headers and verified tokens are
+        dropped, so tokens of a retired key are refused from the next decode."""
         self._keys = ring
-        self._headers = {}
+        self._forget_verified()
+
+    @property
+    def issuer(self) -> str:
+        return self._issuer
+
+    @issuer.setter
+    def issuer(self, value: str) -> None:
+        if not value:
+            raise ConfigurationError("tokens need a non-empty issuer and audience")
+        self._issuer = value
+        self._forget_verified()
+
+    @property
+    def audience(self) -> str:
+        return self._audience
+
+    @audience.setter
+    def audience(self, value: str) -> None:
+        if not value:
+            raise ConfigurationError("tokens need a non-empty issuer and audience")
+        self._audience = value
+        self._forget_verified()
+
+    @property
+    def verified_cache(self) -> VerifiedTokenCache:
+        """The cache of verified access tokens (its ``len`` and ``maxsize``, or to ``clear`` it)."""
+        return self._verified
 
     # --- encoding -------------------------------------------------------------------------------
 
@@ -181,9 +239,38 @@ class TokenCodec:
         return resolved
 
     def decode(self, token: str, *, token_type: str) -> dict[str, Any]:
-        """Verify ``token`` and return its claims, or raise a `TokenInvalidError` subclass."""
+        """Verify ``token`` and return its claims, or raise a `TokenInvalidError` subclass.
+
+        The claims are the caller's own copy. An access token verified before is answered from
+        the verified-token cache after its time claims are checked again.
+        """
         if not isinstance(token, str) or len(token) > _MAX_TOKEN_LENGTH:
             raise TokenInvalidError("token is not a string of reasonable length")
+        if token_type != ACCESS:
+            return self._verify(token, token_type)
+        cache = self._verified
+        entry = cache.get(token)
+        if entry is None or entry.token_type != token_type:
+            claims = self._verify(token, token_type)
+            verified = VerifiedToken.of(token_type, claims)
+            if verified is not None:
+                cache.put(token, verified)
+            return claims
+        # The time claims of a cached token, checked as `_check_times` does, minus the type checks
+        # that its first verification passed: same clock, same leeway, same errors.
+        now = self.clock.time()
+        leeway = self.leeway
+        if now > entry.exp + leeway:
+            cache.discard(token)
+            raise TokenExpiredError(f"{token_type} token expired")
+        if entry.nbf is not None and now + leeway < entry.nbf:
+            raise TokenNotYetValidError("token is not valid yet (nbf in the future)")
+        if entry.iat is not None and now + leeway < entry.iat:
+            raise TokenNotYetValidError("token was issued in the future (iat)")
+        return entry.claims()
+
+    def _verify(self, token: str, token_type: str) -> dict[str, Any]:
+        """The full verification: shape, header, signature, JSON and every claim."""
         if _TOKEN_SHAPE.fullmatch(token) is None:
             raise TokenInvalidError("token is not a signed compact JWT (header.payload.signature)")
         header_segment, payload_segment, signature_segment = token.split(".")
@@ -208,26 +295,27 @@ class TokenCodec:
         aud = claims.get("aud")
         if aud != self.audience and not (isinstance(aud, list) and self.audience in aud):
             raise TokenInvalidError("token audience is not accepted")
-        now = self.clock.time()
-        exp = claims.get("exp")
-        if not _is_time(exp):
-            raise TokenInvalidError("token has no numeric exp")
-        if now > exp + self.leeway:
-            raise TokenExpiredError(f"{token_type} token expired")
-        nbf = claims.get("nbf")
-        if nbf is not None:
-            if not _is_time(nbf):
-                raise TokenInvalidError("token nbf is not numeric")
-            if now + self.leeway < nbf:
-                raise TokenNotYetValidError("token is not valid yet (nbf in the future)")
-        iat = claims.get("iat")
-        if iat is not None:
-            if not _is_time(iat):
-                raise TokenInvalidError("token iat is not numeric")
-            if now + self.leeway < iat:
-                raise TokenNotYetValidError("token was issued in the future (iat)")
+        self._check_times(claims.get("exp"), claims.get("nbf"), claims.get("iat"), token_type)
         if not _is_identity(claims.get("sub")) or not _is_identity(claims.get("jti")):
             raise TokenInvalidError("token lacks a usable sub or jti")
         tid = claims.get("tid")
         if tid is not None and not _is_identity(tid):
             raise TokenInvalidError("token tenant claim is not a usable string")
+
+    def _check_times(self, exp: object, nbf: object, iat: object, token_type: str) -> None:
+        """``exp``, ``nbf`` and ``iat`` against the clock, with the leeway (on every decode)."""
+        now = self.clock.time()
+        if not _is_time(exp):
+            raise TokenInvalidError("token has no numeric exp")
+        if now > exp + self.leeway:
+            raise TokenExpiredError(f"{token_type} token expired")
+        if nbf is not None:
+            if not _is_time(nbf):
+                raise TokenInvalidError("token nbf is not numeric")
+            if now + self.leeway < nbf:
+                raise TokenNotYetValidError("token is not valid yet (nbf in the future)")
+        if iat is not None:
+            if not _is_time(iat):
+                raise TokenInvalidError("token iat is not numeric")
+            if now + self.leeway < iat:
+                raise TokenNotYetValidError("token was issued in the future (iat)")

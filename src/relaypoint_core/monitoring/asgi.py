@@ -89,12 +89,15 @@ class MetricsMiddleware:
         return performance_monitor if self._monitor is None else self._monitor
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if not self._order.checked and scope["type"] == "http":
-            self._order(scope)
-        if scope["type"] != "http" or scope["path"] in self._excluded:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        monitor = self.monitor
+        if not self._order.checked:
+            self._order(scope)
+        if scope["path"] in self._excluded:
+            await self.app(scope, receive, send)
+            return
+        monitor = performance_monitor if self._monitor is None else self._monitor
         method: str = scope["method"]
         if method not in KNOWN_METHODS:
             method = OTHER_METHOD
@@ -130,36 +133,21 @@ class MetricsMiddleware:
             duration = now() - started
             in_progress.dec()
             current_measurement.reset(token)
-            self._observe(
-                monitor, scope, measurement, entry_root, entry_app, method, status_code, duration
-            )
-
-    def _observe(
-        self,
-        monitor: PerformanceMonitor,
-        scope: Scope,
-        measurement: RequestMeasurement,
-        entry_root: str,
-        entry_app: Any,
-        method: str,
-        status_code: int,
-        duration: float,
-    ) -> None:
-        route = measurement.route or self._route_template(scope, entry_root, entry_app)
-        tenant = get_scope_tenant(scope)
-        tier = (tenant.plan_tier if tenant is not None else None) or UNKNOWN_LABEL
-        status = status_code or 500  # the app returned without ever starting a response
-        key = (method, route, status, tier)
-        children = self._children.get(key)
-        if children is None:
-            children = self._make_children(monitor, key)
-        children.requests.inc()
-        if children.errors is not None:
-            children.errors.inc()
-        children.duration.observe(duration)
-        if self._record_reports:
-            tenant_id = tenant.tenant_id if tenant is not None else current_tenant()
-            monitor.store.record_request(children.route, duration, children.is_error, tenant_id)
+            # Observed here rather than in a helper: one call less on every request.
+            route = measurement.route or self._route_template(scope, entry_root, entry_app)
+            tenant = get_scope_tenant(scope)
+            tier = (tenant.plan_tier if tenant is not None else None) or UNKNOWN_LABEL
+            key = (method, route, status_code or 500, tier)  # 0: no response was ever started
+            children = self._children.get(key)
+            if children is None:
+                children = self._make_children(monitor, key)
+            children.requests.inc()
+            if children.errors is not None:
+                children.errors.inc()
+            children.duration.observe(duration)
+            if self._record_reports:
+                tenant_id = tenant.tenant_id if tenant is not None else current_tenant()
+                monitor.store.record_request(children.route, duration, children.is_error, tenant_id)
 
     def _make_children(
         self, monitor: PerformanceMonitor, key: tuple[str, str, int, str]
