@@ -209,7 +209,16 @@ class RealtimeServer:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="realtime sweep")
 
     async def stop(self) -> None:
-        """Stop the sweeps and close the fan-out client; connections are left to the server."""
+        """Stop the sweeps, engine.io's ping task and the fan-out; connections are left to the server.
+
+        python-socketio asks for ``shutdown()`` before the web server stops: it ends engine.io's
+        ping-timeout task by setting its event. Left to be cancelled instead, that task can miss
+        the cancellation (Python 3.11's ``wait_for`` turns a cancellation that meets its timeout
+        into a ``TimeoutError``, which the task's loop retries), and whatever waits for every
+        task, an ``asyncio.Runner`` closing, then waits for ever.
+        """
+        if getattr(self._sio.eio, "service_task_handle", None) is not None:
+            await self._sio.shutdown()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -3,6 +3,7 @@ credential's lifetime (driven by a fake clock and explicit sweeps), RBAC and mes
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -305,3 +306,20 @@ async def test_same_origin_connects_and_a_foreign_origin_is_refused(stack: Stack
     own = RecordingClient()
     assert await own.connect(stack.url, auth={"token": token}, headers={"Origin": stack.url})
     await own.close()
+
+
+async def test_stop_ends_engineio_ping_task_without_cancelling_it(stack: Stack) -> None:
+    client = await stack.client(await stack.token("ada"))
+
+    def ping_tasks() -> list[asyncio.Task[object]]:
+        return [
+            task
+            for task in asyncio.all_tasks()
+            if not task.done() and "_service_task" in repr(task.get_coro())
+        ]
+
+    assert ping_tasks(), "a connection starts engine.io's ping-timeout task"
+    await stack.server.stop()
+    assert ping_tasks() == []
+    await stack.server.stop()  # idempotent
+    await client.sio.disconnect()
