@@ -228,20 +228,11 @@ class EnterpriseRateLimiter:
         decision = limiter.check_now(identity, cost=cost, route=route)
         if decision is None:
             decision = await limiter.check(identity, cost=cost, route=route)
-        # _admit and _handle written out: one coroutine frame for the usual admitted request.
-        state = scope.get("state")
-        if state is None:
-            scope["state"] = state = {}
-        state[DECISION_STATE_KEY] = decision
-        if not decision.allowed:
+        headers = self._record(decision, scope)
+        if headers is None:
             await self._refuse(decision, scope, send)
             return
-        headers = rate_limit_headers(
-            decision,
-            legacy=self.legacy_headers,
-            draft=self.draft_headers,
-            syntax=self.header_syntax,
-        )
+        # _handle written out: one coroutine frame for the usual admitted request.
         if self.concurrency_policies:
             await self._with_leases(identity, headers, scope, receive, send)
         elif headers:
@@ -249,17 +240,14 @@ class EnterpriseRateLimiter:
         else:
             await self.app(scope, receive, send)
 
-    async def _admit(
-        self, decision: Decision, scope: Scope, send: Send
-    ) -> list[tuple[bytes, bytes]] | None:
-        """Record ``decision`` in the request state; refuse the request (``None``) or return the
-        rate-limit headers its response carries."""
+    def _record(self, decision: Decision, scope: Scope) -> list[tuple[bytes, bytes]] | None:
+        """Record ``decision`` in the request state; ``None`` if it refuses the request (the
+        caller answers it), else the rate-limit headers the response carries."""
         state = scope.get("state")
         if state is None:
             scope["state"] = state = {}
         state[DECISION_STATE_KEY] = decision
         if not decision.allowed:
-            await self._refuse(decision, scope, send)
             return None
         return rate_limit_headers(
             decision,
@@ -297,8 +285,9 @@ class EnterpriseRateLimiter:
     ) -> None:
         """Reserve the route's estimate, run the handler, settle the cost it reported."""
         reservation = await self.limiter.reserve(identity, estimate, route=route)
-        headers = await self._admit(reservation.decision, scope, send)
+        headers = self._record(reservation.decision, scope)
         if headers is None:
+            await self._refuse(reservation.decision, scope, send)
             return
         state = scope["state"]
         try:
