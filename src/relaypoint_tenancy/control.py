@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, or_, select
+from sqlalchemy import Executable, Result, Table, insert, or_, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -94,14 +94,7 @@ class ControlPlane:
         statement = select(Tenant).where(or_(Tenant.slug == tenant_id, Tenant.id == tenant_id))
         if for_update:
             statement = statement.with_for_update()
-        try:
-            return (await self.session.execute(statement)).scalar_one_or_none()
-        except DBAPIError as exc:
-            hint = not_installed(exc)
-            if hint is None:
-                raise
-            await self.session.rollback()
-            raise hint from exc
+        return (await self._execute(statement)).scalar_one_or_none()
 
     async def find_many(self, tenant_ids: Iterable[str]) -> dict[str, Tenant]:
         """The tenant rows these slugs or ids name, in one SELECT (per `FIND_MANY_CHUNK` keys).
@@ -117,18 +110,21 @@ class ControlPlane:
         for start in range(0, len(keys), FIND_MANY_CHUNK):
             chunk = keys[start : start + FIND_MANY_CHUNK]
             statement = select(Tenant).where(or_(Tenant.slug.in_(chunk), Tenant.id.in_(chunk)))
-            try:
-                rows = (await self.session.execute(statement)).scalars().all()
-            except DBAPIError as exc:
-                hint = not_installed(exc)
-                if hint is None:
-                    raise
-                await self.session.rollback()
-                raise hint from exc
-            for row in rows:
+            for row in (await self._execute(statement)).scalars().all():
                 by_name[row.slug] = row
                 by_name[row.id] = row
         return {key: by_name[key] for key in keys if key in by_name}
+
+    async def _execute(self, statement: Executable) -> Result[Any]:
+        """Run a read; a missing control table becomes the error that says how to install it."""
+        try:
+            return await self.session.execute(statement)
+        except DBAPIError as exc:
+            hint = not_installed(exc)
+            if hint is None:
+                raise
+            await self.session.rollback()
+            raise hint from exc
 
     async def load(self, tenant_id: str, *, for_update: bool = False) -> Tenant:
         """The tenant row with this slug or id.

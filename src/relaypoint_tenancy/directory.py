@@ -27,13 +27,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import or_, select
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from relaypoint_core.clock import Clock, system_clock
 from relaypoint_core.tenant_ids import TenantSlug
 from relaypoint_core.text import is_safe_id
-from relaypoint_tenancy.install_hint import not_installed
+from relaypoint_tenancy.install_hint import explain_missing_tables
 from relaypoint_tenancy.models import Tenant
 from relaypoint_tenancy.records import TenantInfo
 from relaypoint_tenancy.snapshots import MISS, SnapshotCache
@@ -127,7 +126,7 @@ class TenantDirectory:
         return None if answer is MISS else answer
 
     async def _query(self, key: str) -> TenantInfo | None:
-        try:
+        with explain_missing_tables():
             async with AsyncSession(self._engine) as session:
                 row = (
                     await session.execute(
@@ -135,11 +134,6 @@ class TenantDirectory:
                     )
                 ).scalar_one_or_none()
                 tenant = None if row is None else TenantInfo.from_row(row)
-        except DBAPIError as exc:
-            hint = not_installed(exc)
-            if hint is not None:
-                raise hint from exc
-            raise
         if tenant is not None:
             # Stored under both names; the loading key's own entry is stored by the cache.
             other = tenant.id if key == tenant.slug else tenant.slug
@@ -148,23 +142,11 @@ class TenantDirectory:
 
     async def _query_many(self, keys: Sequence[str]) -> dict[str, TenantInfo | None]:
         """Background refreshes falling due together: one SELECT for all of them."""
-        try:
+        with explain_missing_tables():
             async with AsyncSession(self._engine) as session:
-                rows = (
-                    (
-                        await session.execute(
-                            select(Tenant).where(or_(Tenant.slug.in_(keys), Tenant.id.in_(keys)))
-                        )
-                    )
-                    .scalars()
-                    .all()
-                )
+                statement = select(Tenant).where(or_(Tenant.slug.in_(keys), Tenant.id.in_(keys)))
+                rows = (await session.execute(statement)).scalars().all()
                 tenants = [TenantInfo.from_row(row) for row in rows]
-        except DBAPIError as exc:
-            hint = not_installed(exc)
-            if hint is not None:
-                raise hint from exc
-            raise
         by_name: dict[str, TenantInfo | None] = dict.fromkeys(keys)
         for tenant in tenants:
             for name in (tenant.slug, tenant.id):

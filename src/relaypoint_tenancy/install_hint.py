@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from sqlalchemy.exc import DBAPIError
 
 from relaypoint_tenancy.errors import TenancyConfigurationError
 
-__all__ = ["NOT_INSTALLED_HINT", "not_installed"]
+__all__ = ["NOT_INSTALLED_HINT", "explain_missing_tables", "not_installed"]
 
 NOT_INSTALLED_HINT = (
     "the tenancy tables are not installed in this database: run `await Tenancy.install()` "
@@ -31,3 +34,19 @@ def not_installed(error: BaseException) -> TenancyConfigurationError | None:
     if "rp_" not in text or not any(marker in text for marker in _MISSING_TABLE):
         return None
     return TenancyConfigurationError(NOT_INSTALLED_HINT)
+
+
+@contextmanager
+def explain_missing_tables() -> Iterator[None]:
+    """Re-raise a missing-control-table failure of the block as `not_installed`'s error.
+
+    Raises:
+        TenancyConfigurationError: The block failed because a tenancy table is missing.
+    """
+    try:
+        yield
+    except DBAPIError as exc:
+        hint = not_installed(exc)
+        if hint is not None:
+            raise hint from exc
+        raise
