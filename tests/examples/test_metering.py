@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 from examples.app.metering import ApiCallMeter
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from relaypoint_tenancy import QuotaExceeded, Tenancy, TenantInfo, UsageInfo
 from relaypoint_tenancy.strategies import default_strategy
+from tests.support.sql import recorded_statements
 
 
 @pytest.fixture
@@ -134,16 +134,8 @@ async def test_a_flush_filling_up_many_exhausted_tenants_costs_the_same_statemen
         await tenants.consume_quota(tenant.id, "api_calls", 1)  # the counters exist
         for _ in range(3):
             meter.count(tenant.id)
-    sent: list[str] = []
-
-    def record(*args: object) -> None:
-        sent.append(str(args[2]).split(None, 1)[0].upper())
-
-    event.listen(tenants.engine.sync_engine, "before_cursor_execute", record)
-    try:
+    with recorded_statements(tenants.engine, verbs=True) as sent:
         await meter.flush()
-    finally:
-        event.remove(tenants.engine.sync_engine, "before_cursor_execute", record)
     # The flush (tenants, increments refused, counters ensured, retried, refused usage), then
     # one fill-up of all four: the same statements for one exhausted tenant or many.
     assert sent == ["SELECT", "UPDATE", "INSERT", "UPDATE", "SELECT", "SELECT", "UPDATE"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -144,16 +145,25 @@ def build_strategy(target: StrategyTarget, *, pool: int = 4) -> IsolationStrateg
     )
 
 
-@pytest.fixture
-async def tenancy(strategy_target: StrategyTarget, fake_clock: FakeClock) -> AsyncIterator[Tenancy]:
-    """An installed Tenancy per isolation strategy (same behaviour expected of each)."""
-    strategy = build_strategy(strategy_target)
-    service = Tenancy(strategy.engine, strategy, clock=fake_clock)
+@asynccontextmanager
+async def installed_tenancy(
+    target: StrategyTarget, clock: FakeClock, *, pool: int = 4
+) -> AsyncIterator[Tenancy]:
+    """A Tenancy on ``target``'s strategy, installed, disposed of when the block ends."""
+    strategy = build_strategy(target, pool=pool)
+    service = Tenancy(strategy.engine, strategy, clock=clock)
     await service.install()
     try:
         yield service
     finally:
         await service.dispose()
+
+
+@pytest.fixture
+async def tenancy(strategy_target: StrategyTarget, fake_clock: FakeClock) -> AsyncIterator[Tenancy]:
+    """An installed Tenancy per isolation strategy (same behaviour expected of each)."""
+    async with installed_tenancy(strategy_target, fake_clock) as service:
+        yield service
 
 
 @pytest.fixture

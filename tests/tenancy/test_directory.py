@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from relaypoint_core.testing import FakeClock
@@ -15,6 +14,7 @@ from relaypoint_tenancy import (
     TenantDirectory,
     TenantManager,
 )
+from tests.support.sql import recorded_statements
 
 
 async def test_a_flood_of_unknown_slugs_leaves_bounded_memory(tmp_path: Path) -> None:
@@ -83,11 +83,6 @@ async def test_stale_tenants_are_refreshed_together_in_one_select(tmp_path: Path
     await tenancy.install()
     clock = FakeClock()
     directory = TenantDirectory(engine, ttl=5.0, stale_ttl=60.0, clock=clock)
-    sent: list[str] = []
-
-    def record(*args: object) -> None:
-        sent.append(str(args[2]))
-
     try:
         slugs = [f"dir{n}" for n in range(16)]
         for slug in slugs:
@@ -98,18 +93,17 @@ async def test_stale_tenants_are_refreshed_together_in_one_select(tmp_path: Path
             assert await directory.get(slug) is not None
             clock.advance(0.2)
         await tenancy.change_plan("dir3", "ENTERPRISE")  # another process's directory: stale
-        event.listen(engine.sync_engine, "before_cursor_execute", record)
-        clock.advance(5.0)  # dir0 is stale, every other one past half its ttl
-        assert None not in [await directory.get(slug) for slug in slugs]  # served stale
-        await directory.settle()
-        assert len(sent) == 1  # one SELECT refreshed all sixteen
-        assert " IN " in sent[0]
-        assert (await directory.get("dir3")).plan_tier.value == "ENTERPRISE"  # type: ignore[union-attr]
-        clock.advance(5.0)  # refreshed together: stale together, one SELECT again
-        assert None not in [await directory.get(slug) for slug in slugs]
-        await directory.settle()
-        assert len(sent) == 2
+        with recorded_statements(engine) as sent:
+            clock.advance(5.0)  # dir0 is stale, every other one past half its ttl
+            assert None not in [await directory.get(slug) for slug in slugs]  # served stale
+            await directory.settle()
+            assert len(sent) == 1  # one SELECT refreshed all sixteen
+            assert " IN " in sent[0]
+            assert (await directory.get("dir3")).plan_tier.value == "ENTERPRISE"  # type: ignore[union-attr]
+            clock.advance(5.0)  # refreshed together: stale together, one SELECT again
+            assert None not in [await directory.get(slug) for slug in slugs]
+            await directory.settle()
+            assert len(sent) == 2
     finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", record)
         await directory.aclose()
         await tenancy.dispose()

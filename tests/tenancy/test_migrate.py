@@ -7,19 +7,19 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from relaypoint_core.testing import FakeClock
 from relaypoint_tenancy import migrations
 from relaypoint_tenancy.migrate import migrate_all, schema_revisions
 from relaypoint_tenancy.service import Tenancy
-from tests.tenancy.conftest import StrategyTarget, build_strategy, new_slug
+from tests.support.sql import recorded_statements
+from tests.tenancy.conftest import StrategyTarget, installed_tenancy, new_slug
 
 pytestmark = [
     pytest.mark.postgres,
@@ -32,13 +32,8 @@ ROOT = Path(__file__).resolve().parents[2]
 async def schema_tenancy(
     strategy_target: StrategyTarget, fake_clock: FakeClock
 ) -> AsyncIterator[Tenancy]:
-    strategy = build_strategy(strategy_target, pool=4)
-    tenancy = Tenancy(strategy.engine, strategy, clock=fake_clock)
-    await tenancy.install()
-    try:
+    async with installed_tenancy(strategy_target, fake_clock) as tenancy:
         yield tenancy
-    finally:
-        await tenancy.dispose()
 
 
 async def _tenants(tenancy: Tenancy, count: int) -> list[str]:
@@ -55,16 +50,8 @@ async def _tenants(tenancy: Tenancy, count: int) -> list[str]:
 
 async def test_noop_run_costs_a_constant_number_of_queries(schema_tenancy: Tenancy) -> None:
     slugs = await _tenants(schema_tenancy, 3)
-    statements: list[str] = []
-
-    def count(conn: Connection, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(schema_tenancy.engine.sync_engine, "before_cursor_execute", count)
-    try:
+    with recorded_statements(schema_tenancy.engine) as statements:
         report = await migrate_all(schema_tenancy.engine, concurrency=3, only=slugs)
-    finally:
-        event.remove(schema_tenancy.engine.sync_engine, "before_cursor_execute", count)
     assert report.ok
     assert {r.status for r in report.results} == {"current"}
     assert not report.control_migrated

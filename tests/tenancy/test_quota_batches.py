@@ -4,46 +4,30 @@ number of tenants, on SQLite and PostgreSQL, and each tenant still decided on it
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
+from contextlib import AbstractContextManager
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from relaypoint_core.testing import FakeClock
 from relaypoint_tenancy import QuotaExceeded, TenantInfo, TenantNotFoundError
 from relaypoint_tenancy.service import Tenancy
-from tests.tenancy.conftest import StrategyTarget, build_strategy, new_slug
+from tests.support.sql import recorded_statements
+from tests.tenancy.conftest import StrategyTarget, installed_tenancy, new_slug
 
 DIALECTS = ["sqlite-shared", pytest.param("pg-shared", marks=pytest.mark.postgres)]
 
 
 @pytest.fixture
 async def control(strategy_target: StrategyTarget, fake_clock: FakeClock) -> AsyncIterator[Tenancy]:
-    strategy = build_strategy(strategy_target, pool=8)
-    service = Tenancy(strategy.engine, strategy, clock=fake_clock)
-    await service.install()
-    try:
+    async with installed_tenancy(strategy_target, fake_clock, pool=8) as service:
         yield service
-    finally:
-        await service.dispose()
 
 
-@contextmanager
-def statements(tenancy: Tenancy) -> Iterator[list[str]]:
-    """The SQL statements the control engine sends inside the block."""
-    sent: list[str] = []
-
-    def record(*args: Any) -> None:
-        sent.append(str(args[2]).split(None, 1)[0].upper())
-
-    engine = tenancy.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield sent
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+def statements(tenancy: Tenancy) -> AbstractContextManager[list[str]]:
+    """The verbs of the SQL statements the control engine sends inside the block."""
+    return recorded_statements(tenancy.engine, verbs=True)
 
 
 async def _tenants(tenancy: Tenancy, count: int, *, api_calls: int | None) -> list[TenantInfo]:
