@@ -75,8 +75,9 @@ class SecurityHeadersMiddleware:
         self._no_store = tuple(no_store_prefixes)
         common = [encode_header(name, value) for name, value in headers.items()]
         policies = [csp, *(policy for _, policy in self._csp_prefixes)]
-        # (policy index, over HTTPS, no-store path) -> the encoded headers to add.
-        self._sets: dict[tuple[int, bool, bool], _Headers] = {}
+        # (policy index, over HTTPS, no-store path) -> the encoded headers to add, each with its
+        # name as header_names() marks it (the per-request presence test).
+        self._plans: dict[tuple[int, bool, bool], _Plan] = {}
         for index, policy in enumerate(policies):
             for https in (False, True):
                 for no_store in (False, True):
@@ -87,15 +88,13 @@ class SecurityHeadersMiddleware:
                         chosen.append(encode_header("Strict-Transport-Security", hsts))
                     if no_store:
                         chosen.append(encode_header("Cache-Control", "no-store"))
-                    self._sets[index, https, no_store] = tuple(chosen)
-        self._plans: dict[tuple[int, bool, bool], _Plan] = {
-            key: tuple((b"\0" + header[0] + b"\0", header) for header in chosen)
-            for key, chosen in self._sets.items()
-        }
+                    self._plans[index, https, no_store] = tuple(
+                        (b"\0" + header[0] + b"\0", header) for header in chosen
+                    )
 
     def headers_for(self, path: str, *, https: bool) -> _Headers:
         """The encoded headers a response to ``path`` gets (before skipping those it has)."""
-        return self._sets[self._key(path, https=https)]
+        return tuple(header for _, header in self._plans[self._key(path, https=https)])
 
     def _key(self, path: str, *, https: bool) -> tuple[int, bool, bool]:
         policy = 0

@@ -84,3 +84,14 @@ def test_header_injection_in_configuration_is_refused(value: str) -> None:
         SecurityHeadersMiddleware(_page, headers={"X-Content-Type-Options": value})
     with pytest.raises(ConfigurationError):
         SecurityHeadersMiddleware(_page, csp=value)
+
+
+def test_headers_for_names_what_a_path_gets() -> None:
+    middleware = SecurityHeadersMiddleware(_page, path_csp={"/docs": DOCS_POLICY})
+    api = dict(middleware.headers_for("/api/v1/x", https=True))
+    docs = dict(middleware.headers_for("/docs", https=False))
+    assert api[b"cache-control"] == b"no-store"
+    assert b"strict-transport-security" in api
+    assert api[b"content-security-policy"] == DEFAULT_CSP.encode()
+    assert docs[b"content-security-policy"] == DOCS_POLICY.encode()
+    assert b"strict-transport-security" not in docs
