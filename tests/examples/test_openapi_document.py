@@ -43,6 +43,20 @@ def parameter(document: dict[str, Any], path: str, name: str) -> dict[str, Any]:
     return next((s for s in schema.get("anyOf", []) if s.get("type") == "string"), schema)
 
 
+def test_the_item_reads_fields_parameter_is_the_one_fastapi_generates_for_the_list(
+    document: dict[str, Any],
+) -> None:
+    # The item read declares ?fields by hand (ReadCall.openapi_extra); the list route's comes
+    # from FastAPI and the same FieldSelection: the two must not drift apart.
+    def fields(path: str) -> dict[str, Any]:
+        operation = document["paths"][path]["get"]
+        found: dict[str, Any] = next(p for p in operation["parameters"] if p["name"] == "fields")
+        return found
+
+    for prefix in ("/api/v1", "/api/v1/tenants/{tenant_id}"):
+        assert fields(f"{prefix}/workflows/{{workflow_id}}") == fields(f"{prefix}/workflows")
+
+
 FIELDS_SAMPLES = ["id,name", " id , name,,status ", "name", "", "id name", "bogus", ",", "id,bogus"]
 WINDOW_SAMPLES = ["1h", "15m", " 1H30m ", "0s1m", "0s", "0h0m", "1x", "h", "10"]
 
